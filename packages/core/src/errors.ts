@@ -18,6 +18,8 @@ export const CoreErrorCodes = {
   APPEND_LIMIT_EXCEEDED: 'ANNALS_ERR_APPEND_LIMIT_EXCEEDED',
   INVALID_ARGUMENT: 'ANNALS_ERR_INVALID_ARGUMENT',
   TIME_TRAVEL_BACKWARDS: 'ANNALS_ERR_TIME_TRAVEL_BACKWARDS',
+  UNKNOWN_COMMAND_TYPE: 'ANNALS_ERR_UNKNOWN_COMMAND_TYPE',
+  ASYNC_SCHEMA: 'ANNALS_ERR_ASYNC_SCHEMA',
 } as const
 
 /** Union of the codes in {@link CoreErrorCodes}. */
@@ -112,4 +114,166 @@ export function isDomainError<Code extends string = string>(error: unknown, code
     typeof (error as { code?: unknown }).code === 'string' &&
     (code === undefined || (error as { code: string }).code === code)
   )
+}
+
+/** A stream that had to exist does not. */
+export class StreamNotFoundError extends AnnalsError<'ANNALS_ERR_STREAM_NOT_FOUND'> {
+  readonly streamId: StreamId
+  constructor(streamId: StreamId) {
+    super(CoreErrorCodes.STREAM_NOT_FOUND, `Stream "${streamId}" does not exist`)
+    this.name = 'StreamNotFoundError'
+    this.streamId = streamId
+  }
+}
+
+/** A stream that had to be new already exists. */
+export class StreamAlreadyExistsError extends AnnalsError<'ANNALS_ERR_STREAM_ALREADY_EXISTS'> {
+  readonly streamId: StreamId
+  constructor(streamId: StreamId) {
+    super(CoreErrorCodes.STREAM_ALREADY_EXISTS, `Stream "${streamId}" already exists`)
+    this.name = 'StreamAlreadyExistsError'
+    this.streamId = streamId
+  }
+}
+
+/** A stored event has a type that no event definition of the registry knows. */
+export class UnknownEventTypeError extends AnnalsError<'ANNALS_ERR_UNKNOWN_EVENT_TYPE'> {
+  readonly eventType: string
+  /** Where the event came from (stream and version), when known. */
+  readonly location: string | undefined
+  constructor(eventType: string, location?: string) {
+    super(
+      CoreErrorCodes.UNKNOWN_EVENT_TYPE,
+      `Unknown event type "${eventType}"${location ? ` (${location})` : ''}: add its definition to the registry`,
+    )
+    this.name = 'UnknownEventTypeError'
+    this.eventType = eventType
+    this.location = location
+  }
+}
+
+/** A stored event was written with a schema version this code does not know (newer, or below 1). */
+export class UnsupportedSchemaVersionError extends AnnalsError<'ANNALS_ERR_UNSUPPORTED_SCHEMA_VERSION'> {
+  readonly eventType: string
+  readonly schemaVersion: number
+  /** The newest schema version this code knows for the type. */
+  readonly latestSchemaVersion: number
+  constructor(eventType: string, schemaVersion: number, latestSchemaVersion: number, location?: string) {
+    super(
+      CoreErrorCodes.UNSUPPORTED_SCHEMA_VERSION,
+      `Event "${eventType}" has schema version ${schemaVersion} but this code knows versions 1..${latestSchemaVersion}${
+        location ? ` (${location})` : ''
+      }`,
+    )
+    this.name = 'UnsupportedSchemaVersionError'
+    this.eventType = eventType
+    this.schemaVersion = schemaVersion
+    this.latestSchemaVersion = latestSchemaVersion
+  }
+}
+
+/** A command's type is not one the aggregate declares. */
+export class UnknownCommandTypeError extends AnnalsError<'ANNALS_ERR_UNKNOWN_COMMAND_TYPE'> {
+  readonly commandType: string
+  constructor(commandType: string, aggregate: string) {
+    super(CoreErrorCodes.UNKNOWN_COMMAND_TYPE, `Aggregate "${aggregate}" does not handle command "${commandType}"`)
+    this.name = 'UnknownCommandTypeError'
+    this.commandType = commandType
+  }
+}
+
+/** An event id was appended before with other content, in another stream, or at another place. */
+export class DuplicateEventIdError extends AnnalsError<'ANNALS_ERR_DUPLICATE_EVENT_ID'> {
+  readonly eventId: string
+  readonly streamId: StreamId
+  constructor(eventId: string, streamId: StreamId, reason: string) {
+    super(CoreErrorCodes.DUPLICATE_EVENT_ID, `Event id ${eventId} appended to "${streamId}" already exists: ${reason}`)
+    this.name = 'DuplicateEventIdError'
+    this.eventId = eventId
+    this.streamId = streamId
+  }
+}
+
+/** True when `error` is a {@link DuplicateEventIdError}. */
+export function isDuplicateEventIdError(error: unknown): error is DuplicateEventIdError {
+  return isAnnalsError(error, CoreErrorCodes.DUPLICATE_EVENT_ID)
+}
+
+/** An idempotency key arrived again with a different command than the first time. */
+export class IdempotencyKeyReusedError extends AnnalsError<'ANNALS_ERR_IDEMPOTENCY_KEY_REUSED'> {
+  readonly key: string
+  constructor(key: string) {
+    super(
+      CoreErrorCodes.IDEMPOTENCY_KEY_REUSED,
+      `Idempotency key "${key}" was already used for a different command (type or data differ)`,
+    )
+    this.name = 'IdempotencyKeyReusedError'
+    this.key = key
+  }
+}
+
+/** The command handler met a version conflict on every attempt it was allowed. `cause` is the last conflict. */
+export class RetriesExhaustedError extends AnnalsError<'ANNALS_ERR_RETRIES_EXHAUSTED'> {
+  readonly streamId: StreamId
+  readonly attempts: number
+  constructor(streamId: StreamId, attempts: number, options?: { cause?: unknown }) {
+    super(
+      CoreErrorCodes.RETRIES_EXHAUSTED,
+      `Gave up on stream "${streamId}" after ${attempts} attempts, each lost to a concurrent append`,
+      options,
+    )
+    this.name = 'RetriesExhaustedError'
+    this.streamId = streamId
+    this.attempts = attempts
+  }
+}
+
+/** One append carried more events (or bytes) than the store accepts. */
+export class AppendLimitExceededError extends AnnalsError<'ANNALS_ERR_APPEND_LIMIT_EXCEEDED'> {
+  readonly limit: number
+  readonly actual: number
+  constructor(what: string, limit: number, actual: number) {
+    super(CoreErrorCodes.APPEND_LIMIT_EXCEEDED, `Append exceeds the limit of ${limit} ${what} (got ${actual})`)
+    this.name = 'AppendLimitExceededError'
+    this.limit = limit
+    this.actual = actual
+  }
+}
+
+/** An argument given to an Annals function is malformed (not a command or event payload: see ValidationError). */
+export class InvalidArgumentError extends AnnalsError<'ANNALS_ERR_INVALID_ARGUMENT'> {
+  readonly argument: string
+  constructor(argument: string, message: string, options?: { cause?: unknown }) {
+    super(CoreErrorCodes.INVALID_ARGUMENT, `Invalid ${argument}: ${message}`, options)
+    this.name = 'InvalidArgumentError'
+    this.argument = argument
+  }
+}
+
+/** An imported event's time is before the previous event of its stream. */
+export class TimeTravelBackwardsError extends AnnalsError<'ANNALS_ERR_TIME_TRAVEL_BACKWARDS'> {
+  readonly streamId: StreamId
+  readonly recordedAt: Date
+  readonly previousRecordedAt: Date
+  constructor(streamId: StreamId, recordedAt: Date, previousRecordedAt: Date) {
+    super(
+      CoreErrorCodes.TIME_TRAVEL_BACKWARDS,
+      `Cannot import an event recorded at ${recordedAt.toISOString()} into "${streamId}" after one recorded at ${previousRecordedAt.toISOString()}`,
+    )
+    this.name = 'TimeTravelBackwardsError'
+    this.streamId = streamId
+    this.recordedAt = recordedAt
+    this.previousRecordedAt = previousRecordedAt
+  }
+}
+
+/** A schema validated asynchronously where Annals needs a synchronous answer (event folding is synchronous). */
+export class AsyncSchemaError extends AnnalsError<'ANNALS_ERR_ASYNC_SCHEMA'> {
+  constructor(subject: string) {
+    super(
+      CoreErrorCodes.ASYNC_SCHEMA,
+      `The schema of ${subject} validates asynchronously; Annals needs synchronous schemas`,
+    )
+    this.name = 'AsyncSchemaError'
+  }
 }

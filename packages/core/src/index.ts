@@ -1,4 +1,16 @@
 export {
+  type Aggregate,
+  type AggregateCommandInputOf,
+  type AggregateCommandOf,
+  type AggregateDefinition,
+  type AggregateEventOf,
+  type AnyAggregate,
+  type Decider,
+  defineAggregate,
+  foldEvents,
+  type StateOf,
+} from './aggregate.js'
+export {
   type CheckpointStore,
   compareCheckpoints,
   LOG_START,
@@ -6,19 +18,65 @@ export {
   type LogWatcher,
 } from './checkpoint.js'
 export {
+  type AnyCommandDefinition,
+  type Command,
+  type CommandDefinition,
+  type CommandInputOf,
+  type CommandInputUnionOf,
+  type CommandMetadata,
+  type CommandOf,
+  type CommandRegistry,
+  type CommandUnionOf,
+  createCommandRegistry,
+  defineCommand,
+} from './command.js'
+export {
+  type CommandHandler,
+  type CommandHandlerOptions,
+  type CommandResult,
+  createCommandHandler,
+  type HandleOptions,
+  type RetryPolicy,
+} from './command-handler.js'
+export { causedBy, eventMetadataFor } from './correlation.js'
+export {
   AnnalsError,
+  AppendLimitExceededError,
+  AsyncSchemaError,
   ConcurrencyError,
   type CoreErrorCode,
   CoreErrorCodes,
   DomainError,
+  DuplicateEventIdError,
+  IdempotencyKeyReusedError,
+  InvalidArgumentError,
   isAnnalsError,
   isConcurrencyError,
   isDomainError,
+  isDuplicateEventIdError,
   isValidationError,
+  RetriesExhaustedError,
+  StreamAlreadyExistsError,
+  StreamNotFoundError,
+  TimeTravelBackwardsError,
+  UnknownCommandTypeError,
+  UnknownEventTypeError,
+  UnsupportedSchemaVersionError,
   ValidationError,
   type ValidationIssue,
 } from './errors.js'
 export type { Event, EventMetadata, ImportedEvent, NewEvent, RecordedEvent, StreamId } from './event.js'
+export {
+  type AnyEventDefinition,
+  type CreateEventOptions,
+  defineEvent,
+  type EventDataOf,
+  type EventDefinition,
+  type EventOf,
+  type EventSchemaVersion,
+  type EventUnionOf,
+} from './event-definition.js'
+export { createEventRegistry, type DecodeResult, type EventRegistry, type EventsOf } from './event-registry.js'
 export type {
   AppendOptions,
   AppendResult,
@@ -31,5 +89,22 @@ export type {
 } from './event-store.js'
 export { type ExpectedVersion, matchesExpectedVersion, NO_STREAM_VERSION } from './expected-version.js'
 export type { IdempotencyRecord, IdempotencyStore } from './idempotency-store.js'
+export { canonicalJson, deterministicId, fingerprint } from './ids.js'
+export {
+  type AggregateStores,
+  type AsOf,
+  type LoadAggregateOptions,
+  type LoadedAggregate,
+  loadAggregate,
+} from './load-aggregate.js'
 export type { EventPublisher, OutboundMessage } from './publisher.js'
+export {
+  parseSchema,
+  type Schema,
+  type SchemaInput,
+  type SchemaOutput,
+  type ValidationResult,
+  validateSchema,
+} from './schema.js'
+export { everyNEvents, type SnapshotContext, type SnapshotPolicy } from './snapshot-policy.js'
 export type { Snapshot, SnapshotQuery, SnapshotStore } from './snapshot-store.js'
