@@ -1,3 +1,5 @@
+export { type DeciderSpec, type DeciderThen, type DeciderWhen, deciderSpec, given } from './decider-spec.js'
+export { type EventStoreFactory, eventStoreContract } from './event-store-contract.js'
 export { createInMemoryCheckpointStore } from './in-memory-checkpoint-store.js'
 export {
   createInMemoryEventStore,
@@ -7,3 +9,4 @@ export {
 } from './in-memory-event-store.js'
 export { createInMemoryIdempotencyStore, type InMemoryIdempotencyStore } from './in-memory-idempotency-store.js'
 export { createInMemorySnapshotStore, type InMemorySnapshotStore } from './in-memory-snapshot-store.js'
+export { type SnapshotStoreFactory, snapshotStoreContract } from './snapshot-store-contract.js'
