@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Build, start, stop and inspect the test-only single-node OpenSearch 2.19 (embedded Node, Maven Central jars).
+#
+#   bash scripts/engines.sh build    # mvn package of testinfra/opensearch (skipped when already up to date)
+#   bash scripts/engines.sh start    # wipe data, start on 127.0.0.1:$OS_HTTP_PORT, wait for yellow
+#   bash scripts/engines.sh stop     # SIGTERM (then SIGKILL) the JVM from the pid file
+#   bash scripts/engines.sh status   # exit 0 when the node answers, 3 when it does not
+#
+# Environment: OS_HTTP_PORT (9200), OS_TRANSPORT_PORT (9300-9400), OS_HEAP (1g),
+#              OS_START_TIMEOUT seconds (180), JAVA (java = OpenJDK 17; OpenSearch 2.19 runs on 17).
+# Runtime files (pid, log, node home) live in .engines/ at the repo root (git-ignored).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RUN="$ROOT/.engines"
+OS_DIR="$ROOT/testinfra/opensearch"
+OS_HOME="$RUN/opensearch-home"
+PIDFILE="$RUN/opensearch.pid"
+LOGFILE="$RUN/opensearch.log"
+OS_HTTP_PORT="${OS_HTTP_PORT:-9200}"
+OS_TRANSPORT_PORT="${OS_TRANSPORT_PORT:-9300-9400}"
+OS_HEAP="${OS_HEAP:-1g}"
+OS_START_TIMEOUT="${OS_START_TIMEOUT:-180}"
+JAVA="${JAVA:-java}"
+MAIN_CLASS="testinfra.OpenSearchMain"
+BASE_URL="http://127.0.0.1:$OS_HTTP_PORT"
+
+log() { echo "[engines] $*" >&2; }
+
+# ---------------------------------------------------------------- build
+is_built() {
+  local stamp="$OS_DIR/target/.build-stamp" f
+  [[ -f "$stamp" && -f "$OS_DIR/target/classes/testinfra/OpenSearchMain.class" && -d "$OS_DIR/target/lib" ]] || return 1
+  [[ -n "$(ls -A "$OS_DIR/target/lib" 2>/dev/null)" ]] || return 1
+  [[ "$OS_DIR/pom.xml" -ot "$stamp" ]] || return 1
+  while IFS= read -r -d '' f; do
+    [[ "$f" -ot "$stamp" ]] || return 1
+  done < <(find "$OS_DIR/src" -type f -print0)
+  return 0
+}
+
+build() {
+  if is_built; then
+    log "opensearch: up to date (testinfra/opensearch/target)"
+    return 0
+  fi
+  log "opensearch: mvn package (first run downloads ~50 MB of jars into ~/.m2)"
+  mkdir -p "$RUN"
+  rm -rf "$OS_DIR/target/lib"   # no stale jars of an older version left on the classpath
+  # Offline first: fast, and works without a network once ~/.m2 is filled; online if something is missing.
+  if ! mvn -B -q -Dstyle.color=never -o -f "$OS_DIR/pom.xml" package >"$RUN/mvn-offline.log" 2>&1; then
+    log "opensearch: offline build failed (see .engines/mvn-offline.log), retrying online"
+    mvn -B -q -Dstyle.color=never -f "$OS_DIR/pom.xml" package
+  fi
+  touch "$OS_DIR/target/.build-stamp"
+}
+
+# ---------------------------------------------------------------- helpers
+# Pid from the pid file if that process is alive and is our node; empty otherwise.
+node_pid() {
+  local pid
+  [[ -f "$PIDFILE" ]] || return 0
+  pid="$(cat "$PIDFILE" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$MAIN_CLASS"; then
+    echo "$pid"
+  fi
+}
+
+# Pids of nodes started from THIS checkout (their command line names this exact home), pid file or not.
+orphan_pids() {
+  local d
+  for d in /proc/[0-9]*; do
+    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "-Dos.home=$OS_HOME " || continue
+    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "$MAIN_CLASS" || continue
+    echo "${d#/proc/}"
+  done
+}
+
+# 0 if an OpenSearch node answers GET / on the port.
+opensearch_answers() {
+  curl -fsS -m 3 "$BASE_URL/" 2>/dev/null | grep -q '"distribution" *: *"opensearch"'
+}
+
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$OS_HTTP_PORT") 2>/dev/null
+}
+
+wait_yellow() { # pid deadline-seconds
+  local pid="$1" deadline=$((SECONDS + $2))
+  until curl -fsS -m 10 "$BASE_URL/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null 2>&1; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "opensearch: JVM (pid $pid) exited during start-up; last log lines:"
+      tail -n 60 "$LOGFILE" >&2 || true
+      return 1
+    fi
+    if (( SECONDS >= deadline )); then
+      log "opensearch: not yellow after $2 s; last log lines:"
+      tail -n 60 "$LOGFILE" >&2 || true
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+# ---------------------------------------------------------------- start / stop / status
+start() {
+  mkdir -p "$RUN"
+  exec 9>"$RUN/opensearch.lock"
+  # Two concurrent `start`s: the second waits here, then finds the first node answering.
+  flock -w $((OS_START_TIMEOUT + 60)) 9 || { log "opensearch: could not take .engines/opensearch.lock"; return 1; }
+
+  local t0 pid
+  t0="$(date +%s.%N)"
+  if opensearch_answers; then
+    log "opensearch: already answering on $BASE_URL (pid file: $(node_pid || true)); not starting another"
+    return 0
+  fi
+  pid="$(node_pid)"
+  if [[ -n "$pid" ]]; then
+    log "opensearch: pid $pid is still starting; waiting for it instead of starting another"
+  else
+    if port_in_use; then
+      log "opensearch: 127.0.0.1:$OS_HTTP_PORT is taken by something that is not OpenSearch; set OS_HTTP_PORT"
+      return 1
+    fi
+    build
+    rm -rf "$OS_HOME" "$PIDFILE"   # data wiped on every start
+    mkdir -p "$OS_HOME/tmp"
+    # setsid: own session, so the node outlives the calling shell/job and is stopped only via `stop`.
+    # exec chain keeps $! == the java pid.
+    setsid nohup "$JAVA" -Xms"$OS_HEAP" -Xmx"$OS_HEAP" -XX:+UseG1GC -XX:G1ReservePercent=25 -XX:InitiatingHeapOccupancyPercent=30 -Xss1m \
+      -XX:+ExitOnOutOfMemoryError -XX:-OmitStackTraceInFastThrow -XX:+ShowCodeDetailsInExceptionMessages \
+      -Djava.awt.headless=true -Dfile.encoding=UTF-8 -Djna.nosys=true \
+      -Dio.netty.noUnsafe=true -Dio.netty.noKeySetOptimization=true \
+      -Dio.netty.recycler.maxCapacityPerThread=0 -Dio.netty.allocator.numDirectArenas=0 \
+      -Dopensearch.set.netty.runtime.available.processors=false \
+      -Dlog4j.shutdownHookEnabled=false -Dlog4j2.disable.jmx=true \
+      -Dlog4j2.configurationFile="$OS_DIR/log4j2.properties" \
+      -Djava.locale.providers=SPI,COMPAT \
+      -Djava.io.tmpdir="$OS_HOME/tmp" \
+      -Dos.home="$OS_HOME" -Dos.http.port="$OS_HTTP_PORT" -Dos.transport.port="$OS_TRANSPORT_PORT" \
+      -cp "$OS_DIR/target/classes:$OS_DIR/target/lib/*" "$MAIN_CLASS" \
+      </dev/null >"$LOGFILE" 2>&1 9>&- &   # 9>&-: the JVM must not inherit (and hold) the start lock
+    pid=$!
+    echo "$pid" >"$PIDFILE"
+    log "opensearch: started pid $pid, log .engines/opensearch.log; waiting for yellow (max ${OS_START_TIMEOUT}s)"
+  fi
+  if ! wait_yellow "$pid" "$OS_START_TIMEOUT"; then
+    stop
+    return 1
+  fi
+  echo "opensearch up: $BASE_URL (pid $pid) in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
+}
+
+kill_and_wait() { # pid
+  local pid="$1"
+  kill -TERM "$pid" 2>/dev/null || return 0     # the shutdown hook closes the node (flush, release node.lock)
+  for _ in $(seq 1 60); do                       # up to 30 s
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  log "opensearch: pid $pid ignored SIGTERM for 30 s; SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+  log "opensearch: pid $pid still alive after SIGKILL"
+  return 1
+}
+
+stop() {
+  local pid rc=0 p found=""
+  pid="$(node_pid)"
+  if [[ -n "$pid" ]]; then
+    log "opensearch: stopping pid $pid"
+    kill_and_wait "$pid" || rc=1
+    found=1
+  fi
+  for p in $(orphan_pids); do   # e.g. pid file lost: still only nodes of this checkout
+    log "opensearch: stopping node pid $p (not in pid file)"
+    kill_and_wait "$p" || rc=1
+    found=1
+  done
+  rm -f "$PIDFILE"
+  [[ -n "$found" ]] || log "opensearch: not running"
+  return "$rc"
+}
+
+status() {
+  local pid
+  pid="$(node_pid)"
+  if opensearch_answers; then
+    echo "opensearch: up on $BASE_URL${pid:+ (pid $pid)}"
+    curl -fsS -m 5 "$BASE_URL/_cluster/health?pretty" || true
+    return 0
+  fi
+  if [[ -n "$pid" ]]; then echo "opensearch: pid $pid alive but not answering on $BASE_URL (starting?)"
+  else echo "opensearch: down"; fi
+  return 3
+}
+
+case "${1:-}" in
+  build) build ;;
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 build|start|stop|status" >&2; exit 2 ;;
+esac
