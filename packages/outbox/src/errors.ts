@@ -1,0 +1,106 @@
+import { AnnalsError, isAnnalsError } from '@annals/core'
+
+/**
+ * Every error code `@annals/outbox` can raise. Codes are stable: never reused, never renamed.
+ * Documented in `packages/outbox/docs/errors.md`.
+ */
+export const OutboxErrorCodes = {
+  INVALID_IDENTIFIER: 'ANNALS_OUTBOX_ERR_INVALID_IDENTIFIER',
+  INVALID_OPTION: 'ANNALS_OUTBOX_ERR_INVALID_OPTION',
+  INVALID_PUBLICATION: 'ANNALS_OUTBOX_ERR_INVALID_PUBLICATION',
+  MIGRATION: 'ANNALS_OUTBOX_ERR_MIGRATION',
+  PUBLISH_FAILED: 'ANNALS_OUTBOX_ERR_PUBLISH_FAILED',
+  PUBLISH_TIMEOUT: 'ANNALS_OUTBOX_ERR_PUBLISH_TIMEOUT',
+  MALFORMED_MESSAGE: 'ANNALS_OUTBOX_ERR_MALFORMED_MESSAGE',
+  ALREADY_STARTED: 'ANNALS_OUTBOX_ERR_ALREADY_STARTED',
+} as const
+
+/** Union of the codes in {@link OutboxErrorCodes}. */
+export type OutboxErrorCode = (typeof OutboxErrorCodes)[keyof typeof OutboxErrorCodes]
+
+/** A schema name or table prefix is not a plain lower-case SQL identifier. */
+export class InvalidIdentifierError extends AnnalsError<'ANNALS_OUTBOX_ERR_INVALID_IDENTIFIER'> {
+  readonly identifier: string
+  constructor(what: string, identifier: string) {
+    super(
+      OutboxErrorCodes.INVALID_IDENTIFIER,
+      `Invalid ${what} ${JSON.stringify(identifier)}: use lower-case letters, digits and underscores, starting with a letter or underscore (at most 40 characters)`,
+    )
+    this.name = 'InvalidIdentifierError'
+    this.identifier = identifier
+  }
+}
+
+/** An option given to a relay, publisher or consumer is out of range. */
+export class InvalidOptionError extends AnnalsError<'ANNALS_OUTBOX_ERR_INVALID_OPTION'> {
+  readonly option: string
+  constructor(option: string, message: string) {
+    super(OutboxErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`)
+    this.name = 'InvalidOptionError'
+    this.option = option
+  }
+}
+
+/** A publication map is malformed, or one of its mappings produced an unusable message. */
+export class InvalidPublicationError extends AnnalsError<'ANNALS_OUTBOX_ERR_INVALID_PUBLICATION'> {
+  readonly eventType: string
+  constructor(eventType: string, message: string, options?: { cause?: unknown }) {
+    super(OutboxErrorCodes.INVALID_PUBLICATION, `Publication of "${eventType}": ${message}`, options)
+    this.name = 'InvalidPublicationError'
+    this.eventType = eventType
+  }
+}
+
+/** Creating or upgrading the outbox tables failed. `cause` holds the database error. */
+export class OutboxMigrationError extends AnnalsError<'ANNALS_OUTBOX_ERR_MIGRATION'> {
+  readonly migration: string | undefined
+  constructor(message: string, migration: string | undefined, options?: { cause?: unknown }) {
+    super(OutboxErrorCodes.MIGRATION, message, options)
+    this.name = 'OutboxMigrationError'
+    this.migration = migration
+  }
+}
+
+/** The broker refused (or failed to acknowledge) some messages of a batch. */
+export class PublishFailedError extends AnnalsError<'ANNALS_OUTBOX_ERR_PUBLISH_FAILED'> {
+  /** Message ids the broker did not acknowledge. */
+  readonly messageIds: readonly string[]
+  constructor(messageIds: readonly string[], message: string, options?: { cause?: unknown }) {
+    super(OutboxErrorCodes.PUBLISH_FAILED, message, options)
+    this.name = 'PublishFailedError'
+    this.messageIds = messageIds
+  }
+}
+
+/** The publisher did not acknowledge a batch in time; the relay treats it as a failed attempt. */
+export class PublishTimeoutError extends AnnalsError<'ANNALS_OUTBOX_ERR_PUBLISH_TIMEOUT'> {
+  readonly timeoutMs: number
+  constructor(timeoutMs: number) {
+    super(OutboxErrorCodes.PUBLISH_TIMEOUT, `The publisher did not acknowledge within ${timeoutMs} ms`)
+    this.name = 'PublishTimeoutError'
+    this.timeoutMs = timeoutMs
+  }
+}
+
+/** A stream entry read by a consumer lacks the fields the Redis Streams publisher writes. */
+export class MalformedMessageError extends AnnalsError<'ANNALS_OUTBOX_ERR_MALFORMED_MESSAGE'> {
+  readonly entryId: string
+  constructor(entryId: string, message: string, options?: { cause?: unknown }) {
+    super(OutboxErrorCodes.MALFORMED_MESSAGE, `Stream entry ${entryId}: ${message}`, options)
+    this.name = 'MalformedMessageError'
+    this.entryId = entryId
+  }
+}
+
+/** `start()` was called on a relay or consumer that is already running. */
+export class AlreadyStartedError extends AnnalsError<'ANNALS_OUTBOX_ERR_ALREADY_STARTED'> {
+  constructor(what: string) {
+    super(OutboxErrorCodes.ALREADY_STARTED, `${what} is already running: call stop() first`)
+    this.name = 'AlreadyStartedError'
+  }
+}
+
+/** True when `error` is a {@link PublishFailedError}. Works across package copies. */
+export function isPublishFailedError(error: unknown): error is PublishFailedError {
+  return isAnnalsError(error, OutboxErrorCodes.PUBLISH_FAILED)
+}

@@ -1,0 +1,106 @@
+import type { Event, RecordedEvent } from '@annals/core'
+import { describe, expect, it } from 'vitest'
+import { publicationMap } from './publication-map.js'
+
+type OrderPlaced = Event<'OrderPlaced', { orderId: string; customerId: string; total: number; internalNote: string }>
+type OrderNoted = Event<'OrderNoted', { note: string }>
+type OrderEvent = OrderPlaced | OrderNoted
+
+function recorded<E extends OrderEvent>(event: E, overrides: Partial<RecordedEvent<E>> = {}): RecordedEvent<E> {
+  return {
+    ...event,
+    eventId: '6f1c1b9e-7c1e-4d59-9d3e-0c8a2b1f4a10',
+    streamId: 'order-1',
+    streamVersion: 3n,
+    globalPosition: 42n,
+    transactionId: 7n,
+    schemaVersion: 1,
+    metadata: { correlationId: 'req-1' },
+    recordedAt: new Date('2026-01-02T03:04:05.000Z'),
+    ...overrides,
+  } as RecordedEvent<E>
+}
+
+const placed = recorded({
+  type: 'OrderPlaced',
+  data: { orderId: 'o-1', customerId: 'c-9', total: 1200, internalNote: 'vip' },
+})
+
+describe('publicationMap', () => {
+  it('publishes mapped types with the event id as message id and the stream id as default key', () => {
+    const publish = publicationMap<OrderEvent>({ OrderPlaced: { topic: 'orders' } })
+    expect(publish(placed)).toEqual([
+      {
+        messageId: placed.eventId,
+        topic: 'orders',
+        partitionKey: 'order-1',
+        type: 'OrderPlaced',
+        payload: placed.data,
+        headers: {
+          'annals-event-id': placed.eventId,
+          'annals-event-type': 'OrderPlaced',
+          'annals-stream-id': 'order-1',
+          'annals-stream-version': '3',
+          'annals-global-position': '42',
+          'annals-schema-version': '1',
+          'annals-recorded-at': '2026-01-02T03:04:05.000Z',
+          'correlation-id': 'req-1',
+        },
+      },
+    ])
+  })
+
+  it('publishes nothing for types the map does not route', () => {
+    const publish = publicationMap<OrderEvent>({ OrderPlaced: { topic: 'orders' } })
+    expect(publish(recorded({ type: 'OrderNoted', data: { note: 'x' } }))).toEqual([])
+  })
+
+  it('turns the domain event into a public shape and a custom key', () => {
+    const publish = publicationMap<OrderEvent>({
+      OrderPlaced: {
+        topic: 'orders',
+        toMessage: (e) => ({
+          type: 'orders.placed.v1',
+          payload: { orderId: e.data.orderId, total: e.data.total },
+          headers: { 'content-type': 'application/json' },
+        }),
+        partitionKey: (e) => e.data.customerId,
+      },
+    })
+    const [m] = publish(placed)
+    expect(m).toMatchObject({
+      type: 'orders.placed.v1',
+      payload: { orderId: 'o-1', total: 1200 },
+      partitionKey: 'c-9',
+      headers: { 'content-type': 'application/json', 'annals-event-id': placed.eventId },
+    })
+  })
+
+  it('gives each topic of a fanned-out type its own stable message id', () => {
+    const publish = publicationMap<OrderEvent>({ OrderPlaced: [{ topic: 'orders' }, { topic: 'billing' }] })
+    const first = publish(placed)
+    const again = publish(placed)
+    expect(first.map((m) => m.topic)).toEqual(['orders', 'billing'])
+    expect(new Set(first.map((m) => m.messageId)).size).toBe(2)
+    expect(again.map((m) => m.messageId)).toEqual(first.map((m) => m.messageId))
+    for (const m of first)
+      expect(m.messageId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+  })
+
+  it('rejects a topic listed twice, an empty key, and a mapping that throws, with a coded error', () => {
+    expect(() => publicationMap<OrderEvent>({ OrderPlaced: [{ topic: 'a' }, { topic: 'a' }] })).toThrow(
+      expect.objectContaining({ code: 'ANNALS_OUTBOX_ERR_INVALID_PUBLICATION' }),
+    )
+    const emptyKey = publicationMap<OrderEvent>({ OrderPlaced: { topic: 'a', partitionKey: () => '' } })
+    expect(() => emptyKey(placed)).toThrow(expect.objectContaining({ code: 'ANNALS_OUTBOX_ERR_INVALID_PUBLICATION' }))
+    const throwing = publicationMap<OrderEvent>({
+      OrderPlaced: {
+        topic: 'a',
+        toMessage: () => {
+          throw new Error('boom')
+        },
+      },
+    })
+    expect(() => throwing(placed)).toThrow(expect.objectContaining({ code: 'ANNALS_OUTBOX_ERR_INVALID_PUBLICATION' }))
+  })
+})

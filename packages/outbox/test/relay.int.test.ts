@@ -1,0 +1,264 @@
+import { randomUUID } from 'node:crypto'
+import type { EventPublisher, OutboundMessage } from '@annals/core'
+import type pg from 'pg'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { migrateOutbox } from '../src/migrate-outbox.js'
+import { cleanupSentMessages, getOutboxStatus, listDeadMessages, retryDeadMessages } from '../src/outbox-admin.js'
+import { createOutboxRelay } from '../src/outbox-relay.js'
+import { createRedisStreamsPublisher, streamKey } from '../src/redis-streams-publisher.js'
+import { createTestDatabase, createTestRedis, insertOutboxRows, readStream } from './helpers.js'
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>
+let r: ReturnType<typeof createTestRedis>
+let schemas = 0
+const logger = pino({ level: 'silent' })
+
+beforeAll(async () => {
+  db = await createTestDatabase('relay')
+  r = createTestRedis()
+})
+afterAll(async () => {
+  await r?.cleanup()
+  await db?.drop()
+})
+
+/** A fresh schema (own outbox) and Redis prefix for one test. */
+async function fresh(): Promise<{ schema: string; keyPrefix: string; pool: pg.Pool }> {
+  schemas += 1
+  const schema = `relay_${schemas}`
+  await migrateOutbox({ pool: db.pool, schema })
+  return { schema, keyPrefix: `${r.keyPrefix}:${schema}`, pool: db.pool }
+}
+
+function message(key: string, seq: number, topic = 'orders', extra: Record<string, unknown> = {}): OutboundMessage {
+  return {
+    messageId: randomUUID(),
+    topic,
+    partitionKey: key,
+    type: 'OrderPlaced',
+    payload: { key, seq, ...extra },
+    headers: { 'annals-stream-id': key },
+  }
+}
+
+async function drain(relay: { runOnce(): Promise<{ claimed: number }> }, max = 1000): Promise<void> {
+  for (let i = 0; i < max; i++) if ((await relay.runOnce()).claimed === 0) return
+}
+
+describe('outbox table', () => {
+  it('accepts an insert of only the columns the event store writes; the rest has defaults', async () => {
+    const { schema } = await fresh()
+    await insertOutboxRows(db.pool, schema, [message('a', 1)])
+    const { rows } = await db.pool.query(
+      `SELECT status, attempts, next_attempt_at IS NOT NULL AS has_next, created_at IS NOT NULL AS has_created, id
+         FROM ${schema}.outbox`,
+    )
+    expect(rows).toEqual([{ status: 'pending', attempts: 0, has_next: true, has_created: true, id: '1' }])
+  })
+
+  it('migrates idempotently and rejects unsafe schema names and prefixes', async () => {
+    const { schema } = await fresh()
+    expect((await migrateOutbox({ pool: db.pool, schema })).applied).toEqual([])
+    await expect(migrateOutbox({ pool: db.pool, schema: 'x"; drop table y; --' })).rejects.toMatchObject({
+      code: 'ANNALS_OUTBOX_ERR_INVALID_IDENTIFIER',
+    })
+    await expect(migrateOutbox({ pool: db.pool, schema, tablePrefix: 'A-' })).rejects.toMatchObject({
+      code: 'ANNALS_OUTBOX_ERR_INVALID_IDENTIFIER',
+    })
+    expect((await migrateOutbox({ pool: db.pool, schema, tablePrefix: 'tenant2_' })).applied).toEqual(['0001-outbox'])
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${schema}.tenant2_outbox`)
+    expect(rows[0].n).toBe(0)
+  })
+})
+
+describe('outbox relay', () => {
+  it('publishes rows to one stream per topic with id, key, type and headers as fields, then marks them sent', async () => {
+    const { schema, keyPrefix } = await fresh()
+    const a = message('order-1', 1)
+    const b = message('cust-9', 1, 'customers')
+    await insertOutboxRows(db.pool, schema, [a, b])
+    const relay = createOutboxRelay({
+      logger,
+      pool: db.pool,
+      schema,
+      publisher: createRedisStreamsPublisher({ redis: r.redis, keyPrefix }),
+    })
+    expect(await relay.runOnce()).toEqual({ claimed: 2, published: 2, failed: 0, dead: 0 })
+    const orders = await readStream(r.redis, streamKey(keyPrefix, 'orders'))
+    expect(orders.map((e) => e.fields)).toEqual([
+      {
+        messageId: a.messageId,
+        type: 'OrderPlaced',
+        partitionKey: 'order-1',
+        headers: JSON.stringify(a.headers),
+        payload: JSON.stringify(a.payload),
+      },
+    ])
+    expect((await readStream(r.redis, streamKey(keyPrefix, 'customers')))[0]?.fields.messageId).toBe(b.messageId)
+    const { rows } = await db.pool.query(`SELECT status, sent_at IS NOT NULL AS sent FROM ${schema}.outbox`)
+    expect(rows).toEqual([
+      { status: 'sent', sent: true },
+      { status: 'sent', sent: true },
+    ])
+    expect(await relay.runOnce()).toMatchObject({ claimed: 0 })
+  })
+
+  it('publishes nothing for rows written by a transaction that rolled back', async () => {
+    const { schema, keyPrefix } = await fresh()
+    const tx = await db.pool.connect()
+    try {
+      await tx.query('BEGIN')
+      await insertOutboxRows(tx, schema, [message('order-rolled-back', 1)])
+      await tx.query('ROLLBACK')
+    } finally {
+      tx.release()
+    }
+    await insertOutboxRows(db.pool, schema, [message('order-committed', 1)])
+    const relay = createOutboxRelay({
+      logger,
+      pool: db.pool,
+      schema,
+      publisher: createRedisStreamsPublisher({ redis: r.redis, keyPrefix }),
+    })
+    await drain(relay)
+    const entries = await readStream(r.redis, streamKey(keyPrefix, 'orders'))
+    expect(entries.map((e) => e.fields.partitionKey)).toEqual(['order-committed'])
+  })
+
+  it('keeps order per partition key when several relays publish at once', async () => {
+    const { schema, keyPrefix } = await fresh()
+    const keys = Array.from({ length: 8 }, (_, i) => `agg-${i}`)
+    const inner = createRedisStreamsPublisher({ redis: r.redis, keyPrefix })
+    // Random latency per call lets a relay that claimed later finish earlier: exactly what would
+    // reorder a key if two relays could hold rows of the same key.
+    const slow: EventPublisher = {
+      async publish(messages) {
+        await new Promise((res) => setTimeout(res, Math.random() * 15))
+        await inner.publish(messages)
+      },
+    }
+    const relays = Array.from({ length: 4 }, () =>
+      createOutboxRelay({ logger, pool: db.pool, schema, publisher: slow, batchSize: 5, pollIntervalMs: 5 }),
+    )
+    for (const relay of relays) relay.start()
+    try {
+      for (let seq = 1; seq <= 40; seq++) {
+        await insertOutboxRows(
+          db.pool,
+          schema,
+          keys.map((k) => message(k, seq)),
+        )
+        if (seq % 5 === 0) await new Promise((res) => setTimeout(res, 10))
+      }
+      for (let i = 0; i < 400; i++) {
+        if ((await getOutboxStatus({ pool: db.pool, schema })).pending === 0) break
+        await new Promise((res) => setTimeout(res, 25))
+      }
+    } finally {
+      await Promise.all(relays.map((relay) => relay.stop()))
+    }
+    const entries = await readStream(r.redis, streamKey(keyPrefix, 'orders'))
+    const seen = new Map<string, number[]>()
+    for (const e of entries) {
+      const p = JSON.parse(e.fields.payload ?? '{}') as { key: string; seq: number }
+      seen.set(p.key, [...(seen.get(p.key) ?? []), p.seq])
+    }
+    for (const k of keys) expect(seen.get(k), k).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+  })
+
+  it('retries with backoff, parks a poison message as dead, holds its key, lets other keys flow, and delivers in order after a retry', async () => {
+    const { schema, keyPrefix } = await fresh()
+    const inner = createRedisStreamsPublisher({ redis: r.redis, keyPrefix })
+    let fixed = false
+    let calls = 0
+    const picky: EventPublisher = {
+      async publish(messages) {
+        calls += 1
+        if (!fixed && messages.some((m) => (m.payload as { poison?: boolean }).poison)) {
+          throw new Error('broker rejects this payload')
+        }
+        await inner.publish(messages)
+      },
+    }
+    const relay = createOutboxRelay({
+      logger,
+      pool: db.pool,
+      schema,
+      publisher: picky,
+      maxAttempts: 3,
+      backoff: { initialMs: 40, maxMs: 40, jitter: false },
+    })
+    await insertOutboxRows(db.pool, schema, [
+      message('bad', 1, 'orders', { poison: true }),
+      message('good', 1),
+      message('bad', 2),
+      message('good', 2),
+    ])
+    // First attempt: the batch fails as a whole, then message by message: only the poison one fails
+    // and "bad"/2 behind it is not even tried.
+    expect(await relay.runOnce()).toEqual({ claimed: 4, published: 2, failed: 1, dead: 0 })
+    // Backoff: an immediate second run finds nothing due for "bad", and "bad"/2 waits behind it.
+    expect(await relay.runOnce()).toMatchObject({ claimed: 0 })
+    const { rows: afterFirst } = await db.pool.query(
+      `SELECT attempts, next_attempt_at > now() AS later, last_error FROM ${schema}.outbox WHERE partition_key = 'bad' ORDER BY id`,
+    )
+    expect(afterFirst[0]).toMatchObject({ attempts: 1, later: true, last_error: 'Error: broker rejects this payload' })
+    expect(afterFirst[1]).toMatchObject({ attempts: 0 })
+    for (let i = 0; i < 2; i++) {
+      await new Promise((res) => setTimeout(res, 60))
+      await relay.runOnce()
+    }
+    const dead = await listDeadMessages({ pool: db.pool, schema })
+    expect(dead).toHaveLength(1)
+    expect(dead[0]).toMatchObject({ partitionKey: 'bad', attempts: 3, lastError: 'Error: broker rejects this payload' })
+    // Other keys keep flowing while "bad" is dead.
+    await insertOutboxRows(db.pool, schema, [message('good', 3), message('bad', 3)])
+    const callsBefore = calls
+    await drain(relay)
+    expect(calls).toBeGreaterThan(callsBefore)
+    let status = await getOutboxStatus({ pool: db.pool, schema })
+    expect(status).toMatchObject({ pending: 2, dead: 1 })
+    let seqs = (await readStream(r.redis, streamKey(keyPrefix, 'orders'))).map((e) => {
+      const p = JSON.parse(e.fields.payload ?? '{}') as { key: string; seq: number }
+      return `${p.key}/${p.seq}`
+    })
+    expect(seqs).toEqual(['good/1', 'good/2', 'good/3'])
+    // The fix ships; the operator retries: the dead message goes first, then the ones behind it.
+    fixed = true
+    expect(await retryDeadMessages({ pool: db.pool, schema, messageIds: [dead[0]?.messageId ?? ''] })).toEqual({
+      retried: 1,
+    })
+    await drain(relay)
+    seqs = (await readStream(r.redis, streamKey(keyPrefix, 'orders'))).map((e) => {
+      const p = JSON.parse(e.fields.payload ?? '{}') as { key: string; seq: number }
+      return `${p.key}/${p.seq}`
+    })
+    expect(seqs).toEqual(['good/1', 'good/2', 'good/3', 'bad/1', 'bad/2', 'bad/3'])
+    status = await getOutboxStatus({ pool: db.pool, schema })
+    expect(status).toMatchObject({ pending: 0, dead: 0, oldestPendingAgeMs: null })
+  })
+
+  it('reports backlog, oldest pending age and dead count, and cleans up published rows after the retention', async () => {
+    const { schema, keyPrefix } = await fresh()
+    await insertOutboxRows(db.pool, schema, [message('k1', 1), message('k2', 1)])
+    await db.pool.query(
+      `UPDATE ${schema}.outbox SET created_at = now() - interval '5 minutes' WHERE partition_key = 'k1'`,
+    )
+    const before = await getOutboxStatus({ pool: db.pool, schema })
+    expect(before).toMatchObject({ pending: 2, dead: 0, sentRetained: 0 })
+    expect(before.oldestPendingAgeMs).toBeGreaterThanOrEqual(299_000)
+    const relay = createOutboxRelay({
+      logger,
+      pool: db.pool,
+      schema,
+      publisher: createRedisStreamsPublisher({ redis: r.redis, keyPrefix }),
+    })
+    await drain(relay)
+    expect(await getOutboxStatus({ pool: db.pool, schema })).toMatchObject({ pending: 0, sentRetained: 2 })
+    expect(await cleanupSentMessages({ pool: db.pool, schema, olderThanMs: 60_000 })).toEqual({ deleted: 0 })
+    await db.pool.query(`UPDATE ${schema}.outbox SET sent_at = now() - interval '2 minutes' WHERE partition_key = 'k1'`)
+    expect(await cleanupSentMessages({ pool: db.pool, schema, olderThanMs: 60_000 })).toEqual({ deleted: 1 })
+    expect(await getOutboxStatus({ pool: db.pool, schema })).toMatchObject({ sentRetained: 1 })
+  })
+})
