@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import * as core from './index.js'
+
+const docs = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8')
+const documented = [...docs.matchAll(/^\| `(ANNALS_[A-Z_]+)` \|/gm)].map((m) => m[1])
+const codes = Object.values(core.CoreErrorCodes)
+
+// One instance of every error class core exports (DomainError carries application codes).
+const instances: core.AnnalsError[] = [
+  new core.ConcurrencyError('s', 1n, 2n),
+  new core.StreamNotFoundError('s'),
+  new core.StreamAlreadyExistsError('s'),
+  new core.ValidationError('command "X"', [{ path: ['a', 0], message: 'bad' }]),
+  new core.UnknownEventTypeError('X'),
+  new core.UnsupportedSchemaVersionError('X', 3, 2),
+  new core.DuplicateEventIdError('id', 's', 'why'),
+  new core.IdempotencyKeyReusedError('k'),
+  new core.RetriesExhaustedError('s', 3),
+  new core.AppendLimitExceededError('events', 1, 2),
+  new core.InvalidArgumentError('x', 'bad'),
+  new core.TimeTravelBackwardsError('s', new Date(0), new Date(1)),
+  new core.UnknownCommandTypeError('X', 'agg'),
+  new core.AsyncSchemaError('X'),
+]
+
+describe('error catalogue', () => {
+  it('has unique codes, all prefixed ANNALS_ERR_', () => {
+    expect(new Set(codes).size).toBe(codes.length)
+    for (const code of codes) expect(code).toMatch(/^ANNALS_ERR_[A-Z_]+$/)
+  })
+
+  it('documents every code in docs/errors.md, and nothing else', () => {
+    expect([...documented].sort()).toEqual([...codes].sort())
+  })
+
+  it('has one exported error class per code', () => {
+    expect(instances.map((e) => e.code).sort()).toEqual([...codes].sort())
+    for (const error of instances) {
+      expect(error).toBeInstanceOf(core.AnnalsError)
+      expect(error).toBeInstanceOf(Error)
+      expect((core as Record<string, unknown>)[error.name]).toBe(error.constructor)
+      expect(core.isAnnalsError(error, error.code)).toBe(true)
+      expect(error.message.length).toBeGreaterThan(0)
+    }
+  })
+
+  it('guards recognise errors by code, also across package copies', () => {
+    const foreign = { code: 'ANNALS_ERR_CONCURRENCY', message: 'from another copy' }
+    expect(core.isConcurrencyError(foreign)).toBe(true)
+    expect(core.isDuplicateEventIdError({ code: 'ANNALS_ERR_DUPLICATE_EVENT_ID' })).toBe(true)
+    expect(core.isValidationError(new core.ConcurrencyError('s', 1n, 2n))).toBe(false)
+    expect(core.isAnnalsError(new Error('plain'))).toBe(false)
+  })
+
+  it('lets callers branch on DomainError codes', () => {
+    const error: unknown = new core.DomainError('BANK_INSUFFICIENT_FUNDS', 'not enough', { missing: 5 })
+    expect(core.isDomainError(error, 'BANK_INSUFFICIENT_FUNDS')).toBe(true)
+    expect(core.isDomainError(error, 'OTHER')).toBe(false)
+    expect(core.isDomainError(new core.ConcurrencyError('s', 1n, 2n))).toBe(false)
+    if (core.isDomainError(error, 'BANK_INSUFFICIENT_FUNDS')) expect(error.details).toEqual({ missing: 5 })
+  })
+
+  it('names the field path in validation messages', () => {
+    const error = new core.ValidationError('command "Deposit"', [{ path: ['amount'], message: 'Too small' }])
+    expect(error.message).toContain('amount: Too small')
+  })
+})
