@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { createCommandHandler } from './command-handler.js'
 import { causedBy } from './correlation.js'
 import { isAnnalsError } from './errors.js'
-import type { EventStore } from './event-store.js'
+import type { Event } from './event.js'
+import type { EventStore, ReadStreamOptions } from './event-store.js'
 import type { IdempotencyStore } from './idempotency-store.js'
 import { loadAggregate } from './load-aggregate.js'
 import { everyNEvents } from './snapshot-policy.js'
@@ -39,8 +40,8 @@ function instrumented(inner: EventStore, holdAppendsUntilReads = 0) {
   if (holdAppendsUntilReads === 0) release()
   const store: EventStore = {
     ...inner,
-    async readStream(streamId, options) {
-      const result = await inner.readStream(streamId, options)
+    async readStream<E extends Event = Event>(streamId: string, options?: ReadStreamOptions) {
+      const result = await inner.readStream<E>(streamId, options)
       if (++reads >= holdAppendsUntilReads) release()
       return result
     },
