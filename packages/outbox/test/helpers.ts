@@ -20,6 +20,8 @@ export async function createTestDatabase(
   await admin.end()
   const url = `${PG_BASE}/${name}`
   const pool = new pg.Pool({ connectionString: url, max: 20 })
+  // DROP DATABASE ... WITH (FORCE) terminates connections that are still closing.
+  pool.on('error', () => undefined)
   return {
     pool,
     url,

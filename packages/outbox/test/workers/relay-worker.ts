@@ -9,6 +9,7 @@ import { createOutboxRelay } from '../../src/outbox-relay.js'
 import { createRedisStreamsPublisher } from '../../src/redis-streams-publisher.js'
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 })
+pool.on('error', () => undefined)
 const redis = new Redis({ host: '127.0.0.1', port: 6379 })
 const inner = createRedisStreamsPublisher({ redis, keyPrefix: process.env.REDIS_PREFIX ?? 'annals' })
 const delay = Number(process.env.PUBLISH_DELAY_MS ?? 0)

@@ -1,0 +1,313 @@
+import { randomUUID } from 'node:crypto'
+import type { Event, RecordedEvent } from '@annals/core'
+import type { PoolClient } from 'pg'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createIdempotentHandler } from '../src/idempotent-handler.js'
+import { migrateOutbox } from '../src/migrate-outbox.js'
+import { getOutboxStatus } from '../src/outbox-admin.js'
+import { createOutboxRelay } from '../src/outbox-relay.js'
+import { publicationMap } from '../src/publication-map.js'
+import {
+  type ConsumedMessage,
+  createRedisStreamsConsumer,
+  ensureConsumerGroup,
+  type RedisStreamsConsumer,
+} from '../src/redis-streams-consumer.js'
+import { createRedisStreamsPublisher, streamKey } from '../src/redis-streams-publisher.js'
+import { createTestDatabase, createTestRedis, insertOutboxRows, waitFor } from './helpers.js'
+
+const logger = pino({ level: 'silent' })
+let db: Awaited<ReturnType<typeof createTestDatabase>>
+let r: ReturnType<typeof createTestRedis>
+
+beforeAll(async () => {
+  db = await createTestDatabase('consumer')
+  r = createTestRedis()
+})
+afterAll(async () => {
+  await r?.cleanup()
+  await db?.drop()
+})
+
+type OrderPlaced = Event<
+  'OrderPlaced',
+  {
+    orderId: string
+    customerEmail: string
+    items: { sku: string; qty: number }[]
+    totalCents: number
+    fraudScore: number
+  }
+>
+
+let position = 0n
+function orderPlaced(n: number): RecordedEvent<OrderPlaced> {
+  position += 1n
+  return {
+    type: 'OrderPlaced',
+    data: {
+      orderId: `order-${n}`,
+      customerEmail: `c${n}@example.com`,
+      items: [{ sku: `sku-${n % 3}`, qty: 1 + (n % 2) }],
+      totalCents: 1000 + n,
+      fraudScore: 0.1,
+    },
+    eventId: randomUUID(),
+    streamId: `order-${n}`,
+    streamVersion: 1n,
+    globalPosition: position,
+    transactionId: position,
+    schemaVersion: 1,
+    metadata: { correlationId: `checkout-${n}` },
+    recordedAt: new Date(),
+  }
+}
+
+describe('checkout story', () => {
+  it('three consumer groups each get every OrderPlaced; one down for a while catches up with nothing lost', async () => {
+    const schema = 'checkout'
+    const keyPrefix = `${r.keyPrefix}:checkout`
+    await migrateOutbox({ pool: db.pool, schema })
+    await db.pool.query(`
+      CREATE TABLE ${schema}.emails (order_id text PRIMARY KEY, recipient text NOT NULL);
+      CREATE TABLE ${schema}.reservations (order_id text PRIMARY KEY, skus text NOT NULL);
+      CREATE TABLE ${schema}.revenue (order_id text PRIMARY KEY, cents int NOT NULL)`)
+
+    // The public shape drops internal fields (fraud score) and gets its own type name.
+    const publish = publicationMap<OrderPlaced>({
+      OrderPlaced: {
+        topic: 'checkout',
+        toMessage: (e) => ({
+          type: 'checkout.order-placed.v1',
+          payload: {
+            orderId: e.data.orderId,
+            email: e.data.customerEmail,
+            items: e.data.items,
+            totalCents: e.data.totalCents,
+          },
+        }),
+      },
+    })
+    /** Stands in for the event store's append: events and outbox rows in one transaction. */
+    async function placeOrders(from: number, to: number): Promise<void> {
+      const tx = await db.pool.connect()
+      try {
+        await tx.query('BEGIN')
+        for (let n = from; n <= to; n++) {
+          const event = orderPlaced(n)
+          await insertOutboxRows(
+            tx,
+            schema,
+            publish(event).map((m) => ({ ...m, eventId: event.eventId, eventPosition: event.globalPosition })),
+          )
+        }
+        await tx.query('COMMIT')
+      } finally {
+        tx.release()
+      }
+    }
+
+    type Placed = { orderId: string; email: string; items: { sku: string }[]; totalCents: number }
+    function consumer(group: string, name: string, apply: (p: Placed, tx: PoolClient) => Promise<void>) {
+      const handle = createIdempotentHandler<ConsumedMessage>({
+        pool: db.pool,
+        schema,
+        consumer: group,
+        handle: async (m, tx) => {
+          expect(m.type).toBe('checkout.order-placed.v1')
+          await apply(m.payload as Placed, tx)
+        },
+      })
+      return createRedisStreamsConsumer({
+        redis: r.redis,
+        keyPrefix,
+        topic: 'checkout',
+        group,
+        consumer: name,
+        blockMs: 50,
+        claimIdleMs: 300,
+        logger,
+        handle,
+      })
+    }
+    const count = async (table: string) =>
+      (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.${table}`)).rows[0]?.n
+
+    const relay = createOutboxRelay({
+      pool: db.pool,
+      schema,
+      publisher: createRedisStreamsPublisher({ redis: r.redis, keyPrefix }),
+      pollIntervalMs: 20,
+      logger,
+    })
+    const email = consumer('email', 'email-1', async (p, tx) => {
+      await tx.query(`INSERT INTO ${schema}.emails VALUES ($1, $2)`, [p.orderId, p.email])
+    })
+    const warehouse = consumer('warehouse', 'warehouse-1', async (p, tx) => {
+      await tx.query(`INSERT INTO ${schema}.reservations VALUES ($1, $2)`, [
+        p.orderId,
+        p.items.map((i) => i.sku).join(),
+      ])
+    })
+    // Analytics exists (its group starts at the beginning of the stream) but its only instance dies
+    // after reading the first orders, before acknowledging them.
+    await ensureConsumerGroup(r.redis, { keyPrefix, topic: 'checkout', group: 'analytics' })
+    const running: RedisStreamsConsumer[] = [email, warehouse]
+    relay.start()
+    for (const c of running) c.start()
+    let analytics: RedisStreamsConsumer | undefined
+    try {
+      await placeOrders(1, 1)
+      await waitFor(async () => (await count('emails')) === 1, 10_000, 'the first email')
+      const stolen = (await r.redis.call(
+        'XREADGROUP',
+        'GROUP',
+        'analytics',
+        'analytics-crashed',
+        'COUNT',
+        '10',
+        'STREAMS',
+        streamKey(keyPrefix, 'checkout'),
+        '>',
+      )) as [string, unknown[]][]
+      expect(stolen[0]?.[1]).toHaveLength(1)
+
+      await placeOrders(2, 10)
+      await placeOrders(11, 25)
+      await waitFor(
+        async () => (await count('emails')) === 25 && (await count('reservations')) === 25,
+        20_000,
+        'email and warehouse to proceed',
+      )
+      expect(await count('revenue')).toBe(0)
+
+      analytics = consumer('analytics', 'analytics-2', async (p, tx) => {
+        await tx.query(`INSERT INTO ${schema}.revenue VALUES ($1, $2)`, [p.orderId, p.totalCents])
+      })
+      analytics.start()
+      await waitFor(async () => (await count('revenue')) === 25, 20_000, 'analytics to catch up')
+    } finally {
+      await relay.stop()
+      await Promise.all([...running, ...(analytics ? [analytics] : [])].map((c) => c.stop()))
+    }
+    const ids = Array.from({ length: 25 }, (_, i) => `order-${i + 1}`).sort()
+    for (const table of ['emails', 'reservations', 'revenue']) {
+      const { rows } = await db.pool.query<{ order_id: string }>(`SELECT order_id FROM ${schema}.${table} ORDER BY 1`)
+      expect(rows.map((row) => row.order_id)).toEqual(ids)
+    }
+    const { rows: revenue } = await db.pool.query(`SELECT sum(cents)::int AS total FROM ${schema}.revenue`)
+    expect(revenue[0].total).toBe(25 * 1000 + (25 * 26) / 2)
+    for (const group of ['email', 'warehouse', 'analytics']) {
+      const pending = (await r.redis.call('XPENDING', streamKey(keyPrefix, 'checkout'), group)) as [number]
+      expect(pending[0], group).toBe(0)
+    }
+    expect(await getOutboxStatus({ pool: db.pool, schema })).toMatchObject({ pending: 0, dead: 0 })
+  })
+})
+
+describe('Redis Streams consumer', () => {
+  it('leaves a failed message pending and retries it before anything after it', async () => {
+    const keyPrefix = `${r.keyPrefix}:retry`
+    const publisher = createRedisStreamsPublisher({ redis: r.redis, keyPrefix })
+    const messages = [1, 2, 3].map((n) => ({
+      messageId: randomUUID(),
+      topic: 't',
+      partitionKey: 'k',
+      type: 'Stepped',
+      payload: { n },
+      headers: {},
+    }))
+    await publisher.publish(messages)
+    const seen: string[] = []
+    let failOnce = true
+    const consumer = createRedisStreamsConsumer({
+      redis: r.redis,
+      keyPrefix,
+      topic: 't',
+      group: 'g',
+      consumer: 'c1',
+      blockMs: 20,
+      logger,
+      handle: async (m) => {
+        const { n } = m.payload as { n: number }
+        if (n === 2 && failOnce) {
+          failOnce = false
+          seen.push('2!')
+          throw new Error('transient')
+        }
+        seen.push(String(n))
+      },
+    })
+    expect(await consumer.runOnce()).toEqual({ processed: 1, failed: 1, claimed: 0 })
+    expect(await consumer.runOnce()).toMatchObject({ processed: 2, failed: 0 })
+    await consumer.stop()
+    expect(seen).toEqual(['1', '2!', '2', '3'])
+  })
+
+  it('skips a duplicate delivery and records nothing when the handler fails (idempotent handler)', async () => {
+    const schema = 'idem'
+    await migrateOutbox({ pool: db.pool, schema })
+    await db.pool.query(`CREATE TABLE ${schema}.effects (message_id text)`)
+    let fail = true
+    const handle = createIdempotentHandler<{ messageId: string }>({
+      pool: db.pool,
+      schema,
+      consumer: 'ledger',
+      handle: async (m, tx) => {
+        await tx.query(`INSERT INTO ${schema}.effects VALUES ($1)`, [m.messageId])
+        await new Promise((res) => setTimeout(res, 50))
+        if (fail) throw new Error('handler failed')
+      },
+    })
+    const id = randomUUID()
+    await expect(handle({ messageId: id })).rejects.toThrow('handler failed')
+    expect((await db.pool.query(`SELECT * FROM ${schema}.processed_messages`)).rows).toEqual([])
+    fail = false
+    // Two concurrent deliveries of one message: the second waits on the first and is skipped.
+    const outcomes = await Promise.all([handle({ messageId: id }), handle({ messageId: id })])
+    expect(outcomes.sort()).toEqual(['duplicate', 'processed'])
+    expect(await handle({ messageId: id })).toBe('duplicate')
+    expect((await db.pool.query(`SELECT message_id FROM ${schema}.effects`)).rows).toEqual([{ message_id: id }])
+    // Another consumer keeps its own record.
+    const other = createIdempotentHandler<{ messageId: string }>({
+      pool: db.pool,
+      schema,
+      consumer: 'audit',
+      handle: async () => undefined,
+    })
+    expect(await other({ messageId: id })).toBe('processed')
+  })
+
+  it('trims streams with MAXLEN ~ when asked', async () => {
+    const keyPrefix = `${r.keyPrefix}:trim`
+    const publisher = createRedisStreamsPublisher({ redis: r.redis, keyPrefix, maxLen: 10 })
+    for (let i = 0; i < 5; i++) {
+      await publisher.publish(
+        Array.from({ length: 100 }, (_, n) => ({
+          messageId: randomUUID(),
+          topic: 't',
+          partitionKey: 'k',
+          type: 'X',
+          payload: { n },
+          headers: {},
+        })),
+      )
+    }
+    const len = await r.redis.xlen(streamKey(keyPrefix, 't'))
+    expect(len).toBeLessThan(500)
+    expect(len).toBeGreaterThanOrEqual(10)
+  })
+
+  it('rejects with the ids Redis refused', async () => {
+    const keyPrefix = `${r.keyPrefix}:wrongtype`
+    await r.redis.set(streamKey(keyPrefix, 'broken'), 'not a stream')
+    const publisher = createRedisStreamsPublisher({ redis: r.redis, keyPrefix })
+    const ok = { messageId: randomUUID(), topic: 'fine', partitionKey: 'k', type: 'X', payload: {}, headers: {} }
+    const bad = { ...ok, messageId: randomUUID(), topic: 'broken' }
+    await expect(publisher.publish([ok, bad])).rejects.toMatchObject({
+      code: 'ANNALS_OUTBOX_ERR_PUBLISH_FAILED',
+      messageIds: [bad.messageId],
+    })
+  })
+})

@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto'
+import type { PoolClient } from 'pg'
+import { pino } from 'pino'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createIdempotentHandler, type IdempotentOutcome } from '../src/idempotent-handler.js'
+import { migrateOutbox } from '../src/migrate-outbox.js'
+import { getOutboxStatus } from '../src/outbox-admin.js'
+import { type ConsumedMessage, createRedisStreamsConsumer } from '../src/redis-streams-consumer.js'
+import { streamKey } from '../src/redis-streams-publisher.js'
+import {
+  createTestDatabase,
+  createTestRedis,
+  insertOutboxRows,
+  killAllWorkers,
+  killWorker,
+  spawnWorker,
+  type Worker,
+  waitFor,
+} from './helpers.js'
+
+const logger = pino({ level: 'silent' })
+let db: Awaited<ReturnType<typeof createTestDatabase>>
+let r: ReturnType<typeof createTestRedis>
+
+beforeAll(async () => {
+  db = await createTestDatabase('crash')
+  r = createTestRedis()
+})
+afterEach(async () => {
+  await killAllWorkers()
+})
+afterAll(async () => {
+  await killAllWorkers()
+  await r?.cleanup()
+  await db?.drop()
+})
+
+function order(aggregate: string, seq: number) {
+  return {
+    messageId: randomUUID(),
+    topic: 'orders',
+    partitionKey: aggregate,
+    type: 'OrderStepped',
+    payload: { aggregate, seq },
+    headers: {},
+  }
+}
+
+/** Applies each message in the consumer's transaction: checks it is the next of its aggregate. */
+async function apply(message: ConsumedMessage, tx: PoolClient, schema: string): Promise<void> {
+  const { aggregate, seq } = message.payload as { aggregate: string; seq: number }
+  const { rows } = await tx.query<{ last: number }>(
+    `INSERT INTO ${schema}.progress (aggregate, last) VALUES ($1, 0)
+     ON CONFLICT (aggregate) DO UPDATE SET aggregate = excluded.aggregate RETURNING last`,
+    [aggregate],
+  )
+  const last = rows[0]?.last ?? 0
+  if (seq !== last + 1) {
+    await tx.query(`INSERT INTO ${schema}.violations (aggregate, expected, got) VALUES ($1, $2, $3)`, [
+      aggregate,
+      last + 1,
+      seq,
+    ])
+  }
+  await tx.query(`UPDATE ${schema}.progress SET last = $2 WHERE aggregate = $1`, [aggregate, seq])
+  await tx.query(`INSERT INTO ${schema}.applied (message_id) VALUES ($1)`, [message.messageId])
+}
+
+async function consumerTables(schema: string): Promise<void> {
+  await db.pool.query(`
+    CREATE TABLE ${schema}.progress (aggregate text PRIMARY KEY, last int NOT NULL);
+    CREATE TABLE ${schema}.violations (aggregate text, expected int, got int);
+    CREATE TABLE ${schema}.applied (message_id text NOT NULL)`)
+}
+
+function workerEnv(schema: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { DATABASE_URL: db.url, OUTBOX_SCHEMA: schema, REDIS_PREFIX: r.keyPrefix + schema, ...extra }
+}
+
+describe('relay crashes', () => {
+  it('a relay SIGKILLed after the broker acked but before marking: published at most twice, applied once', async () => {
+    const schema = 'crash_once'
+    await migrateOutbox({ pool: db.pool, schema })
+    await consumerTables(schema)
+    const m = order('order-1', 1)
+    await insertOutboxRows(db.pool, schema, [m])
+    const key = streamKey(r.keyPrefix + schema, 'orders')
+
+    const doomed = spawnWorker('relay-worker.ts', workerEnv(schema, { HANG_AFTER_PUBLISH: '1' }))
+    await waitFor(() => doomed.lines.some((l) => l.startsWith('ACKED')), 20_000, 'the broker ack')
+    await killWorker(doomed)
+    expect(doomed.child.signalCode).toBe('SIGKILL')
+    expect(await r.redis.xlen(key)).toBe(1)
+    const { rows } = await db.pool.query(`SELECT status FROM ${schema}.outbox`)
+    expect(rows).toEqual([{ status: 'pending' }])
+
+    const survivor = spawnWorker('relay-worker.ts', workerEnv(schema))
+    await waitFor(async () => (await getOutboxStatus({ pool: db.pool, schema })).pending === 0, 20_000, 'the resend')
+    await killWorker(survivor)
+    expect(await r.redis.xlen(key)).toBe(2)
+
+    const outcomes: IdempotentOutcome[] = []
+    const handle = createIdempotentHandler<ConsumedMessage>({
+      pool: db.pool,
+      schema,
+      consumer: 'billing',
+      handle: (msg, tx) => apply(msg, tx, schema),
+    })
+    const consumer = createRedisStreamsConsumer({
+      redis: r.redis,
+      keyPrefix: r.keyPrefix + schema,
+      topic: 'orders',
+      group: 'billing',
+      consumer: 'billing-1',
+      blockMs: 50,
+      logger,
+      handle: async (msg) => {
+        outcomes.push(await handle(msg))
+      },
+    })
+    await consumer.runOnce()
+    await consumer.stop()
+    expect(outcomes).toEqual(['processed', 'duplicate'])
+    const applied = await db.pool.query(`SELECT message_id FROM ${schema}.applied`)
+    expect(applied.rows).toEqual([{ message_id: m.messageId }])
+    // Both deliveries were acknowledged: nothing left pending in the group.
+    const pending = (await r.redis.call('XPENDING', key, 'billing')) as [number, ...unknown[]]
+    expect(pending[0]).toBe(0)
+  })
+
+  it('three relays killed at random over 10 aggregates x 100 events: per-aggregate order at the consumer, nothing lost', async () => {
+    const schema = 'crash_chaos'
+    await migrateOutbox({ pool: db.pool, schema })
+    await consumerTables(schema)
+    const aggregates = Array.from({ length: 10 }, (_, i) => `agg-${i}`)
+    const env = workerEnv(schema, { BATCH_SIZE: '7', PUBLISH_DELAY_MS: '8' })
+    const workers: Worker[] = [0, 1, 2].map(() => spawnWorker('relay-worker.ts', env))
+
+    const handle = createIdempotentHandler<ConsumedMessage>({
+      pool: db.pool,
+      schema,
+      consumer: 'projector',
+      handle: (msg, tx) => apply(msg, tx, schema),
+    })
+    let deliveries = 0
+    const consumer = createRedisStreamsConsumer({
+      redis: r.redis,
+      keyPrefix: r.keyPrefix + schema,
+      topic: 'orders',
+      group: 'projector',
+      consumer: 'projector-1',
+      blockMs: 100,
+      logger,
+      handle: async (msg) => {
+        deliveries += 1
+        await handle(msg)
+      },
+    })
+    consumer.start()
+
+    let producing = true
+    let kills = 0
+    const chaos = (async () => {
+      while (producing || kills < 6) {
+        await new Promise((res) => setTimeout(res, 80 + Math.random() * 200))
+        const i = Math.floor(Math.random() * workers.length)
+        const victim = workers[i]
+        if (victim === undefined) continue
+        await killWorker(victim)
+        kills += 1
+        workers[i] = spawnWorker('relay-worker.ts', env)
+      }
+    })()
+    try {
+      // Ten writers, one per aggregate, each appending its 100 events in order, one per transaction.
+      await Promise.all(
+        aggregates.map(async (aggregate) => {
+          for (let seq = 1; seq <= 100; seq++) {
+            await insertOutboxRows(db.pool, schema, [order(aggregate, seq)])
+            if (seq % 10 === 0) await new Promise((res) => setTimeout(res, 20 + Math.random() * 40))
+          }
+        }),
+      )
+      producing = false
+      await chaos
+      await waitFor(
+        async () => {
+          const { rows } = await db.pool.query<{ n: number }>(
+            `SELECT count(DISTINCT message_id)::int AS n FROM ${schema}.applied`,
+          )
+          return rows[0]?.n === 1000
+        },
+        60_000,
+        'the consumer to apply all 1000 messages',
+      )
+    } finally {
+      producing = false
+      kills = Math.max(kills, 6)
+      await chaos.catch(() => undefined)
+      await consumer.stop()
+      await Promise.all(workers.map((w) => killWorker(w)))
+    }
+    expect(kills).toBeGreaterThanOrEqual(6)
+    const violations = await db.pool.query(`SELECT * FROM ${schema}.violations`)
+    expect(violations.rows).toEqual([])
+    const applied = await db.pool.query<{ n: number; distinct: number }>(
+      `SELECT count(*)::int AS n, count(DISTINCT message_id)::int AS distinct FROM ${schema}.applied`,
+    )
+    expect(applied.rows[0]).toEqual({ n: 1000, distinct: 1000 })
+    const progress = await db.pool.query(`SELECT DISTINCT last FROM ${schema}.progress`)
+    expect(progress.rows).toEqual([{ last: 100 }])
+    expect(deliveries).toBeGreaterThanOrEqual(1000)
+    expect(await getOutboxStatus({ pool: db.pool, schema })).toMatchObject({ pending: 0, dead: 0 })
+  })
+})
