@@ -6,7 +6,7 @@ import { OutboxErrorCodes } from './errors.js'
 import * as api from './index.js'
 
 const docs = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8')
-const documented = [...docs.matchAll(/^\| `(ANNALS_OUTBOX_ERR_[A-Z_]+)` \|/gm)].map((m) => m[1])
+const documented = [...docs.matchAll(/^\| `(ANNALS_OUTBOX_ERR_[A-Z_]+)` +\|/gm)].map((m) => m[1])
 
 describe('error catalogue', () => {
   const codes = Object.values(OutboxErrorCodes)
