@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import * as core from './index.js'
 
 const docs = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8')
-const documented = [...docs.matchAll(/^\| `(ANNALS_[A-Z_]+)` \|/gm)].map((m) => m[1])
+const documented = [...docs.matchAll(/^\| `(ANNALS_[A-Z_]+)` *\|/gm)].map((m) => m[1])
 const codes = Object.values(core.CoreErrorCodes)
 
 // One instance of every error class core exports (DomainError carries application codes).
