@@ -29,7 +29,10 @@ describe('BankAccount', () => {
   })
 
   it('refuses money for an account that was never opened', () => {
-    spec.given([]).when(DepositMoney.create({ accountId: id, amount: 5 })).thenThrows('BANK_ACCOUNT_NOT_FOUND')
+    spec
+      .given([])
+      .when(DepositMoney.create({ accountId: id, amount: 5 }))
+      .thenThrows('BANK_ACCOUNT_NOT_FOUND')
   })
 
   it('withdraws down to the overdraft limit and no further', () => {
@@ -60,7 +63,10 @@ describe('BankAccount', () => {
 
   it('rejects amounts that are not positive safe integers', () => {
     for (const amount of [0, -1, 1.5, Number.NaN, 2 ** 53]) {
-      spec.given([opened]).when(DepositMoney.create({ accountId: id, amount })).thenThrows('ANNALS_ERR_VALIDATION')
+      spec
+        .given([opened])
+        .when(DepositMoney.create({ accountId: id, amount }))
+        .thenThrows('ANNALS_ERR_VALIDATION')
     }
   })
 
@@ -69,7 +75,10 @@ describe('BankAccount', () => {
       .given([opened, MoneyDeposited.create({ accountId: id, amount: 1 })])
       .when(CloseAccount.create({ accountId: id }))
       .thenThrows('BANK_BALANCE_NOT_ZERO')
-    spec.given([opened]).when(CloseAccount.create({ accountId: id })).then(AccountClosed.create({ accountId: id }))
+    spec
+      .given([opened])
+      .when(CloseAccount.create({ accountId: id }))
+      .then(AccountClosed.create({ accountId: id }))
     spec
       .given([opened, AccountClosed.create({ accountId: id })])
       .when(DepositMoney.create({ accountId: id, amount: 1 }))

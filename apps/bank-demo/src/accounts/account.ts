@@ -1,6 +1,12 @@
 import {
   type AggregateEventOf,
-  DomainError, defineAggregate, defineCommand, defineEvent, everyNEvents, type StreamId } from '@annals/core'
+  DomainError,
+  defineAggregate,
+  defineCommand,
+  defineEvent,
+  everyNEvents,
+  type StreamId,
+} from '@annals/core'
 import { z } from 'zod'
 
 /** An amount of money in minor units (cents): a positive safe integer, never a float. */
