@@ -12,6 +12,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { Redis } from 'ioredis'
 import pg from 'pg'
+import { NotAvailableError } from './lib/annals-store.js'
 import { BenchContext, progress } from './lib/context.js'
 import type { System } from './lib/model.js'
 import { type Machine, renderReport } from './lib/report.js'
@@ -155,8 +156,12 @@ async function main(): Promise<number> {
       await mod.run(ctx)
     } catch (error) {
       const err = error as Error
-      progress(`!! ${w.name} failed: ${err.stack ?? err.message}`)
-      ctx.errors.push({ workload: w.name, error: err.message.split('\n')[0] ?? String(err) })
+      if (err instanceof NotAvailableError) {
+        for (const id of w.ids) if (!ctx.find(id, w.system)) ctx.skip(id, w.system, err.message)
+      } else {
+        progress(`!! ${w.name} failed: ${err.stack ?? err.message}`)
+        ctx.errors.push({ workload: w.name, error: err.message.split('\n')[0] ?? String(err) })
+      }
     } finally {
       await runCleanups(progress)
     }

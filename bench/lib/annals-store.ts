@@ -1,0 +1,32 @@
+import type { EventStore, SnapshotStore } from '@annals/core'
+import type pg from 'pg'
+import type { BenchDatabase } from './services.js'
+
+/** Thrown when a package the workload needs has not landed (the row is then reported as n/a). */
+export class NotAvailableError extends Error {
+  constructor(reason: string) {
+    super(reason)
+    this.name = 'NotAvailableError'
+  }
+}
+
+/** An Annals Postgres store on a bench database. */
+export type AnnalsStores = Readonly<{ store: EventStore; snapshots: SnapshotStore; pool: pg.Pool }>
+
+/** Schema the bench installs Annals into (the default, as an application would). */
+export const ANNALS_SCHEMA = 'annals'
+
+/**
+ * Opens `@annals/store-postgres` on `db` with its own pool of `max` connections, running the
+ * migrations first when `migrate` is true.
+ */
+export async function openAnnals(db: BenchDatabase, max: number, migrate = true): Promise<AnnalsStores> {
+  const mod = (await import('@annals/store-postgres')) as Record<string, unknown>
+  if (typeof mod.createPostgresEventStore !== 'function') {
+    throw new NotAvailableError('@annals/store-postgres does not export createPostgresEventStore yet')
+  }
+  void db
+  void max
+  void migrate
+  throw new NotAvailableError('store-postgres wiring not written yet')
+}
