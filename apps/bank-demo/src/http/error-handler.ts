@@ -83,7 +83,7 @@ export function toProblem(error: unknown): Problem {
       const keys = issue.keyword === 'unrecognized_keys' ? ((issue.params as { keys?: string[] }).keys ?? []) : []
       const field =
         keys.length > 0 ? keys.map((k) => fieldPath(context, [...path, k])).join(', ') : fieldPath(context, path)
-      return { field, message: issue.message }
+      return { field, message: issue.message ?? 'is invalid' }
     })
     return problem(400, 'BANK_INVALID_REQUEST', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors)
   }

@@ -78,7 +78,7 @@ export function transferRoutes(deps: { transfers: Transfers; idempotency: Idempo
       async (request) => {
         const view = await transfers.get(request.params.id)
         if (!view) throw new DomainError('BANK_TRANSFER_NOT_FOUND', `Transfer ${request.params.id} does not exist`)
-        return view
+        return { ...view, steps: [...view.steps] }
       },
     )
   }

@@ -13,10 +13,11 @@ export function createStreamTransfers(deps: { store: EventStore; accounts: Accou
   const { store, accounts } = deps
   const streamOf = (transferId: string) => `transfer-${transferId}`
 
-  type Raw = RecordedEvent<{ type: string; data: Record<string, unknown> }>
+  type SagaEvent = { type: string; data: Record<string, unknown> }
+  type Raw = RecordedEvent<SagaEvent>
 
   function fold(events: readonly Raw[]): TransferView | null {
-    let view: TransferView | null = null
+    let view = null as TransferView | null
     for (const e of events) {
       const at = e.recordedAt.toISOString()
       if (e.type === 'TransferStarted') {
@@ -45,7 +46,7 @@ export function createStreamTransfers(deps: { store: EventStore; accounts: Accou
   }
 
   async function read(transferId: string) {
-    const result = await store.readStream<Raw>(streamOf(transferId))
+    const result = await store.readStream<SagaEvent>(streamOf(transferId))
     return { view: fold(result.events), version: result.currentVersion }
   }
 
@@ -117,8 +118,8 @@ export function createStreamTransfers(deps: { store: EventStore; accounts: Accou
       } catch (error) {
         const code = errorOf(error)
         // Only business refusals end a step; infrastructure errors propagate and the saga resumes later.
-        if (!code || !code.code.startsWith('BANK_') || next === 'refund-source') throw error
-        step = { name: next, status: 'failed', error: code }
+        if (!code?.code.startsWith('BANK_') || next === 'refund-source') throw error
+        step = { name: next, status: 'failed', error: code ?? null }
       }
       try {
         await append(transferId, version, { type: 'TransferStepRecorded', data: step })
