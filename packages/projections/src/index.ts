@@ -1,1 +1,77 @@
-export {}
+export {
+  createProjectionAdmin,
+  getProjectionStatus,
+  type ProjectionAdmin,
+  type ProjectionAdminOptions,
+  type ProjectionStatus,
+} from './admin.js'
+export type { RetryOptions } from './backoff.js'
+export type {
+  DeadLetter,
+  DeadLetterReason,
+  DeadLetterStatus,
+  ListDeadLettersOptions,
+} from './dead-letters.js'
+export {
+  AlreadyStartedError,
+  DeadLetterNotFoundError,
+  DuplicateProjectionError,
+  HandlerFailedError,
+  InvalidIdentifierError,
+  InvalidOptionError,
+  InvalidProjectionDefinitionError,
+  isHandlerFailedError,
+  isLeaseLostError,
+  LeaseLostError,
+  type ProjectionErrorCode,
+  ProjectionErrorCodes,
+  ProjectionMigrationError,
+  ProjectionTimeoutError,
+  SinkFailedError,
+  UnknownProjectionError,
+} from './errors.js'
+export type { Lease } from './lease.js'
+export {
+  type MigrateProjectionsOptions,
+  type MigrateProjectionsResult,
+  migrateProjections,
+} from './migrate-projections.js'
+export { DEFAULT_SCHEMA } from './names.js'
+export {
+  type AnyProjection,
+  defineProjection,
+  type HandledEvents,
+  type HandledType,
+  type Projection,
+  type ProjectionHandlers,
+  type ProjectionInput,
+} from './projection.js'
+export {
+  createProjectionRunner,
+  type ProjectionRunner,
+  type ProjectionRunnerOptions,
+  type ProjectionRuntimeStatus,
+  type ProjectionState,
+} from './runner.js'
+export type {
+  ReadModelSink,
+  SinkBatch,
+  SinkCommitResult,
+  SinkContextOf,
+  SinkRejection,
+  SinkTarget,
+} from './sink.js'
+export {
+  createPostgresSink,
+  type PostgresSinkContext,
+  type PostgresSinkOptions,
+} from './sinks/postgres-sink.js'
+export {
+  createRedisReadModel,
+  createRedisSink,
+  type RedisReadModel,
+  type RedisReadModelOptions,
+  type RedisScalar,
+  type RedisSinkOptions,
+  type RedisWriter,
+} from './sinks/redis-sink.js'

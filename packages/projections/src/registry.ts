@@ -1,0 +1,115 @@
+import type { Pool } from 'pg'
+import type { ProjectionTables } from './names.js'
+
+/** One projection's row in the registry: which generation is live and which one is being built. */
+export type RegistryRow = Readonly<{
+  name: string
+  liveGeneration: number
+  liveVersion: number
+  buildingGeneration: number | null
+  buildingVersion: number | null
+  rebuildRequestedAt: Date | null
+  handles: readonly string[]
+  sink: string
+  /** What the owning worker last published (see `ProjectionStatus`). */
+  status: Readonly<Record<string, unknown>>
+  statusAt: Date | null
+}>
+
+type Row = {
+  name: string
+  live_generation: number
+  live_version: number
+  building_generation: number | null
+  building_version: number | null
+  rebuild_requested_at: Date | null
+  handles: string[]
+  sink: string
+  status: Record<string, unknown>
+  status_at: Date | null
+}
+
+const COLUMNS =
+  'name, live_generation, live_version, building_generation, building_version, rebuild_requested_at, handles, sink, status, status_at'
+
+function fromRow(r: Row): RegistryRow {
+  return {
+    name: r.name,
+    liveGeneration: r.live_generation,
+    liveVersion: r.live_version,
+    buildingGeneration: r.building_generation,
+    buildingVersion: r.building_version,
+    rebuildRequestedAt: r.rebuild_requested_at,
+    handles: r.handles,
+    sink: r.sink,
+    status: r.status,
+    statusAt: r.status_at,
+  }
+}
+
+/** @internal The registry table. Writes that change generations are guarded by the caller's lease token. */
+export type Registry = ReturnType<typeof createRegistry>
+
+/** @internal */
+export function createRegistry(pool: Pool, tables: ProjectionTables) {
+  const t = tables.registry
+  const leaseHeld = `EXISTS (SELECT 1 FROM ${tables.leases} l WHERE l.projection = $1 AND l.token = $2::bigint)`
+  return {
+    async ensure(name: string, version: number, handles: readonly string[], sink: string): Promise<RegistryRow> {
+      await pool.query(
+        `INSERT INTO ${t} (name, live_generation, live_version, handles, sink) VALUES ($1, 1, $2, $3, $4)
+         ON CONFLICT (name) DO UPDATE SET handles = excluded.handles, sink = excluded.sink`,
+        [name, version, handles, sink],
+      )
+      const row = await this.get(name)
+      if (!row) throw new Error(`registry row of ${name} vanished`)
+      return row
+    },
+    async get(name: string): Promise<RegistryRow | null> {
+      const { rows } = await pool.query<Row>(`SELECT ${COLUMNS} FROM ${t} WHERE name = $1`, [name])
+      return rows[0] ? fromRow(rows[0]) : null
+    },
+    async list(): Promise<readonly RegistryRow[]> {
+      const { rows } = await pool.query<Row>(`SELECT ${COLUMNS} FROM ${t} ORDER BY name`)
+      return rows.map(fromRow)
+    },
+    async startBuilding(name: string, token: bigint, generation: number, version: number): Promise<boolean> {
+      const r = await pool.query(
+        `UPDATE ${t} SET building_generation = $3, building_version = $4, rebuild_requested_at = NULL, updated_at = now()
+         WHERE name = $1 AND ${leaseHeld}`,
+        [name, token.toString(), generation, version],
+      )
+      return r.rowCount === 1
+    },
+    async abandonBuilding(name: string, token: bigint): Promise<boolean> {
+      const r = await pool.query(
+        `UPDATE ${t} SET building_generation = NULL, building_version = NULL, updated_at = now() WHERE name = $1 AND ${leaseHeld}`,
+        [name, token.toString()],
+      )
+      return r.rowCount === 1
+    },
+    async switchLive(name: string, token: bigint, generation: number, version: number): Promise<boolean> {
+      const r = await pool.query(
+        `UPDATE ${t} SET live_generation = $3, live_version = $4, building_generation = NULL, building_version = NULL,
+           updated_at = now()
+         WHERE name = $1 AND building_generation = $3 AND ${leaseHeld}`,
+        [name, token.toString(), generation, version],
+      )
+      return r.rowCount === 1
+    },
+    /** Asks the owning worker to rebuild (a new generation beside the live one). */
+    async requestRebuild(name: string): Promise<boolean> {
+      const r = await pool.query(`UPDATE ${t} SET rebuild_requested_at = now(), updated_at = now() WHERE name = $1`, [
+        name,
+      ])
+      return r.rowCount === 1
+    },
+    async publishStatus(name: string, token: bigint, status: Record<string, unknown>): Promise<void> {
+      await pool.query(`UPDATE ${t} SET status = $3, status_at = now() WHERE name = $1 AND ${leaseHeld}`, [
+        name,
+        token.toString(),
+        JSON.stringify(status),
+      ])
+    },
+  }
+}

@@ -1,0 +1,154 @@
+import type { Event } from '@annals/core'
+import { createInMemoryEventStore, createInMemoryLogWatcher } from '@annals/core/testing'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, createTestRedis, waitFor } from '../test/helpers.js'
+import { createProjectionAdmin } from './admin.js'
+import { migrateProjections } from './migrate-projections.js'
+import { defineProjection } from './projection.js'
+import { createProjectionRunner } from './runner.js'
+import { createPostgresSink } from './sinks/postgres-sink.js'
+import { createRedisReadModel, createRedisSink } from './sinks/redis-sink.js'
+
+type Deposited = Event<'Deposited', { amount: number }>
+type Noise = Event<'Noise', { n: number }>
+
+const silent = pino({ level: 'silent' })
+
+describe('projection runner (in-memory log, real Postgres and Redis)', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>
+  let r: ReturnType<typeof createTestRedis>
+  beforeAll(async () => {
+    db = await createTestDatabase()
+    r = createTestRedis()
+    await migrateProjections({ pool: db.pool })
+  })
+  afterAll(async () => {
+    await r?.cleanup()
+    await db?.drop()
+  })
+
+  it('applies handled events once into Redis and Postgres, skipping other types', async () => {
+    const store = createInMemoryEventStore()
+    const watcher = createInMemoryLogWatcher(store)
+    const redisCounter = defineProjection({
+      name: 'counter-redis',
+      version: 1,
+      handles: ['Deposited'] as const,
+      sink: createRedisSink({ redis: r.redis, keyPrefix: r.keyPrefix }),
+      handlers: {
+        Deposited: (e, w) => w.hincrby(e.streamId, 'total', (e.data as Deposited['data']).amount),
+      },
+    })
+    const pgCounter = defineProjection({
+      name: 'counter-pg',
+      version: 1,
+      handles: ['Deposited'] as const,
+      sink: createPostgresSink({
+        pool: db.pool,
+        schema: 'rm',
+        tables: { totals: (t) => `CREATE TABLE ${t} (id text PRIMARY KEY, total bigint NOT NULL)` },
+      }),
+      async apply(e, { client, table }) {
+        await client.query(
+          `INSERT INTO ${table('totals')} (id, total) VALUES ($1, $2)
+           ON CONFLICT (id) DO UPDATE SET total = ${table('totals')}.total + excluded.total`,
+          [e.streamId, (e.data as Deposited['data']).amount],
+        )
+      },
+    })
+    const runner = createProjectionRunner({
+      pool: db.pool,
+      store,
+      watcher,
+      projections: [redisCounter, pgCounter],
+      logger: silent,
+      pollIntervalMs: 200,
+    })
+    await runner.start()
+    try {
+      for (let i = 0; i < 30; i++) {
+        await store.appendToStream<Deposited | Noise>(`acc-${i % 3}`, [
+          { type: 'Deposited', data: { amount: 1 } },
+          { type: 'Noise', data: { n: i } },
+        ])
+      }
+      await runner.waitUntilIdle({ timeoutMs: 10_000 })
+      const rm = createRedisReadModel(r.redis, redisCounter)
+      expect(await rm.hgetall('acc-0')).toEqual({ total: '10' })
+      expect(await rm.hgetall('acc-2')).toEqual({ total: '10' })
+      const { rows } = await db.pool.query('SELECT id, total::int FROM rm.totals ORDER BY id')
+      expect(rows).toEqual([
+        { id: 'acc-0', total: 10 },
+        { id: 'acc-1', total: 10 },
+        { id: 'acc-2', total: 10 },
+      ])
+      const status = await createProjectionAdmin({ pool: db.pool }).status()
+      expect(status.map((s) => [s.name, s.owner === runner.workerId])).toEqual([
+        ['counter-pg', true],
+        ['counter-redis', true],
+      ])
+    } finally {
+      await runner.stop()
+    }
+  })
+
+  it('parks a poison event, holds its stream behind it, lets other streams flow, and converges on replay', async () => {
+    const store = createInMemoryEventStore()
+    let fixed = false
+    const projection = defineProjection({
+      name: 'poison',
+      version: 1,
+      handles: ['Deposited'] as const,
+      sink: createRedisSink({ redis: r.redis, keyPrefix: r.keyPrefix }),
+      handlers: {
+        Deposited(e, w) {
+          if ((e.data as Deposited['data']).amount < 0 && !fixed) throw new Error('negative amount')
+          w.hincrby(e.streamId, 'total', Math.abs((e.data as Deposited['data']).amount))
+          w.rpush(`${e.streamId}:log`, String(e.streamVersion))
+        },
+      },
+    })
+    const runner = createProjectionRunner({
+      pool: db.pool,
+      store,
+      projections: [projection],
+      logger: silent,
+      pollIntervalMs: 50,
+      controlIntervalMs: 100,
+      retry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
+    })
+    const admin = createProjectionAdmin({ pool: db.pool })
+    const rm = createRedisReadModel(r.redis, projection)
+    await runner.start()
+    try {
+      await store.appendToStream('bad', [{ type: 'Deposited', data: { amount: 1 } }])
+      await store.appendToStream('bad', [{ type: 'Deposited', data: { amount: -5 } }])
+      await store.appendToStream('good', [{ type: 'Deposited', data: { amount: 2 } }])
+      await store.appendToStream('bad', [{ type: 'Deposited', data: { amount: 7 } }])
+      await store.appendToStream('good', [{ type: 'Deposited', data: { amount: 3 } }])
+      await waitFor('good stream', async () => (await rm.hget('good', 'total')) === '5')
+      expect(await rm.hget('bad', 'total')).toBe('1')
+      const letters = await admin.listDeadLetters({ projection: 'poison' })
+      expect(letters.map((l) => [l.streamVersion, l.reason, l.attempts])).toEqual([
+        [2n, 'failed', 3],
+        [3n, 'blocked', 0],
+      ])
+      expect(letters[0]?.error).toBe('negative amount')
+      expect(letters[0]?.stack).toContain('negative amount')
+      // Later events of the blocked stream keep waiting.
+      await store.appendToStream('bad', [{ type: 'Deposited', data: { amount: 10 } }])
+      await waitFor('third letter', async () => (await admin.listDeadLetters({ projection: 'poison' })).length === 3)
+      fixed = true
+      expect(await admin.retryDeadLetters({ projection: 'poison' })).toBe(3)
+      await waitFor('replay', async () => (await admin.listDeadLetters({ projection: 'poison' })).length === 0)
+      expect(await rm.hget('bad', 'total')).toBe('23')
+      expect(await rm.lrange('bad:log', 0, -1)).toEqual(['1', '2', '3', '4'])
+      // After the replay the stream flows again.
+      await store.appendToStream('bad', [{ type: 'Deposited', data: { amount: 100 } }])
+      await waitFor('unblocked', async () => (await rm.hget('bad', 'total')) === '123')
+    } finally {
+      await runner.stop()
+    }
+  })
+})

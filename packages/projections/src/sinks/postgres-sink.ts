@@ -1,0 +1,200 @@
+import type { LogCheckpoint } from '@annals/core'
+import type { Pool, PoolClient } from 'pg'
+import { InvalidOptionError, SinkFailedError } from '../errors.js'
+import { assertIdentifier, projectionTables, quoteIdentifier } from '../names.js'
+import type { ReadModelSink, SinkBatch, SinkCommitResult, SinkTarget } from '../sink.js'
+
+/** What a Postgres projection handler receives: the batch's transaction and its generation's tables. */
+export interface PostgresSinkContext<T extends string = string> {
+  /** The client of the open transaction: every write through it commits with the checkpoint. */
+  readonly client: PoolClient
+  /** The quoted, schema-qualified name of this generation's table `name` (e.g. `"rm"."balances_g2"`). */
+  table(name: T): string
+}
+
+/** Options of {@link createPostgresSink}. */
+export type PostgresSinkOptions<T extends string> = Readonly<{
+  /**
+   * The pool of the database that also holds the projection tables (the lease row is checked and the
+   * checkpoint stored in the same transaction as the writes).
+   */
+  pool: Pool
+  /** Schema of the read-model tables and views. Default `public`. */
+  schema?: string
+  /**
+   * The read model's tables: for each, a function that returns the DDL creating it under the given
+   * (quoted, generation-specific) name. Readers query a view named after the key, which points at the
+   * live generation's table.
+   */
+  tables: Readonly<Record<T, (table: string) => string>>
+}>
+
+const GENERATION_COMMENT = /^annals generation (\d+)$/
+
+/**
+ * A Postgres read model: each generation is its own set of tables (`<name>_g<n>`); a view `<name>`
+ * points at the live one and is replaced atomically when a rebuild goes live. Writes, the checkpoint
+ * and the fencing check run in one transaction.
+ */
+export function createPostgresSink<const T extends string>(
+  options: PostgresSinkOptions<T>,
+): ReadModelSink<PostgresSinkContext<T>> & { readonly schema: string; readonly tableNames: readonly T[] } {
+  const { pool } = options
+  const schema = assertIdentifier('read-model schema', options.schema ?? 'public')
+  const names = Object.keys(options.tables) as T[]
+  if (names.length === 0) throw new InvalidOptionError('tables', 'declare at least one table')
+  for (const name of names) assertIdentifier('read-model table', name)
+  const qs = quoteIdentifier(schema)
+  const tableOf = (name: string, generation: number) => `${qs}.${quoteIdentifier(`${name}_g${generation}`)}`
+  const viewOf = (name: string) => `${qs}.${quoteIdentifier(name)}`
+
+  async function inTransaction<R>(work: (client: PoolClient) => Promise<R>): Promise<R> {
+    let client: PoolClient
+    try {
+      client = await pool.connect()
+    } catch (error) {
+      throw new SinkFailedError('postgres', `cannot connect: ${(error as Error).message}`, { cause: error })
+    }
+    let broken: Error | undefined
+    try {
+      await client.query('BEGIN')
+      const result = await work(client)
+      await client.query('COMMIT')
+      return result
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK')
+      } catch (rollbackError) {
+        broken = rollbackError as Error
+      }
+      throw error
+    } finally {
+      client.release(broken)
+    }
+  }
+
+  return {
+    kind: 'postgres',
+    schema,
+    tableNames: names,
+    async prepare(target) {
+      await inTransaction(async (client) => {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${qs}`)
+        for (const name of names) {
+          const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [
+            tableOf(name, target.generation),
+          ])
+          if (exists.rows[0]?.t) continue
+          const ddl = options.tables[name](tableOf(name, target.generation))
+          await client.query(ddl)
+        }
+      })
+    },
+    async loadCheckpoint(target) {
+      const t = projectionTables(target.schema)
+      const { rows } = await pool.query<{ tx: string; pos: string }>(
+        `SELECT transaction_id::text AS tx, position::text AS pos FROM ${t.checkpoints} WHERE projection = $1 AND generation = $2`,
+        [target.projection, target.generation],
+      )
+      const row = rows[0]
+      return row ? { transactionId: BigInt(row.tx), position: BigInt(row.pos) } : null
+    },
+    async commit(target: SinkTarget, batch: SinkBatch<PostgresSinkContext<T>>): Promise<SinkCommitResult> {
+      const t = projectionTables(target.schema)
+      return inTransaction(async (client) => {
+        // FOR SHARE holds off a takeover (which updates the row) until this transaction ends.
+        const lease = await client.query<{ token: string }>(
+          `SELECT token::text FROM ${t.leases} WHERE projection = $1 FOR SHARE`,
+          [target.projection],
+        )
+        if (lease.rows[0]?.token !== batch.token.toString()) {
+          await client.query('ROLLBACK')
+          await client.query('BEGIN')
+          return { status: 'fenced' }
+        }
+        const cp = await client.query<{ tx: string; pos: string }>(
+          `SELECT transaction_id::text AS tx, position::text AS pos FROM ${t.checkpoints}
+           WHERE projection = $1 AND generation = $2 FOR UPDATE`,
+          [target.projection, target.generation],
+        )
+        const row = cp.rows[0]
+        const actual: LogCheckpoint | null = row ? { transactionId: BigInt(row.tx), position: BigInt(row.pos) } : null
+        const same =
+          actual === null || batch.expected === null
+            ? actual === batch.expected
+            : actual.transactionId === batch.expected.transactionId && actual.position === batch.expected.position
+        if (!same) {
+          await client.query('ROLLBACK')
+          await client.query('BEGIN')
+          return { status: 'conflict', actual }
+        }
+        if (batch.replayIds.length > 0) {
+          const r = await client.query(
+            `UPDATE ${t.deadLetters} SET status = 'replayed', resolved_at = now(), retry_requested_at = NULL
+             WHERE id = ANY($1::bigint[]) AND status = 'parked'`,
+            [batch.replayIds.map(String)],
+          )
+          if (r.rowCount !== batch.replayIds.length) {
+            await client.query('ROLLBACK')
+            await client.query('BEGIN')
+            return { status: 'duplicate' }
+          }
+        }
+        await batch.apply({ client, table: (name) => tableOf(name, target.generation) })
+        if (batch.checkpoint) {
+          await client.query(
+            `INSERT INTO ${t.checkpoints} (projection, generation, transaction_id, position) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (projection, generation) DO UPDATE
+               SET transaction_id = excluded.transaction_id, position = excluded.position, updated_at = now()`,
+            [
+              target.projection,
+              target.generation,
+              batch.checkpoint.transactionId.toString(),
+              batch.checkpoint.position.toString(),
+            ],
+          )
+        }
+        return { status: 'committed' }
+      })
+    },
+    async fence() {
+      // The lease row itself is the fence: commit checks it in its own transaction.
+    },
+    async liveGeneration() {
+      const first = names[0] as T
+      const { rows } = await pool.query<{ c: string | null }>(
+        `SELECT obj_description(to_regclass($1), 'pg_class') AS c`,
+        [viewOf(first)],
+      )
+      const match = rows[0]?.c ? GENERATION_COMMENT.exec(rows[0].c) : null
+      return match ? Number(match[1]) : null
+    },
+    async activate(target, token) {
+      const t = projectionTables(target.schema)
+      return inTransaction(async (client) => {
+        const lease = await client.query<{ token: string }>(
+          `SELECT token::text FROM ${t.leases} WHERE projection = $1 FOR SHARE`,
+          [target.projection],
+        )
+        if (lease.rows[0]?.token !== token.toString()) return false
+        // Dropping and creating in one transaction swaps the view atomically, even when columns changed.
+        for (const name of names) {
+          await client.query(`DROP VIEW IF EXISTS ${viewOf(name)}`)
+          await client.query(`CREATE VIEW ${viewOf(name)} AS SELECT * FROM ${tableOf(name, target.generation)}`)
+          await client.query(`COMMENT ON VIEW ${viewOf(name)} IS 'annals generation ${String(target.generation)}'`)
+        }
+        return true
+      })
+    },
+    async drop(target) {
+      const t = projectionTables(target.schema)
+      await inTransaction(async (client) => {
+        for (const name of names) await client.query(`DROP TABLE IF EXISTS ${tableOf(name, target.generation)}`)
+        await client.query(`DELETE FROM ${t.checkpoints} WHERE projection = $1 AND generation = $2`, [
+          target.projection,
+          target.generation,
+        ])
+      })
+    },
+  }
+}

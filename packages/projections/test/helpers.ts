@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+
+export const PG_ADMIN_URL = process.env.ANNALS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+export const REDIS_URL = process.env.ANNALS_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+export function randomSuffix(): string {
+  return randomBytes(5).toString('hex')
+}
+
+/** Creates a throwaway database; `drop()` removes it (terminating leftover connections). */
+export async function createTestDatabase(prefix = 'annals_proj') {
+  const name = `${prefix}_${randomSuffix()}`
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const url = new URL(PG_ADMIN_URL)
+  url.pathname = `/${name}`
+  const connectionString = url.toString()
+  const pool = new pg.Pool({ connectionString, max: 10 })
+  return {
+    name,
+    url: connectionString,
+    pool,
+    async drop() {
+      await pool.end().catch(() => {})
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL })
+      await c.connect()
+      await c.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [name],
+      )
+      await c.query(`DROP DATABASE IF EXISTS ${name}`)
+      await c.end()
+    },
+  }
+}
+
+/** A Redis client plus a random key prefix, and a cleanup that deletes only that prefix. */
+export function createTestRedis() {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 })
+  const keyPrefix = `annals-test-${randomSuffix()}:`
+  return {
+    redis,
+    keyPrefix,
+    async cleanup() {
+      let cursor = '0'
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000)
+        cursor = next
+        if (keys.length > 0) await redis.unlink(...keys)
+      } while (cursor !== '0')
+      redis.disconnect()
+    },
+  }
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs = 20_000,
+  everyMs = 25,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await probe()
+      if (value !== undefined && value !== null && value !== false) return value
+    } catch (error) {
+      last = error
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
+  }
+}
