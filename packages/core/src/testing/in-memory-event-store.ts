@@ -231,9 +231,11 @@ export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): I
         throw new InvalidArgumentError('limit', 'must be an integer >= 0')
       }
       const events: RecordedEvent<E>[] = []
-      for (const stored of stream) {
+      // Versions are array indexes + 1, so a read from a snapshot starts right at its tail.
+      const startIndex = from > 1n ? Number(from - 1n) : 0
+      for (let index = startIndex; index < stream.length; index++) {
+        const stored = stream[index] as Stored
         if (limit !== undefined && events.length >= limit) break
-        if (stored.streamVersion < from) continue
         if (readOptions?.to !== undefined && stored.streamVersion > readOptions.to) break
         if (readOptions?.untilPosition !== undefined && stored.globalPosition > readOptions.untilPosition) break
         if (readOptions?.untilTime !== undefined && stored.recordedAt.getTime() > readOptions.untilTime.getTime()) break
