@@ -9,13 +9,14 @@ import {
   defineEvent,
   everyNEvents,
   loadAggregate,
+  type SnapshotPolicy,
 } from '@annals/core'
 import { createInMemoryEventStore, createInMemorySnapshotStore } from '@annals/core/in-memory'
 import { z } from 'zod'
 
 const Added = defineEvent('Added', z.object({ n: z.number().int() }))
 const Add = defineCommand('Add', z.object({ id: z.string(), n: z.number().int() }))
-const aggregate = (snapshot?: (ctx: { version: bigint; previousVersion: bigint }) => boolean) =>
+const aggregate = (snapshot?: SnapshotPolicy) =>
   defineAggregate({
     name: 'sum',
     events: [Added],
