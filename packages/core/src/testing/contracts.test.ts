@@ -1,5 +1,9 @@
+import { checkpointStoreContract } from './checkpoint-store-contract.js'
 import { eventStoreContract } from './event-store-contract.js'
+import { idempotencyStoreContract } from './idempotency-store-contract.js'
+import { createInMemoryCheckpointStore } from './in-memory-checkpoint-store.js'
 import { createInMemoryEventStore } from './in-memory-event-store.js'
+import { createInMemoryIdempotencyStore } from './in-memory-idempotency-store.js'
 import { createInMemorySnapshotStore } from './in-memory-snapshot-store.js'
 import { snapshotStoreContract } from './snapshot-store-contract.js'
 
@@ -9,3 +13,7 @@ const shared = createInMemoryEventStore()
 eventStoreContract('in-memory, one store shared by every test', () => shared)
 
 snapshotStoreContract('in-memory', () => createInMemorySnapshotStore())
+
+idempotencyStoreContract('in-memory', () => createInMemoryIdempotencyStore())
+
+checkpointStoreContract('in-memory', () => createInMemoryCheckpointStore())
