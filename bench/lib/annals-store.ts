@@ -1,4 +1,4 @@
-import type { EventStore, SnapshotStore } from '@annals/core'
+import type { EventStore, LogWatcher, SnapshotStore } from '@annals/core'
 import type pg from 'pg'
 import type { BenchDatabase } from './services.js'
 
@@ -11,7 +11,13 @@ export class NotAvailableError extends Error {
 }
 
 /** An Annals Postgres store on a bench database. */
-export type AnnalsStores = Readonly<{ store: EventStore; snapshots: SnapshotStore; pool: pg.Pool }>
+export type AnnalsStores = Readonly<{
+  store: EventStore
+  snapshots: SnapshotStore
+  pool: pg.Pool
+  /** Wakes projection runners on append (LISTEN/NOTIFY), when the store offers one. */
+  watcher?: LogWatcher
+}>
 
 /** Schema the bench installs Annals into (the default, as an application would). */
 export const ANNALS_SCHEMA = 'annals'

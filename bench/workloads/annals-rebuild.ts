@@ -1,7 +1,74 @@
-import type { BenchContext } from '../lib/context.js'
+import { createRedisReadModel, migrateProjections } from '@annals/projections'
+import { buildFromZero, PROJECTIONS_SCHEMA, postgresBalances, redisBalances } from '../lib/annals-projections.js'
+import { NotAvailableError, openAnnals } from '../lib/annals-store.js'
+import { type BenchContext, progress } from '../lib/context.js'
+import { evolve, initialState, makeEvents } from '../lib/domain.js'
+import { createDatabase, createRedis, createSearch, runCleanups } from '../lib/services.js'
+import { summarize } from '../lib/stats.js'
+import { seedLog } from './annals-log.js'
 
-/** Placeholder until @annals/projections lands: reports its figures as n/a. */
+/** The balance of `acct-0` after `seedLog(total)` (the check every rebuild must reproduce). */
+function expectedBalance(total: number): number {
+  const perStream = Math.max(1, Math.ceil(total / 100))
+  let state = initialState()
+  for (const e of makeEvents('acct-0', 1, Math.min(perStream, total))) state = evolve(state, e)
+  return state.balance
+}
+
+/**
+ * Projection rebuild rate: a fresh projection (new name, so nothing exists) built from event zero by
+ * a projection runner, until caught up and live, over the whole log (1,000,000 events in full mode).
+ */
 export async function run(ctx: BenchContext): Promise<void> {
-  for (const id of ['rebuild.postgres', 'rebuild.redis', 'rebuild.search'])
-    ctx.skip(id, 'annals', '@annals/projections has not landed yet')
+  const s = ctx.sizes
+  const total = s.rebuildEvents
+  const runs = s.longRuns
+  try {
+    const db = await createDatabase('annals_rebuild')
+    const { store, pool, watcher } = await openAnnals(db, 6)
+    await migrateProjections({ pool, schema: PROJECTIONS_SCHEMA })
+    progress(`annals rebuild: appending ${total.toLocaleString('en-US')} events`)
+    await seedLog(store, total, 'annals rebuild')
+    await pool.query('VACUUM ANALYZE')
+    const expected = expectedBalance(total)
+    const note = `${total.toLocaleString('en-US')} events`
+
+    const redis = await createRedis('annals_rebuild')
+    const redisRates: number[] = []
+    for (let run = 1; run <= runs; run++) {
+      const projection = redisBalances(`bal-redis-${run}`, redis.client, redis.prefix)
+      const ms = await buildFromZero({ pool, store, projection, total, ...(watcher ? { watcher } : {}) })
+      const balance = await createRedisReadModel(redis.client, projection).hget('acct-0', 'balance')
+      if (Number(balance) !== expected)
+        throw new Error(`redis rebuild: acct-0 balance ${balance}, expected ${expected}`)
+      redisRates.push((total / ms) * 1000)
+    }
+    ctx.record('rebuild.redis', 'annals', 'ev/s', summarize(redisRates), note)
+
+    const pgRates: number[] = []
+    for (let run = 1; run <= runs; run++) {
+      const projection = postgresBalances(`bal-pg-${run}`, pool, `bal_r${run}`)
+      const ms = await buildFromZero({ pool, store, projection, total, ...(watcher ? { watcher } : {}) })
+      const row = await pool.query<{ balance: string }>(
+        `SELECT balance::text FROM read_models.bal_r${run} WHERE account_id = 'acct-0'`,
+      )
+      if (Number(row.rows[0]?.balance) !== expected) {
+        throw new Error(`postgres rebuild: acct-0 balance ${row.rows[0]?.balance}, expected ${expected}`)
+      }
+      pgRates.push((total / ms) * 1000)
+    }
+    ctx.record('rebuild.postgres', 'annals', 'ev/s', summarize(pgRates), note)
+
+    const search = await createSearch('annals_rebuild')
+    if (!search) {
+      ctx.skip('rebuild.search', 'annals', 'no search engine answers at 127.0.0.1:9200')
+      return
+    }
+    const projections = (await import('@annals/projections')) as Record<string, unknown>
+    if (typeof projections.createElasticsearchSink !== 'function') {
+      throw new NotAvailableError('@annals/projections has no Elasticsearch sink yet')
+    }
+  } finally {
+    await runCleanups(progress)
+  }
 }
