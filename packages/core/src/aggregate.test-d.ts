@@ -2,7 +2,7 @@ import { describe, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
 import { defineAggregate } from './aggregate.js'
 import { defineCommand } from './command.js'
-import { createCommandHandler } from './command-handler.js'
+import { type CommandHandlerOf, createCommandHandler } from './command-handler.js'
 import { isDomainError } from './errors.js'
 import type { Event, RecordedEvent } from './event.js'
 import { defineEvent, type EventOf } from './event-definition.js'
@@ -48,6 +48,7 @@ describe('defineAggregate inference', () => {
       streamId: (command) => `thing-${command.data.id}`,
     })
     const handler = createCommandHandler(Thing, { store: createInMemoryEventStore() })
+    expectTypeOf(handler).toEqualTypeOf<CommandHandlerOf<typeof Thing>>()
     expectTypeOf(handler.handle).parameter(0).toEqualTypeOf<
       | Readonly<{ type: 'Add'; data: { id: string; n: number }; metadata?: import('./command.js').CommandMetadata }>
       | Readonly<{

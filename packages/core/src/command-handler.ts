@@ -80,6 +80,10 @@ export interface CommandHandler<S, C extends Command, E extends Event, CIn exten
   load(streamId: StreamId): Promise<LoadedAggregate<S, E>>
 }
 
+/** The command handler type of an aggregate: `CommandHandlerOf<typeof BankAccount>`. */
+export type CommandHandlerOf<A> =
+  A extends Aggregate<infer S, infer C, infer E, infer CIn> ? CommandHandler<S, C, E, CIn> : never
+
 /** The JSON-safe record kept in the idempotency store: enough to rebuild the result from the stream. */
 type StoredOutcome = Readonly<{
   streamId: StreamId

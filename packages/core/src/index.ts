@@ -32,6 +32,7 @@ export {
 } from './command.js'
 export {
   type CommandHandler,
+  type CommandHandlerOf,
   type CommandHandlerOptions,
   type CommandResult,
   createCommandHandler,
