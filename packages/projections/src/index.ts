@@ -40,6 +40,7 @@ export { DEFAULT_SCHEMA } from './names.js'
 export {
   type AnyProjection,
   defineProjection,
+  defineProjectionFor,
   type HandledEvents,
   type HandledType,
   type Projection,

@@ -114,6 +114,26 @@ export function defineProjection<const H extends readonly HandledType[], Ctx>(
   })
 }
 
+/**
+ * Like {@link defineProjection} for an event union declared as a type (no event definitions at hand):
+ * `handles` lists type names of `E` and handlers see each member of `E` by its `type`.
+ * @example
+ * const p = defineProjectionFor<AccountEvent>()({ name: 'x', version: 1, handles: ['AccountOpened'], sink, handlers })
+ */
+export function defineProjectionFor<E extends Event>() {
+  return <const T extends E['type'], Ctx>(
+    input: Omit<ProjectionInput<readonly T[], Ctx>, 'handlers' | 'apply'> &
+      Readonly<{
+        handlers?: ProjectionHandlers<Extract<E, { type: T }>, Ctx>
+        apply?: (event: RecordedEvent<Extract<E, { type: T }>>, ctx: Ctx) => void | Promise<void>
+      }>,
+  ): Projection<Extract<E, { type: T }>, Ctx> =>
+    defineProjection(input as unknown as ProjectionInput<readonly T[], Ctx>) as unknown as Projection<
+      Extract<E, { type: T }>,
+      Ctx
+    >
+}
+
 /** @internal Throws on two projections with one name; returns them by name. */
 export function indexProjections<P extends { readonly name: string }>(projections: readonly P[]): Map<string, P> {
   const byName = new Map<string, P>()

@@ -761,7 +761,15 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     async waitUntilIdle(opts = {}) {
       const deadline = Date.now() + (opts.timeoutMs ?? 30_000)
       for (;;) {
-        if (workers.every((w) => w.state === 'live' && w.building === null && w.live?.caughtUp)) return
+        if (workers.every((w) => w.state === 'live' && w.building === null && w.live?.caughtUp)) {
+          // The state is from the last step: ask the log whether anything arrived since.
+          let pending = false
+          for (const w of workers) {
+            const next = await store.readAll({ after: w.live?.checkpoint ?? LOG_START, limit: 1, types: w.p.handles })
+            if (next.events.length > 0) pending = true
+          }
+          if (!pending) return
+        }
         if (Date.now() > deadline) {
           const states = workers.map((w) => `${w.p.name}=${w.state}`).join(', ')
           throw new ProjectionTimeoutError(`projections to be idle (${states})`, opts.timeoutMs ?? 30_000)
