@@ -49,6 +49,12 @@ function migrations(t: OutboxTables): Record<string, Migration> {
             `CREATE INDEX ${q(`${t.outboxName}_unsent_key_idx`)} ON ${t.outbox} (partition_key, id) WHERE status <> 'sent'`,
           )
           .execute(db)
+        // Keys held back by a dead or retrying head: few rows, looked up by every claim.
+        await sql
+          .raw(
+            `CREATE INDEX ${q(`${t.outboxName}_retrying_idx`)} ON ${t.outbox} (partition_key) WHERE status <> 'sent' AND attempts > 0`,
+          )
+          .execute(db)
         await sql
           .raw(`CREATE INDEX ${q(`${t.outboxName}_sent_idx`)} ON ${t.outbox} (sent_at) WHERE status = 'sent'`)
           .execute(db)

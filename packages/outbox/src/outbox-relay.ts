@@ -109,6 +109,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const publishTimeoutMs = positive('publishTimeoutMs', options.publishTimeoutMs ?? 10_000)
   const retentionMs = options.retentionMs ?? 3_600_000
   const cleanupIntervalMs = options.cleanupIntervalMs ?? 60_000
+  // How many of the oldest due rows one claim looks at to find key heads.
+  const scanWindow = Math.max(1000, batchSize * 4)
   const relayId = options.relayId ?? randomUUID()
   const logger = (options.logger ?? pino({ name: 'annals-outbox', level: 'warn' })).child({ relayId })
   // A relay that hangs (or is stopped by a debugger) while holding its claim is cut off by the
@@ -162,16 +164,38 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   async function claimAndPublish(client: PoolClient, t: OutboxTables): Promise<RelayBatchResult> {
     await client.query(`SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, [String(idleTimeoutMs)])
     // Heads only: a row with an unsent (pending or dead) row of the same key before it is not eligible.
+    // The scan looks at a bounded window of the oldest due rows so that a few keys with long backlogs
+    // do not make every claim walk the whole backlog; rows of keys held back by a dead or retrying
+    // head are left out of the window, so they cannot crowd out the keys that can flow.
     const heads = await client.query<{ id: string; partition_key: string }>(
       `SELECT o.id, o.partition_key
          FROM ${t.outbox} o
-        WHERE o.status = 'pending' AND o.next_attempt_at <= now()
-          AND NOT EXISTS (SELECT 1 FROM ${t.outbox} e
-                           WHERE e.partition_key = o.partition_key AND e.id < o.id AND e.status <> 'sent')
+        WHERE o.id = ANY (ARRAY(
+                SELECT c.id
+                  FROM (SELECT DISTINCT ON (w.partition_key) w.id, w.partition_key
+                          FROM (SELECT x.id, x.partition_key
+                                  FROM ${t.outbox} x
+                                 WHERE x.status = 'pending' AND x.next_attempt_at <= now()
+                                   AND x.partition_key NOT IN (
+                                         SELECT b.partition_key FROM ${t.outbox} b
+                                          WHERE b.status <> 'sent' AND b.attempts > 0
+                                            AND (b.status = 'dead' OR b.next_attempt_at > now()))
+                                 ORDER BY x.id
+                                 LIMIT $2) w
+                         ORDER BY w.partition_key, w.id) c
+                 -- The earliest window row of each key is its head unless an unsent row precedes it. The
+                 -- row comparison can only be answered by the (partition_key, id) index of unsent rows,
+                 -- whose entries of sent rows die and get skipped, never by walking the primary key
+                 -- through every row sent before.
+                 WHERE NOT EXISTS (SELECT 1 FROM ${t.outbox} e
+                                    WHERE e.partition_key = c.partition_key AND e.status <> 'sent'
+                                      AND (e.partition_key, e.id) < (c.partition_key, c.id))
+                 ORDER BY c.id
+                 LIMIT $1))
+          AND o.status = 'pending' AND o.next_attempt_at <= now()
         ORDER BY o.id
-        LIMIT $1
-          FOR UPDATE OF o SKIP LOCKED`,
-      [batchSize],
+          FOR UPDATE SKIP LOCKED`,
+      [batchSize, scanWindow],
     )
     if (heads.rows.length === 0) return { claimed: 0, published: 0, failed: 0, dead: 0 }
     // Holding a key's head locks the key: every other relay skips it, so the rows behind it are ours too.
