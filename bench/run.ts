@@ -23,72 +23,82 @@ type WorkloadModule = { run: (ctx: BenchContext) => Promise<void> }
 
 type Workload = Readonly<{
   name: string
-  system: System
-  /** Figures this workload records: reported as n/a when its module cannot be loaded. */
-  ids: readonly string[]
+  /** Figures this workload records (`system:id`): reported as n/a when its module cannot be loaded. */
+  ids: readonly `${System}:${string}`[]
   load: () => Promise<WorkloadModule>
 }>
 
 // Order matters: the peer runs last because its driver layer (dumbo) installs process-wide pg type
 // parsers (int8 -> bigint, its own JSON parser) that would otherwise change what the others measure.
+// The ratio targets pair each Annals figure with its raw ceiling in alternating runs (append, load, log).
 const WORKLOADS: readonly Workload[] = [
   {
-    name: 'raw-pg',
-    system: 'raw',
-    ids: ['raw.insert1.seq', 'raw.insert1.c16', 'raw.insert100.seq', 'raw.keyset', 'raw.load1k', 'raw.pg.upsert'],
-    load: () => import('./workloads/raw-pg.js'),
+    name: 'append',
+    ids: [
+      'raw:raw.insert1.seq',
+      'raw:raw.insert1.c16',
+      'raw:raw.insert100.seq',
+      'annals:append.1.seq',
+      'annals:append.1.c16',
+      'annals:append.100.seq',
+      'annals:append.hot.8',
+    ],
+    load: () => import('./workloads/append.js'),
   },
   {
+    name: 'load',
+    ids: [
+      'raw:raw.load1k',
+      'annals:load.1k',
+      'annals:load.100k.snap',
+      'annals:timetravel.p50',
+      'annals:timetravel.p99',
+    ],
+    load: () => import('./workloads/load.js'),
+  },
+  { name: 'log', ids: ['raw:raw.keyset', 'annals:log.read'], load: () => import('./workloads/log.js') },
+  { name: 'raw-pg-upsert', ids: ['raw:raw.pg.upsert'], load: () => import('./workloads/raw-pg.js') },
+  {
     name: 'raw-redis-search',
-    system: 'raw',
-    ids: ['raw.redis.hset', 'raw.redis.xadd', 'raw.search.bulk'],
+    ids: ['raw:raw.redis.hset', 'raw:raw.redis.xadd', 'raw:raw.search.bulk'],
     load: () => import('./workloads/raw-redis-search.js'),
   },
   {
-    name: 'annals-append',
-    system: 'annals',
-    ids: ['append.1.seq', 'append.1.c16', 'append.100.seq', 'append.hot.8'],
-    load: () => import('./workloads/annals-append.js'),
-  },
-  {
-    name: 'annals-load',
-    system: 'annals',
-    ids: ['load.1k', 'load.100k.snap', 'timetravel.p50', 'timetravel.p99'],
-    load: () => import('./workloads/annals-load.js'),
-  },
-  { name: 'annals-log', system: 'annals', ids: ['log.read'], load: () => import('./workloads/annals-log.js') },
-  {
     name: 'annals-rebuild',
-    system: 'annals',
-    ids: ['rebuild.postgres', 'rebuild.redis', 'rebuild.search'],
+    ids: ['annals:rebuild.postgres', 'annals:rebuild.redis', 'annals:rebuild.search'],
     load: () => import('./workloads/annals-rebuild.js'),
   },
   {
     name: 'annals-visible',
-    system: 'annals',
-    ids: ['visible.p50', 'visible.p99'],
+    ids: ['annals:visible.p50', 'annals:visible.p99'],
     load: () => import('./workloads/annals-visible.js'),
   },
-  {
-    name: 'annals-outbox',
-    system: 'annals',
-    ids: ['outbox.redis'],
-    load: () => import('./workloads/annals-outbox.js'),
-  },
+  { name: 'annals-outbox', ids: ['annals:outbox.redis'], load: () => import('./workloads/annals-outbox.js') },
   {
     name: 'emmett',
-    system: 'emmett',
-    ids: ['append.1.seq', 'append.1.c16', 'append.100.seq', 'append.hot.8', 'load.1k', 'log.read'],
+    ids: [
+      'emmett:append.1.seq',
+      'emmett:append.1.c16',
+      'emmett:append.100.seq',
+      'emmett:append.hot.8',
+      'emmett:load.1k',
+      'emmett:log.read',
+    ],
     load: () => import('./workloads/emmett.js'),
   },
 ]
+
+function splitId(full: string): [System, string] {
+  const i = full.indexOf(':')
+  return [full.slice(0, i) as System, full.slice(i + 1)]
+}
 
 function arg(name: string): string | undefined {
   const prefix = `--${name}=`
   return process.argv.find((a) => a.startsWith(prefix))?.slice(prefix.length)
 }
 
-async function describeMachine(mode: 'quick' | 'full', durationS: number): Promise<Machine> {
+async function describeMachine(mode: 'quick' | 'full', durationS: number, loadAtStart: number): Promise<Machine> {
   const cpus = os.cpus()
   let postgres = '?'
   const c = new pg.Client({ connectionString: PG_ADMIN_URL })
@@ -128,6 +138,7 @@ async function describeMachine(mode: 'quick' | 'full', durationS: number): Promi
     mode,
     command: mode === 'quick' ? 'pnpm bench:quick' : 'pnpm bench',
     durationS,
+    load: `${loadAtStart.toFixed(2)} / ${(os.loadavg()[0] ?? 0).toFixed(2)}`,
   }
 }
 
@@ -140,6 +151,7 @@ async function main(): Promise<number> {
   const ctx = new BenchContext(mode)
   installSignalCleanup(progress)
   const t0 = nowMs()
+  const loadAtStart = os.loadavg()[0] ?? 0
   progress(`mode ${mode}${only ? `, only ${only.join(', ')}` : ''}`)
   for (const w of WORKLOADS) {
     if (only && !only.some((o) => w.name.includes(o))) continue
@@ -149,7 +161,10 @@ async function main(): Promise<number> {
       mod = await w.load()
     } catch (error) {
       const reason = `workload module did not load (${(error as Error).message.split('\n')[0]})`
-      for (const id of w.ids) ctx.skip(id, w.system, reason)
+      for (const full of w.ids) {
+        const [system, id] = splitId(full)
+        ctx.skip(id, system, reason)
+      }
       continue
     }
     try {
@@ -157,7 +172,10 @@ async function main(): Promise<number> {
     } catch (error) {
       const err = error as Error
       if (err instanceof NotAvailableError) {
-        for (const id of w.ids) if (!ctx.find(id, w.system)) ctx.skip(id, w.system, err.message)
+        for (const full of w.ids) {
+          const [system, id] = splitId(full)
+          if (!ctx.find(id, system)) ctx.skip(id, system, err.message)
+        }
       } else {
         progress(`!! ${w.name} failed: ${err.stack ?? err.message}`)
         ctx.errors.push({ workload: w.name, error: err.message.split('\n')[0] ?? String(err) })
@@ -165,13 +183,14 @@ async function main(): Promise<number> {
     } finally {
       await runCleanups(progress)
     }
-    for (const id of w.ids) {
-      if (!ctx.find(id, w.system) && !ctx.skips.some((s) => s.id === id && s.system === w.system)) {
-        ctx.skip(id, w.system, ctx.errors.some((e) => e.workload === w.name) ? 'workload failed' : 'not measured')
+    for (const full of w.ids) {
+      const [system, id] = splitId(full)
+      if (!ctx.find(id, system) && !ctx.skips.some((s) => s.id === id && s.system === system)) {
+        ctx.skip(id, system, ctx.errors.some((e) => e.workload === w.name) ? 'workload failed' : 'not measured')
       }
     }
   }
-  const machine = await describeMachine(mode, (nowMs() - t0) / 1000)
+  const machine = await describeMachine(mode, (nowMs() - t0) / 1000, loadAtStart)
   const report = renderReport(ctx, machine)
   const here = import.meta.dirname
   const out = arg('out') ?? (mode === 'quick' ? path.join(here, 'results', 'quick.md') : path.join(here, 'RESULTS.md'))

@@ -36,3 +36,21 @@ export async function openAnnals(db: BenchDatabase, max: number, migrate = true)
   void migrate
   throw new NotAvailableError('store-postgres wiring not written yet')
 }
+
+/**
+ * {@link openAnnals}, or null when the store has not landed; then every id in `ids` is reported as
+ * n/a with the reason, and the raw side of a paired workload still runs.
+ */
+export async function openAnnalsOrSkip(
+  skip: (id: string, reason: string) => void,
+  ids: readonly string[],
+  open: () => Promise<AnnalsStores>,
+): Promise<AnnalsStores | null> {
+  try {
+    return await open()
+  } catch (error) {
+    if (!(error instanceof NotAvailableError)) throw error
+    for (const id of ids) skip(id, error.message)
+    return null
+  }
+}

@@ -127,7 +127,39 @@ export class BenchContext {
     this.record(id, system, unit, summary, options.note?.())
     return summary
   }
+
+  /**
+   * Measures several systems on the same work in alternating runs (A B, B A, A B…), so that load from
+   * other processes and slow drifts (autovacuum, checkpoints, a growing table) hit every side alike and
+   * the ratios stay fair. Specs that are null (not available) are left out.
+   */
+  async paired(specs: readonly (PairSpec | null)[], options: { runs?: number; warmup?: boolean } = {}): Promise<void> {
+    const live = specs.filter((s): s is PairSpec => s !== null)
+    const runs = options.runs ?? this.sizes.runs
+    if (options.warmup ?? this.sizes.warmup) for (const spec of live) await spec.fn(-1)
+    const rates = live.map(() => [] as number[])
+    for (let i = 0; i < runs; i++) {
+      const order = live.map((_, k) => k)
+      if (i % 2 === 1) order.reverse()
+      for (const k of order) {
+        const r = await live[k]!.fn(i)
+        rates[k]!.push((r.count / r.ms) * 1000)
+      }
+    }
+    live.forEach((spec, k) => {
+      this.record(spec.id, spec.system, spec.unit, summarize(rates[k]!), spec.note?.())
+    })
+  }
 }
+
+/** One side of a paired measurement. */
+export type PairSpec = Readonly<{
+  id: string
+  system: System
+  unit: 'ev/s' | 'ops/s'
+  fn: (run: number) => Promise<RunResult>
+  note?: () => string | undefined
+}>
 
 /** Times an async function: the work count it returns and the elapsed milliseconds. */
 export async function timed(fn: () => Promise<number>): Promise<RunResult> {

@@ -60,6 +60,8 @@ export type Machine = Readonly<{
   mode: string
   command: string
   durationS: number
+  /** 1-minute load average at the start and at the end of the run (other processes compete on small machines). */
+  load: string
 }>
 
 /** The report as markdown (printed to stdout and written to the results file). */
@@ -70,6 +72,7 @@ export function renderReport(ctx: BenchContext, machine: Machine): string {
   out.push(`- Date: ${machine.date} (run took ${Math.round(machine.durationS)} s)`)
   out.push(`- Command: \`${machine.command}\``)
   out.push(`- Machine: ${machine.cpus}, ${machine.memory} RAM, ${machine.os}`)
+  out.push(`- Load average (1 min) at start / end: ${machine.load}`)
   out.push(`- Node ${machine.node}; PostgreSQL ${machine.postgres}; Redis ${machine.redis}; search: ${machine.search}`)
   out.push(
     `- Each figure: median of ${ctx.sizes.runs} runs (long workloads: ${ctx.sizes.longRuns}) with min–max${ctx.sizes.warmup ? ', after one untimed warm-up run' : ''}. Ratios > 1 mean Annals is faster (for latencies: lower).`,

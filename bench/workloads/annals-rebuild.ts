@@ -1,11 +1,11 @@
 import { createRedisReadModel, migrateProjections } from '@annals/projections'
+import { seedLog } from '../lib/annals-events.js'
 import { buildFromZero, PROJECTIONS_SCHEMA, postgresBalances, redisBalances } from '../lib/annals-projections.js'
 import { NotAvailableError, openAnnals } from '../lib/annals-store.js'
 import { type BenchContext, progress } from '../lib/context.js'
 import { evolve, initialState, makeEvents } from '../lib/domain.js'
 import { createDatabase, createRedis, createSearch, runCleanups } from '../lib/services.js'
 import { summarize } from '../lib/stats.js'
-import { seedLog } from './annals-log.js'
 
 /** The balance of `acct-0` after `seedLog(total)` (the check every rebuild must reproduce). */
 function expectedBalance(total: number): number {

@@ -1,10 +1,10 @@
 import { createProjectionRunner, createRedisReadModel, migrateProjections } from '@annals/projections'
+import { newEvents } from '../lib/annals-events.js'
 import { PROJECTIONS_SCHEMA, redisBalances } from '../lib/annals-projections.js'
 import { openAnnals } from '../lib/annals-store.js'
 import { type BenchContext, progress } from '../lib/context.js'
 import { createDatabase, createRedis, runCleanups } from '../lib/services.js'
 import { latencyPercentiles, nowMs, summarize } from '../lib/stats.js'
-import { newEvents } from './annals-append.js'
 
 const RATE = 500
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)))

@@ -70,110 +70,83 @@ export async function seedRawEvents(pool: pg.Pool, total: number, label: string)
   await pool.query('VACUUM ANALYZE events')
 }
 
-/** Raw ceilings on PostgreSQL: inserts, keyset reads, one-stream load + fold, read-model upserts. */
-export async function run(ctx: BenchContext): Promise<void> {
+/** Creates the raw events table. */
+export async function createEventsTable(pool: pg.Pool): Promise<void> {
+  await pool.query(EVENTS_DDL)
+}
+
+/** Raw single-row and multi-row INSERT runners on `one` (1 connection) and `many` (16 connections). */
+export function rawAppendRunners(ctx: BenchContext, one: pg.Pool, many: pg.Pool) {
   const s = ctx.sizes
-  try {
-    progress('raw pg: appends')
-    const db = await createDatabase('raw_append')
-    const one = db.pool(1)
-    const many = db.pool(16)
-    await one.query(EVENTS_DDL)
-    let streamSeq = 0
-    await ctx.rate('raw.insert1.seq', 'raw', 'ev/s', () =>
+  let seq = 0
+  const sql100 = insertMany(100)
+  return {
+    insert1Seq: () =>
       timed(async () => {
-        for (let i = 0; i < s.append1Seq; i++) {
-          const stream = `seq-${streamSeq++}`
-          await one.query(INSERT1, rowParams(stream, 1, 1))
-        }
+        for (let i = 0; i < s.append1Seq; i++) await one.query(INSERT1, rowParams(`seq-${seq++}`, 1, 1))
         return s.append1Seq
       }),
-    )
-    // Open all 16 connections first so connection set-up is not timed.
-    await Promise.all(Array.from({ length: 16 }, () => many.query('SELECT 1')))
-    await ctx.rate('raw.insert1.c16', 'raw', 'ev/s', () =>
+    insert1C16: () =>
       timed(async () => {
         await parallel(s.append1C16, 16, async () => {
-          const stream = `c16-${streamSeq++}`
-          await many.query(INSERT1, rowParams(stream, 1, 1))
+          await many.query(INSERT1, rowParams(`c16-${seq++}`, 1, 1))
         })
         return s.append1C16
       }),
-    )
-    const sql100 = insertMany(100)
-    await ctx.rate('raw.insert100.seq', 'raw', 'ev/s', () =>
+    insert100Seq: () =>
       timed(async () => {
-        for (let i = 0; i < s.append100Seq; i++) {
-          const stream = `b100-${streamSeq++}`
-          await one.query(sql100, rowParams(stream, 1, 100))
-        }
+        for (let i = 0; i < s.append100Seq; i++) await one.query(sql100, rowParams(`b100-${seq++}`, 1, 100))
         return s.append100Seq * 100
       }),
-    )
-  } finally {
-    await runCleanups(progress)
   }
+}
 
-  try {
-    progress(`raw pg: keyset read of ${s.logEvents.toLocaleString('en-US')} events`)
-    const db = await createDatabase('raw_log')
-    const pool = db.pool(1)
-    await pool.query(EVENTS_DDL)
-    await seedRawEvents(pool, s.logEvents, 'raw keyset')
-    await ctx.rate(
-      'raw.keyset',
-      'raw',
-      'ev/s',
-      () =>
-        timed(async () => {
-          let after = '0'
-          let count = 0
-          for (;;) {
-            const res = await pool.query(
-              'SELECT position, event_id, stream_id, version, type, data, metadata, recorded_at FROM events WHERE position > $1 ORDER BY position LIMIT 1000',
-              [after],
-            )
-            if (res.rows.length === 0) break
-            count += res.rows.length
-            after = String((res.rows[res.rows.length - 1] as { position: string }).position)
-          }
-          return count
-        }),
-      { runs: s.longRuns },
-    )
-  } finally {
-    await runCleanups(progress)
-  }
+/** Reads the whole raw table by keyset pages of 1,000 (the same columns an event envelope needs). */
+export function rawKeysetRunner(pool: pg.Pool) {
+  return () =>
+    timed(async () => {
+      let after = '0'
+      let count = 0
+      for (;;) {
+        const res = await pool.query(
+          'SELECT position, event_id, stream_id, version, type, data, metadata, recorded_at FROM events WHERE position > $1 ORDER BY position LIMIT 1000',
+          [after],
+        )
+        if (res.rows.length === 0) break
+        count += res.rows.length
+        after = String((res.rows[res.rows.length - 1] as { position: string }).position)
+      }
+      return count
+    })
+}
 
-  try {
-    progress('raw pg: one 1,000-row stream + fold')
-    const db = await createDatabase('raw_load')
-    const pool = db.pool(1)
-    await pool.query(EVENTS_DDL)
-    // Neighbours around the stream, so the index lookup is not on a one-stream table.
-    await seedRawEvents(pool, 20_000, 'raw load')
-    await pool.query(insertMany(1000), rowParams('load-1k', 1, 1000))
-    await pool.query('VACUUM ANALYZE events')
-    let check = 0
-    await ctx.rate('raw.load1k', 'raw', 'ev/s', () =>
-      timed(async () => {
-        for (let i = 0; i < s.load1kLoads; i++) {
-          const res = await pool.query(
-            'SELECT position, event_id, stream_id, version, type, data, metadata, recorded_at FROM events WHERE stream_id = $1 ORDER BY version',
-            ['load-1k'],
-          )
-          let state = initialState()
-          for (const row of res.rows as { type: string; data: unknown }[]) state = evolve(state, row)
-          check = state.events
-        }
-        return s.load1kLoads * 1000
-      }),
-    )
-    if (check !== 1000) throw new Error(`raw load folded ${check} events, expected 1000`)
-  } finally {
-    await runCleanups(progress)
-  }
+/** Seeds the raw table for the one-stream load: 20,000 neighbour rows and the 1,000-row stream `load-1k`. */
+export async function seedRawLoad(pool: pg.Pool): Promise<void> {
+  await seedRawEvents(pool, 20_000, 'raw load')
+  await pool.query(insertMany(1000), rowParams('load-1k', 1, 1000))
+  await pool.query('VACUUM ANALYZE events')
+}
 
+/** SELECT of the 1,000-row stream plus the same fold the aggregate runs, `loads` times per run. */
+export function rawLoadRunner(pool: pg.Pool, loads: number) {
+  return () =>
+    timed(async () => {
+      for (let i = 0; i < loads; i++) {
+        const res = await pool.query(
+          'SELECT position, event_id, stream_id, version, type, data, metadata, recorded_at FROM events WHERE stream_id = $1 ORDER BY version',
+          ['load-1k'],
+        )
+        let state = initialState()
+        for (const row of res.rows as { type: string; data: unknown }[]) state = evolve(state, row)
+        if (state.events !== 1000) throw new Error(`raw load folded ${state.events} events, expected 1000`)
+      }
+      return loads * 1000
+    })
+}
+
+/** Raw ceiling of a Postgres read model: multi-row upserts of 1,000 balance rows. */
+export async function run(ctx: BenchContext): Promise<void> {
+  const s = ctx.sizes
   try {
     progress('raw pg: read-model upserts')
     const db = await createDatabase('raw_upsert')

@@ -1,0 +1,50 @@
+import { readWholeLog, seedLog } from '../lib/annals-events.js'
+import { openAnnals, openAnnalsOrSkip } from '../lib/annals-store.js'
+import { type BenchContext, progress, timed } from '../lib/context.js'
+import { createDatabase, runCleanups } from '../lib/services.js'
+import { createEventsTable, rawKeysetRunner, seedRawEvents } from './raw-pg.js'
+
+/**
+ * Global log catch-up from the start to the head: the gap-safe `readAll` (batches of 1,000) against
+ * raw keyset SELECT pages of 1,000 on a table of the same shape and size, in alternating runs.
+ */
+export async function run(ctx: BenchContext): Promise<void> {
+  const s = ctx.sizes
+  try {
+    progress(`log read: ${s.logEvents.toLocaleString('en-US')} events, raw keyset and Annals readAll`)
+    const rawDb = await createDatabase('raw_log')
+    const rawPool = rawDb.pool(1)
+    await createEventsTable(rawPool)
+    await seedRawEvents(rawPool, s.logEvents, 'raw keyset')
+
+    const db = await createDatabase('annals_log')
+    const annals = await openAnnalsOrSkip(
+      (id, reason) => ctx.skip(id, 'annals', reason),
+      ['log.read'],
+      () => openAnnals(db, 1),
+    )
+    if (annals) {
+      await seedLog(annals.store, s.logEvents, 'annals log')
+      await annals.pool.query('VACUUM ANALYZE')
+    }
+    await ctx.paired(
+      [
+        { id: 'raw.keyset', system: 'raw', unit: 'ev/s', fn: rawKeysetRunner(rawPool) },
+        annals && {
+          id: 'log.read',
+          system: 'annals',
+          unit: 'ev/s',
+          fn: () =>
+            timed(async () => {
+              const count = await readWholeLog(annals.store)
+              if (count !== s.logEvents) throw new Error(`readAll returned ${count} events, expected ${s.logEvents}`)
+              return count
+            }),
+        },
+      ],
+      { runs: s.longRuns },
+    )
+  } finally {
+    await runCleanups(progress)
+  }
+}
