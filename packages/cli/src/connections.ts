@@ -1,0 +1,61 @@
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import { MissingEnvError, UnreachableError } from './errors.js'
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    return u.toString()
+  } catch {
+    return '(unparseable url)'
+  }
+}
+
+/** The CLI's connections: a Postgres pool (checked on open) and a lazily created Redis client. */
+export type Connections = Readonly<{
+  pool: pg.Pool
+  redis(): Redis
+  close(): Promise<void>
+}>
+
+/** Opens DATABASE_URL (required) and prepares REDIS_URL (opened on first use). */
+export async function openConnections(env: NodeJS.ProcessEnv): Promise<Connections> {
+  const databaseUrl = env.DATABASE_URL
+  if (!databaseUrl) throw new MissingEnvError('DATABASE_URL', 'the PostgreSQL database of the event store')
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 8, connectionTimeoutMillis: 5000 })
+  pool.on('error', () => {})
+  try {
+    await pool.query('SELECT 1')
+  } catch (error) {
+    await pool.end().catch(() => {})
+    throw new UnreachableError('postgres', redact(databaseUrl), { cause: error })
+  }
+  let redis: Redis | null = null
+  return {
+    pool,
+    redis() {
+      if (redis) return redis
+      const url = env.REDIS_URL
+      if (!url) throw new MissingEnvError('REDIS_URL', 'the config uses Redis')
+      const client = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2, connectTimeout: 5000 })
+      // Fail fast on an unreachable server instead of retrying forever inside a command.
+      client.on('error', () => {})
+      redis = client
+      return client
+    },
+    async close() {
+      if (redis) redis.disconnect()
+      await pool.end().catch(() => {})
+    },
+  }
+}
+
+/** Checks the Redis client answers, turning a connection failure into {@link UnreachableError}. */
+export async function pingRedis(redis: Redis, env: NodeJS.ProcessEnv): Promise<void> {
+  try {
+    await redis.ping()
+  } catch (error) {
+    throw new UnreachableError('redis', redact(env.REDIS_URL ?? ''), { cause: error })
+  }
+}

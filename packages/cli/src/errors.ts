@@ -1,0 +1,70 @@
+import { AnnalsError } from '@annals/core'
+
+/**
+ * Every error code `@annals/cli` can raise (it also reports the codes of the packages it drives, such
+ * as `ANNALS_PROJ_ERR_UNKNOWN_PROJECTION`). Documented in `packages/cli/docs/errors.md`.
+ */
+export const CliErrorCodes = {
+  CONFIG_NOT_FOUND: 'ANNALS_CLI_ERR_CONFIG_NOT_FOUND',
+  CONFIG_INVALID: 'ANNALS_CLI_ERR_CONFIG_INVALID',
+  MISSING_ENV: 'ANNALS_CLI_ERR_MISSING_ENV',
+  UNREACHABLE: 'ANNALS_CLI_ERR_UNREACHABLE',
+  USAGE: 'ANNALS_CLI_ERR_USAGE',
+} as const
+
+/** Union of the codes in {@link CliErrorCodes}. */
+export type CliErrorCode = (typeof CliErrorCodes)[keyof typeof CliErrorCodes]
+
+/** No config file was found (or the given path does not exist). */
+export class ConfigNotFoundError extends AnnalsError<'ANNALS_CLI_ERR_CONFIG_NOT_FOUND'> {
+  readonly searched: readonly string[]
+  constructor(searched: readonly string[]) {
+    super(
+      CliErrorCodes.CONFIG_NOT_FOUND,
+      `No annals config found; looked for ${searched.join(', ')}. Create annals.config.ts (or .mjs/.js) exporting { projections }, or pass --config <file>`,
+    )
+    this.name = 'ConfigNotFoundError'
+    this.searched = searched
+  }
+}
+
+/** The config file failed to load, or does not export `{ projections: [...] }`. */
+export class ConfigInvalidError extends AnnalsError<'ANNALS_CLI_ERR_CONFIG_INVALID'> {
+  readonly file: string
+  constructor(file: string, message: string, options?: { cause?: unknown }) {
+    super(CliErrorCodes.CONFIG_INVALID, `Invalid config ${file}: ${message}`, options)
+    this.name = 'ConfigInvalidError'
+    this.file = file
+  }
+}
+
+/** A required environment variable (DATABASE_URL, REDIS_URL) is not set. */
+export class MissingEnvError extends AnnalsError<'ANNALS_CLI_ERR_MISSING_ENV'> {
+  readonly variable: string
+  constructor(variable: string, why: string) {
+    super(CliErrorCodes.MISSING_ENV, `${variable} is not set (${why})`)
+    this.name = 'MissingEnvError'
+    this.variable = variable
+  }
+}
+
+/** PostgreSQL or Redis did not answer. `cause` holds the driver error. */
+export class UnreachableError extends AnnalsError<'ANNALS_CLI_ERR_UNREACHABLE'> {
+  readonly service: 'postgres' | 'redis'
+  readonly target: string
+  constructor(service: 'postgres' | 'redis', target: string, options?: { cause?: unknown }) {
+    const reason = options?.cause instanceof Error ? options.cause.message : String(options?.cause ?? '')
+    super(CliErrorCodes.UNREACHABLE, `Cannot reach ${service} at ${target}: ${reason}`, options)
+    this.name = 'UnreachableError'
+    this.service = service
+    this.target = target
+  }
+}
+
+/** The command line is malformed (a missing argument, conflicting options). */
+export class UsageError extends AnnalsError<'ANNALS_CLI_ERR_USAGE'> {
+  constructor(message: string) {
+    super(CliErrorCodes.USAGE, message)
+    this.name = 'UsageError'
+  }
+}
