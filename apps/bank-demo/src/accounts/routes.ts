@@ -161,7 +161,7 @@ export function accountRoutes(deps: AccountRoutesDeps): FastifyPluginAsyncZod {
           tags: ['accounts'],
           summary: 'Close an account (only at zero balance)',
           params: Params,
-          body: z.strictObject({}).optional(),
+          body: z.strictObject({}).nullish(),
           response: { 200: z.object({ accountId: z.string(), status: z.literal('closed'), version: z.string() }) },
         },
       },
