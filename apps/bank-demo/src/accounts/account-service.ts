@@ -56,7 +56,8 @@ export interface AccountService {
 
 /** Creates the account service over an event store (and optionally a snapshot store). */
 export function createAccountService(stores: { store: EventStore; snapshots?: SnapshotStore }): AccountService {
-  const handler = createCommandHandler(BankAccount, stores)
+  // Transfers race with deposits on the same accounts: give conflicts room to resolve before a 409.
+  const handler = createCommandHandler(BankAccount, { ...stores, retry: { maxAttempts: 20, maxDelayMs: 100 } })
 
   async function requireStream(accountId: string) {
     const read = await stores.store.readStream(accountStream(accountId), { limit: 1 })
