@@ -261,4 +261,59 @@ describe('outbox relay', () => {
     expect(await cleanupSentMessages({ pool: db.pool, schema, olderThanMs: 60_000 })).toEqual({ deleted: 1 })
     expect(await getOutboxStatus({ pool: db.pool, schema })).toMatchObject({ sentRetained: 1 })
   })
+
+  it('deletes published rows in its own loop once the retention has passed, so the table stays bounded', async () => {
+    const { schema, keyPrefix } = await fresh()
+    const relay = createOutboxRelay({
+      logger,
+      pool: db.pool,
+      schema,
+      publisher: createRedisStreamsPublisher({ redis: r.redis, keyPrefix }),
+      pollIntervalMs: 10,
+      retentionMs: 0,
+      cleanupIntervalMs: 0,
+    })
+    relay.start()
+    try {
+      for (let round = 0; round < 3; round++) {
+        await insertOutboxRows(
+          db.pool,
+          schema,
+          Array.from({ length: 50 }, (_, i) => message(`k${i % 5}`, round * 50 + i)),
+        )
+        await new Promise((res) => setTimeout(res, 100))
+      }
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${schema}.outbox`)
+        if (rows[0].n === 0) break
+        await new Promise((res) => setTimeout(res, 20))
+      }
+    } finally {
+      await relay.stop()
+    }
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${schema}.outbox`)
+    expect(rows[0].n).toBe(0)
+    expect(await r.redis.xlen(streamKey(keyPrefix, 'orders'))).toBe(150)
+  })
+
+  it('counts a publisher that never answers as a failed attempt (publish timeout)', async () => {
+    const { schema } = await fresh()
+    await insertOutboxRows(db.pool, schema, [message('k', 1)])
+    const relay = createOutboxRelay({
+      logger,
+      pool: db.pool,
+      schema,
+      publisher: { publish: () => new Promise<void>(() => undefined) },
+      publishTimeoutMs: 100,
+    })
+    expect(await relay.runOnce()).toMatchObject({ published: 0, failed: 1 })
+    const { rows } = await db.pool.query(`SELECT status, attempts, last_error FROM ${schema}.outbox`)
+    expect(rows).toEqual([
+      {
+        status: 'pending',
+        attempts: 1,
+        last_error: 'PublishTimeoutError: The publisher did not acknowledge within 100 ms',
+      },
+    ])
+  })
 })
