@@ -1,0 +1,42 @@
+export type {
+  ElasticsearchWriter,
+  SearchDocument,
+  VersionSource,
+} from './batch-writer.js'
+export {
+  type ConnectSearchEngineOptions,
+  connectSearchEngine,
+  createOpenSearchCompatibleClient,
+  detectSearchEngine,
+  OpenSearchCompatTransport,
+  type SearchEngineKind,
+} from './compat-transport.js'
+export { defineElasticsearchProjection } from './define-elasticsearch-projection.js'
+export {
+  createElasticsearchSink,
+  type ElasticsearchSink,
+  type ElasticsearchSinkOptions,
+} from './elasticsearch-sink.js'
+export {
+  DocumentRejectedError,
+  type ElasticsearchErrorCode,
+  ElasticsearchErrorCodes,
+  ElasticsearchRequestFailedError,
+  IndexSetupError,
+  InvalidDocumentVersionError,
+  InvalidElasticsearchOptionError,
+  isDocumentRejectedError,
+  isReadModelNotFoundError,
+  ReadModelNotFoundError,
+} from './errors.js'
+export { aliasName, DEFAULT_INDEX_PREFIX, generationIndexName } from './names.js'
+export type { EngineRetryOptions } from './retry.js'
+export {
+  createSearch,
+  type SearchReader,
+  type SearchRequest,
+  type SearchResult,
+  type SearchTarget,
+  type SortField,
+  type SortSpec,
+} from './search.js'
