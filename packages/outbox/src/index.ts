@@ -49,6 +49,7 @@ export {
   type ConsumedMessage,
   type ConsumeResult,
   createRedisStreamsConsumer,
+  deadLetterStreamKey,
   ensureConsumerGroup,
   parseStreamEntry,
   type RedisStreamsConsumer,

@@ -39,17 +39,28 @@ export type RedisStreamsConsumerOptions = Readonly<{
   startFrom?: '0' | '$'
   /** Pause after a failed handler before retrying. Default 1000 ms. */
   retryDelayMs?: number
+  /**
+   * After this many deliveries of one entry (Redis counts them) a failing message is moved to the
+   * group's dead-letter stream (`<stream key>:<group>:dead`, see {@link deadLetterStreamKey}) and
+   * acknowledged, so the entries behind it can go on. Default: never (retry forever).
+   */
+  maxDeliveries?: number
   logger?: Logger
 }>
 
 /** What one {@link RedisStreamsConsumer.runOnce} did. */
-export type ConsumeResult = Readonly<{ processed: number; failed: number; claimed: number }>
+export type ConsumeResult = Readonly<{ processed: number; failed: number; deadLettered: number; claimed: number }>
 
 /** A consumer-group reader: read, handle in order, acknowledge, take over entries of dead consumers. */
 export interface RedisStreamsConsumer {
   runOnce(): Promise<ConsumeResult>
   start(): void
   stop(): Promise<void>
+}
+
+/** The stream where a consumer group parks messages that failed `maxDeliveries` times. */
+export function deadLetterStreamKey(keyPrefix: string, topic: string, group: string): string {
+  return `${streamKey(keyPrefix, topic)}:${group}:dead`
 }
 
 /** Creates a consumer group on a topic's stream (with `MKSTREAM`); does nothing when it exists. */
@@ -110,6 +121,8 @@ export function createRedisStreamsConsumer(options: RedisStreamsConsumerOptions)
   const blockMs = options.blockMs ?? 1000
   const claimIdleMs = options.claimIdleMs ?? 30_000
   const retryDelayMs = options.retryDelayMs ?? 1000
+  const maxDeliveries = options.maxDeliveries
+  const deadKey = deadLetterStreamKey(options.keyPrefix ?? 'annals', options.topic, options.group)
   const logger = (options.logger ?? pino({ name: 'annals-outbox', level: 'warn' })).child({
     topic: options.topic,
     group: options.group,
@@ -122,8 +135,30 @@ export function createRedisStreamsConsumer(options: RedisStreamsConsumerOptions)
   let stopping = false
   let wake: (() => void) | undefined
 
-  async function handleEntries(entries: readonly Entry[]): Promise<{ processed: number; failed: number }> {
+  async function deliveries(entryId: string): Promise<number> {
+    const reply = (await redis.call('XPENDING', key, options.group, entryId, entryId, '1')) as [
+      string,
+      string,
+      number,
+      number,
+    ][]
+    return Number(reply[0]?.[3] ?? 0)
+  }
+
+  async function deadLetter(entryId: string, fields: readonly string[], error: unknown): Promise<void> {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    await redis
+      .multi()
+      .call('XADD', deadKey, '*', ...fields, 'entryId', entryId, 'error', reason)
+      .call('XACK', key, options.group, entryId)
+      .exec()
+  }
+
+  async function handleEntries(
+    entries: readonly Entry[],
+  ): Promise<{ processed: number; failed: number; deadLettered: number }> {
     let processed = 0
+    let deadLettered = 0
     for (const [entryId, fields] of entries) {
       // A null body is an entry trimmed away while pending: nothing left to handle.
       if (fields !== null) {
@@ -137,15 +172,21 @@ export function createRedisStreamsConsumer(options: RedisStreamsConsumerOptions)
           try {
             await options.handle(message)
           } catch (error) {
-            logger.warn({ err: error, entryId, messageId: message.messageId }, 'handler failed; will retry')
-            return { processed, failed: 1 }
+            if (maxDeliveries === undefined || (await deliveries(entryId)) < maxDeliveries) {
+              logger.warn({ err: error, entryId, messageId: message.messageId }, 'handler failed; will retry')
+              return { processed, failed: 1, deadLettered }
+            }
+            await deadLetter(entryId, fields, error)
+            logger.error({ err: error, entryId, messageId: message.messageId }, 'handler kept failing; dead-lettered')
+            deadLettered += 1
+            continue
           }
         }
       }
       await redis.call('XACK', key, options.group, entryId)
       processed += 1
     }
-    return { processed, failed: 0 }
+    return { processed, failed: 0, deadLettered }
   }
 
   async function runOnce(): Promise<ConsumeResult> {

@@ -11,6 +11,7 @@ import { publicationMap } from '../src/publication-map.js'
 import {
   type ConsumedMessage,
   createRedisStreamsConsumer,
+  deadLetterStreamKey,
   ensureConsumerGroup,
   type RedisStreamsConsumer,
 } from '../src/redis-streams-consumer.js'
@@ -239,10 +240,48 @@ describe('Redis Streams consumer', () => {
         seen.push(String(n))
       },
     })
-    expect(await consumer.runOnce()).toEqual({ processed: 1, failed: 1, claimed: 0 })
+    expect(await consumer.runOnce()).toEqual({ processed: 1, failed: 1, deadLettered: 0, claimed: 0 })
     expect(await consumer.runOnce()).toMatchObject({ processed: 2, failed: 0 })
     await consumer.stop()
     expect(seen).toEqual(['1', '2!', '2', '3'])
+  })
+
+  it('moves a message that keeps failing to the dead-letter stream after maxDeliveries and goes on', async () => {
+    const keyPrefix = `${r.keyPrefix}:poison`
+    const publisher = createRedisStreamsPublisher({ redis: r.redis, keyPrefix })
+    const ids = [randomUUID(), randomUUID(), randomUUID()]
+    await publisher.publish(
+      ids.map((messageId, n) => ({ messageId, topic: 't', partitionKey: 'k', type: 'X', payload: { n }, headers: {} })),
+    )
+    const handled: number[] = []
+    const consumer = createRedisStreamsConsumer({
+      redis: r.redis,
+      keyPrefix,
+      topic: 't',
+      group: 'g',
+      consumer: 'c1',
+      blockMs: 20,
+      maxDeliveries: 3,
+      logger,
+      handle: async (m) => {
+        const { n } = m.payload as { n: number }
+        if (n === 1) throw new Error('cannot handle 1')
+        handled.push(n)
+      },
+    })
+    const results = []
+    for (let i = 0; i < 4; i++) results.push(await consumer.runOnce())
+    await consumer.stop()
+    expect(handled).toEqual([0, 2])
+    expect(results.map((x) => x.failed)).toEqual([1, 1, 0, 0])
+    expect(results[2]).toMatchObject({ deadLettered: 1, processed: 1 })
+    const dead = await r.redis.xrange(deadLetterStreamKey(keyPrefix, 't', 'g'), '-', '+')
+    expect(dead).toHaveLength(1)
+    const fields = dead[0]?.[1] ?? []
+    expect(fields[fields.indexOf('messageId') + 1]).toBe(ids[1])
+    expect(fields[fields.indexOf('error') + 1]).toBe('Error: cannot handle 1')
+    const pending = (await r.redis.call('XPENDING', streamKey(keyPrefix, 't'), 'g')) as [number]
+    expect(pending[0]).toBe(0)
   })
 
   it('skips a duplicate delivery and records nothing when the handler fails (idempotent handler)', async () => {
