@@ -1,31 +1,97 @@
+import { randomBytes } from 'node:crypto'
 import {
   createInMemoryEventStore,
   createInMemoryIdempotencyStore,
   createInMemorySnapshotStore,
 } from '@annals/core/testing'
+import { Redis } from 'ioredis'
+import pg from 'pg'
 import { assembleBank, type Bank } from '../src/compose.js'
-import { createInMemoryReadModels } from '../src/read-models/in-memory-read-models.js'
+import { inMemoryReadSide } from '../src/embedded.js'
+import { serverParts, type WriteSide } from '../src/servers.js'
 
-/** A bank for a test file, with helpers. */
+/** A bank for one test file, on the real servers, with its own database, key prefix and indexes. */
 export type BankUnderTest = Bank & Readonly<{ projectionsIdle(): Promise<void> }>
 
-/** Starts a bank for one test file. `name` keeps its database and key prefix apart from other files. */
-export async function startBank(_name: string): Promise<BankUnderTest> {
-  const store = createInMemoryEventStore()
-  const models = createInMemoryReadModels(store)
-  const bank = await assembleBank({
-    mode: 'in-memory',
-    store,
+const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const ELASTICSEARCH_URL = process.env.ELASTICSEARCH_URL
+
+/** `BANK_TEST_MODE=memory` runs the same tests on core's in-memory adapters (a quick local loop). */
+const MEMORY = process.env.BANK_TEST_MODE === 'memory'
+
+async function writeSide(pool: pg.Pool): Promise<WriteSide> {
+  void pool
+  return {
+    store: createInMemoryEventStore(),
     snapshots: createInMemorySnapshotStore(),
     idempotency: createInMemoryIdempotencyStore(),
-    readSide: {
-      accounts: models.accounts,
-      search: models.search,
-      start: async () => models.start(50),
-      idle: () => models.catchUp(),
-      stop: () => models.stop(),
+    describe: 'in-memory write side',
+  }
+}
+
+/** Starts a bank for one test file. `name` goes into the database name, key prefix and index prefix. */
+export async function startBank(name: string): Promise<BankUnderTest> {
+  if (MEMORY) {
+    const store = createInMemoryEventStore()
+    const bank = await assembleBank({
+      mode: 'in-memory',
+      store,
+      snapshots: createInMemorySnapshotStore(),
+      idempotency: createInMemoryIdempotencyStore(),
+      readSide: inMemoryReadSide(store, 20),
+    })
+    await bank.readSide.start()
+    return { ...bank, projectionsIdle: () => bank.readSide.idle() }
+  }
+  const suffix = `${name.replace(/[^a-z0-9]/g, '_')}_${randomBytes(4).toString('hex')}`
+  const database = `annals_bank_${suffix}`
+  const admin = new pg.Client({ connectionString: ADMIN_URL })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE "${database}"`)
+  await admin.end()
+  const url = new URL(ADMIN_URL)
+  url.pathname = `/${database}`
+  const keyPrefix = `bank-test:${suffix}:`
+  const indexPrefix = `bank-test-${suffix.replace(/_/g, '-')}-`
+  const parts = await serverParts(
+    {
+      databaseUrl: url.toString(),
+      redisUrl: REDIS_URL,
+      elasticsearchUrl: ELASTICSEARCH_URL,
+      redisKeyPrefix: keyPrefix,
+      indexPrefix,
+      pollIntervalMs: 50,
     },
-  })
+    writeSide,
+  )
+  const bank = await assembleBank(parts)
   await bank.readSide.start()
-  return { ...bank, projectionsIdle: () => bank.readSide.idle() }
+  return {
+    ...bank,
+    projectionsIdle: () => bank.readSide.idle(),
+    async close() {
+      await bank.close()
+      await cleanUp(database, keyPrefix, indexPrefix)
+    },
+  }
+}
+
+async function cleanUp(database: string, keyPrefix: string, indexPrefix: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL })
+  await admin.connect()
+  await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
+  await admin.end()
+  const redis = new Redis(REDIS_URL)
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000)
+    cursor = next
+    if (keys.length > 0) await redis.unlink(...keys)
+  } while (cursor !== '0')
+  await redis.quit()
+  if (ELASTICSEARCH_URL) {
+    const response = await fetch(`${ELASTICSEARCH_URL}/${indexPrefix}*?expand_wildcards=all`, { method: 'DELETE' })
+    await response.arrayBuffer()
+  }
 }

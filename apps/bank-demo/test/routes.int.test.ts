@@ -53,6 +53,7 @@ describe('accounts', () => {
       return response.json()
     })
     expect(summary).toMatchObject({ owner: 'Ada Lovelace', status: 'closed', balance: 0, transactions: 3 })
+    expect(summary.readModel).toBe(process.env.BANK_TEST_MODE === 'memory' ? 'memory' : 'redis')
     const list = await app.inject({ url: '/accounts' })
     expect(list.json().accounts.map((a: { accountId: string }) => a.accountId)).toContain(id)
   })
@@ -276,6 +277,9 @@ describe('search', () => {
       return response.json()
     })
     expect(accounts.hits[0]).toMatchObject({ accountId: id, owner: 'Searchable Hypatia' })
+    expect(accounts.engine).toBe(
+      process.env.ELASTICSEARCH_URL && process.env.BANK_TEST_MODE !== 'memory' ? 'elasticsearch' : 'memory',
+    )
     const tx = await eventually(async () => {
       const response = await app.inject({ url: '/search/transactions?q=papyrus' })
       expect(response.json().hits).toHaveLength(1)

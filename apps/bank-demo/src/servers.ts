@@ -1,0 +1,125 @@
+import type { EventStore, IdempotencyStore, LogWatcher, SnapshotStore } from '@annals/core'
+import { connectSearchEngine } from '@annals/elasticsearch'
+import { type AnyProjection, createProjectionRunner, migrateProjections } from '@annals/projections'
+import type { Client } from '@elastic/elasticsearch'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import type { BankParts, ReadSide } from './compose.js'
+import { inMemoryReadSide } from './embedded.js'
+import type { AccountsReadModel, BankSearch } from './read-models/read-model.js'
+import { accountSummariesProjection, createRedisAccountsReadModel } from './read-models/redis-read-models.js'
+import { createElasticsearchBankSearch, searchProjections } from './read-models/search-read-models.js'
+
+/** Where the real servers are and how to keep this bank's data apart from others'. */
+export type ServerConfig = Readonly<{
+  databaseUrl: string
+  /** Without it, account summaries are kept in memory. */
+  redisUrl?: string | undefined
+  /** Without it, search is served from memory. */
+  elasticsearchUrl?: string | undefined
+  /** Postgres schema of the projection tables (leases, dead letters). Default `annals`. */
+  projectionSchema?: string
+  /** Redis key prefix. Default `bank:`. */
+  redisKeyPrefix?: string
+  /** Elasticsearch index prefix. Default `bank-`. */
+  indexPrefix?: string
+  /** Log poll interval of the projection runner (LISTEN/NOTIFY wakes it sooner). Default 250 ms. */
+  pollIntervalMs?: number
+}>
+
+/** The write side on Postgres, built by the caller from @annals/store-postgres (the demo's only link to it). */
+export type WriteSide = Readonly<{
+  store: EventStore
+  snapshots: SnapshotStore
+  idempotency: IdempotencyStore
+  watcher?: LogWatcher
+  describe: string
+  release?: () => Promise<void>
+}>
+
+/**
+ * The bank on real servers: the given write side, account summaries in Redis and search in
+ * Elasticsearch, both kept by @annals/projections workers (leases and dead letters in Postgres).
+ */
+export async function serverParts(
+  config: ServerConfig,
+  write: (pool: pg.Pool) => Promise<WriteSide>,
+): Promise<BankParts> {
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 20 })
+  const schema = config.projectionSchema ?? 'annals'
+  const side = await write(pool)
+  const releases: (() => Promise<void>)[] = []
+  const projections: AnyProjection[] = []
+  let accounts: AccountsReadModel | null = null
+  let search: BankSearch | null = null
+  const described: string[] = [side.describe]
+
+  if (config.redisUrl) {
+    const redis = new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 })
+    releases.push(async () => {
+      await redis.quit()
+    })
+    const projection = accountSummariesProjection(redis, config.redisKeyPrefix ?? 'bank:')
+    projections.push(projection)
+    accounts = createRedisAccountsReadModel(redis, projection)
+    described.push('Redis account summaries')
+  }
+  if (config.elasticsearchUrl) {
+    const client: Client = await connectSearchEngine(config.elasticsearchUrl)
+    releases.push(() => client.close())
+    const indexPrefix = config.indexPrefix ?? 'bank-'
+    const search2 = searchProjections(client, indexPrefix)
+    projections.push(search2.accounts, search2.transactions)
+    search = createElasticsearchBankSearch(client, search2, indexPrefix)
+    described.push('Elasticsearch search')
+  }
+  // Whatever has no server runs in memory, fed from the same Postgres log.
+  const memory = accounts && search ? null : inMemoryReadSide(side.store, config.pollIntervalMs ?? 250)
+  if (memory && !accounts) described.push('in-memory account summaries (no REDIS_URL)')
+  if (memory && !search) described.push('in-memory search (no ELASTICSEARCH_URL)')
+
+  let runner: ReturnType<typeof createProjectionRunner> | null = null
+  if (projections.length > 0) {
+    await migrateProjections({ pool, schema })
+    runner = createProjectionRunner({
+      pool,
+      schema,
+      store: side.store,
+      ...(side.watcher ? { watcher: side.watcher } : {}),
+      projections,
+      pollIntervalMs: config.pollIntervalMs ?? 250,
+      controlIntervalMs: 250,
+      leaseTtlMs: 5_000,
+    })
+  }
+
+  const readSide: ReadSide = {
+    accounts: accounts ?? (memory as ReadSide).accounts,
+    search: search ?? (memory as ReadSide).search,
+    async start() {
+      await memory?.start()
+      await runner?.start()
+    },
+    async idle() {
+      await memory?.idle()
+      await runner?.waitUntilIdle({ timeoutMs: 60_000 })
+    },
+    async stop() {
+      await runner?.stop()
+      await memory?.stop()
+    },
+  }
+
+  return {
+    mode: `servers: ${described.join(', ')}`,
+    store: side.store,
+    snapshots: side.snapshots,
+    idempotency: side.idempotency,
+    readSide,
+    async release() {
+      for (const release of releases) await release()
+      await side.release?.()
+      await pool.end()
+    },
+  }
+}
