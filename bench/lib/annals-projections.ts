@@ -10,7 +10,7 @@ import {
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { Deposited, Withdrawn } from './annals-domain.js'
-import { progress } from './context.js'
+import { libraryLogger, progress } from './context.js'
 import { nowMs } from './stats.js'
 
 /** Schema of the projection tables (leases, checkpoints, registry). */
@@ -78,6 +78,7 @@ export async function buildFromZero(
     ...(options.watcher ? { watcher: options.watcher } : {}),
     projections: [options.projection],
     pollIntervalMs: 50,
+    logger: libraryLogger(),
     controlIntervalMs: 250,
   })
   const t0 = nowMs()

@@ -1,3 +1,4 @@
+import { type Logger, pino } from 'pino'
 import type { Measurement, Skip, System, Unit } from './model.js'
 import { nowMs, type Summary, summarize } from './stats.js'
 
@@ -178,4 +179,9 @@ export async function parallel(n: number, concurrency: number, task: (i: number)
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker))
+}
+
+/** Library logs (pino) at warn level on stderr, beside the progress, never into the report on stdout. */
+export function libraryLogger(): Logger {
+  return pino({ level: 'warn' }, pino.destination(2))
 }

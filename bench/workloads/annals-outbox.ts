@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { createOutboxRelay, createRedisStreamsPublisher, migrateOutbox, streamKey } from '@annals/outbox'
-import { type BenchContext, progress, timed } from '../lib/context.js'
+import { type BenchContext, libraryLogger, progress, timed } from '../lib/context.js'
 import { makeEvent } from '../lib/domain.js'
 import { createDatabase, createRedis, runCleanups } from '../lib/services.js'
 
@@ -21,7 +21,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     const redis = await createRedis('annals_outbox')
     const keyPrefix = `${redis.prefix}s`
     const publisher = createRedisStreamsPublisher({ redis: redis.client, keyPrefix })
-    const relay = createOutboxRelay({ pool, publisher, batchSize: BATCH, retentionMs: 3_600_000 })
+    const relay = createOutboxRelay({ pool, publisher, batchSize: BATCH, logger: libraryLogger() })
     const seed = async (n: number) => {
       for (let done = 0; done < n; done += 1000) {
         const rows = Math.min(1000, n - done)

@@ -1,11 +1,10 @@
 import { createElasticsearchSink, defineElasticsearchProjection } from '@annals/elasticsearch'
 import { createRedisReadModel, migrateProjections } from '@annals/projections'
-import { pino } from 'pino'
 import { Deposited, Withdrawn } from '../lib/annals-domain.js'
 import { seedLog } from '../lib/annals-events.js'
 import { buildFromZero, PROJECTIONS_SCHEMA, postgresBalances, redisBalances } from '../lib/annals-projections.js'
 import { openAnnals } from '../lib/annals-store.js'
-import { type BenchContext, progress } from '../lib/context.js'
+import { type BenchContext, libraryLogger, progress } from '../lib/context.js'
 import { evolve, initialState, makeEvents } from '../lib/domain.js'
 import { createDatabase, createRedis, createSearch, runCleanups } from '../lib/services.js'
 import { summarize } from '../lib/stats.js'
@@ -71,8 +70,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     const sink = createElasticsearchSink<{ accountId: string; balance: number }>({
       client: search.client,
       indexPrefix: `${search.prefix}-`,
-      // Library logs go to stderr with the progress, never into the report on stdout.
-      logger: pino({ level: 'warn' }, pino.destination(2)),
+      logger: libraryLogger(),
     })
     const esRates: number[] = []
     for (let run = 1; run <= runs; run++) {

@@ -2,7 +2,7 @@ import { createProjectionRunner, createRedisReadModel, migrateProjections } from
 import { newEvents } from '../lib/annals-events.js'
 import { PROJECTIONS_SCHEMA, redisBalances } from '../lib/annals-projections.js'
 import { openAnnals } from '../lib/annals-store.js'
-import { type BenchContext, progress } from '../lib/context.js'
+import { type BenchContext, libraryLogger, progress } from '../lib/context.js'
 import { createDatabase, createRedis, runCleanups } from '../lib/services.js'
 import { latencyPercentiles, nowMs, summarize } from '../lib/stats.js'
 
@@ -31,6 +31,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       store,
       ...(watcher ? { watcher } : {}),
       projections: [projection],
+      logger: libraryLogger(),
     })
     const reader = createRedisReadModel(redis.connect(), projection)
     await store.appendToStream('warm-0', newEvents('warm-0', 1, 1))
