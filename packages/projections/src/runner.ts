@@ -331,6 +331,10 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
         return result
       }
       case 'fenced':
+        log.warn(
+          { projection: w.p.name, token: lease.token.toString(), events: events.length },
+          'commit fenced: a newer lease owner exists, nothing written',
+        )
         w.leaseLost = true
         throw new LeaseLostError(w.p.name, lease.token)
       case 'conflict':

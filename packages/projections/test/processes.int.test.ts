@@ -1,0 +1,160 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { resolve } from 'node:path'
+import type pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { migrateProjections } from '../src/migrate-projections.js'
+import { createTestDatabase, createTestRedis, REDIS_URL, waitFor } from './helpers.js'
+import { pgStore } from './store.js'
+
+const workerFile = resolve(import.meta.dirname, 'worker.ts')
+const tsxLoader = import.meta.resolve('tsx')
+
+type Worker = { child: ChildProcess; output: string[]; id: string }
+
+describe('worker processes (real Postgres store and Redis)', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>
+  let r: ReturnType<typeof createTestRedis>
+  const workers: Worker[] = []
+
+  function startWorker(id: string, extra: Record<string, string> = {}): Worker {
+    const child = spawn(process.execPath, ['--conditions=@annals/source', '--import', tsxLoader, workerFile], {
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        REDIS_URL,
+        KEY_PREFIX: r.keyPrefix,
+        WORKER_ID: id,
+        LEASE_TTL_MS: '1500',
+        POLL_MS: '100',
+        ...extra,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const worker: Worker = { child, output: [], id }
+    const collect = (d: Buffer) => worker.output.push(...d.toString().split('\n').filter(Boolean))
+    child.stdout?.on('data', collect)
+    child.stderr?.on('data', collect)
+    workers.push(worker)
+    return worker
+  }
+
+  function kill(worker: Worker, signal: NodeJS.Signals = 'SIGKILL') {
+    if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill(signal)
+  }
+
+  const logged = (worker: Worker, msg: string) => worker.output.filter((line) => line.includes(msg)).length
+
+  beforeAll(async () => {
+    db = await createTestDatabase()
+    r = createTestRedis()
+    await pgStore.migrate({ pool: db.pool, schema: 'annals' })
+    await migrateProjections({ pool: db.pool })
+  })
+  afterEach(async () => {
+    for (const w of workers.splice(0)) {
+      if (w.child.signalCode === 'SIGSTOP' || w.child.exitCode === null) w.child.kill('SIGCONT')
+      kill(w)
+      await new Promise((done) =>
+        w.child.exitCode !== null || w.child.signalCode ? done(null) : w.child.once('exit', done),
+      )
+    }
+  })
+  afterAll(async () => {
+    await r?.cleanup()
+    await db?.drop()
+  })
+
+  async function expectCountersMatchLog(pool: pg.Pool) {
+    const { rows } = await pool.query<{ stream_id: string; n: string; sum: string }>(
+      `SELECT stream_id, count(*)::text AS n, sum((data->>'amount')::bigint)::text AS sum FROM annals.events
+       WHERE type = 'Bumped' GROUP BY stream_id ORDER BY stream_id`,
+    )
+    const redisCounts: string[][] = []
+    for (const row of rows) {
+      const gen = await r.redis.get(`${r.keyPrefix}{redis-counter}:live`)
+      const h = await r.redis.hgetall(`${r.keyPrefix}{redis-counter}:g${gen}:k:${row.stream_id}`)
+      redisCounts.push([row.stream_id, h.count ?? '0', h.sum ?? '0'])
+      if (Number(h.count) !== Number(row.n)) {
+        const log = await r.redis.lrange(`${r.keyPrefix}{redis-counter}:g${gen}:k:${row.stream_id}:log`, 0, -1)
+        console.log(row.stream_id, log.join(' '))
+        for (const w of workers) console.log(w.id, w.output.filter((l) => l.startsWith('commit')).join('\n'))
+      }
+    }
+    expect(redisCounts).toEqual(rows.map((x) => [x.stream_id, x.n, x.sum]))
+    const pgCounts = await pool.query<{ stream: string; count: string; sum: string }>(
+      'SELECT stream, count::text, sum::text FROM rm.counts ORDER BY stream',
+    )
+    expect(pgCounts.rows.map((x) => [x.stream, x.count, x.sum])).toEqual(rows.map((x) => [x.stream_id, x.n, x.sum]))
+  }
+
+  async function caughtUp(pool: pg.Pool) {
+    const total = Number((await pool.query(`SELECT count(*) FROM annals.events WHERE type = 'Bumped'`)).rows[0].count)
+    await waitFor(
+      'workers caught up',
+      async () => {
+        const gen = await r.redis.get(`${r.keyPrefix}{redis-counter}:live`)
+        const all = Number(await r.redis.get(`${r.keyPrefix}{redis-counter}:g${gen}:k:all`))
+        const rows = await pool.query('SELECT coalesce(sum(count), 0)::int AS n FROM rm.counts').catch(() => null)
+        return all >= total && (rows?.rows[0]?.n ?? 0) >= total
+      },
+      60_000,
+      50,
+    )
+  }
+
+  it('a worker killed with SIGKILL mid-run and restarted ends equal to a clean replay (nothing lost, nothing doubled)', async () => {
+    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    let appending = true
+    let appended = 0
+    const appender = (async () => {
+      while (appending) {
+        await store.appendToStream(`s-${appended % 17}`, [
+          { type: 'Bumped', data: { amount: (appended % 5) + 1 } },
+          { type: 'Bumped', data: { amount: 1 } },
+        ])
+        appended += 2
+      }
+    })()
+    try {
+      for (let round = 0; round < 3; round++) {
+        const w = startWorker(`crash-${round}`)
+        await waitFor('progress', async () => {
+          const { rows } = await db.pool.query('SELECT coalesce(sum(count), 0)::int AS n FROM rm.counts').catch(() => ({
+            rows: [{ n: 0 }],
+          }))
+          return (rows[0]?.n ?? 0) > round * 150 + 50
+        })
+        await new Promise((done) => setTimeout(done, Math.random() * 150))
+        kill(w)
+      }
+      appending = false
+      await appender
+      startWorker('crash-final')
+      await caughtUp(db.pool)
+      await expectCountersMatchLog(db.pool)
+      expect(appended).toBeGreaterThan(400)
+    } finally {
+      appending = false
+      await appender
+    }
+  })
+
+  it('fences a paused owner: the standby takes over, and the resumed zombie cannot commit', async () => {
+    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    const owner = startWorker('owner', { STOP_ON_EVENT: '1' })
+    await waitFor('owner leases', async () => logged(owner, 'lease acquired') === 2)
+    const standby = startWorker('standby')
+    await store.appendToStream('z-1', [{ type: 'Bumped', data: { amount: 1 } }])
+    await store.appendToStream('z-2', [{ type: 'Bumped', data: { amount: 10, stop: true } }])
+    await waitFor('owner paused before its commit', async () => logged(owner, 'self-stopping before commit') === 1)
+    await waitFor('standby took over both projections', async () => logged(standby, 'lease acquired') === 2, 20_000)
+    // The standby applies the event the zombie holds, and more.
+    await store.appendToStream('z-1', [{ type: 'Bumped', data: { amount: 100 } }])
+    await caughtUp(db.pool)
+    owner.child.kill('SIGCONT')
+    await waitFor('zombie commits fenced', async () => logged(owner, 'commit fenced') === 2, 20_000)
+    await store.appendToStream('z-3', [{ type: 'Bumped', data: { amount: 1000 } }])
+    await caughtUp(db.pool)
+    await expectCountersMatchLog(db.pool)
+  })
+})
