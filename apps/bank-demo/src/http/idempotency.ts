@@ -1,4 +1,4 @@
-import { fingerprint, type IdempotencyStore } from '@annals/core'
+import { CoreErrorCodes, fingerprint, type IdempotencyStore, isAnnalsError } from '@annals/core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { problem, sendProblem, toProblem } from './error-handler.js'
 
@@ -33,16 +33,29 @@ export async function idempotent(
     )
   }
   const print = fingerprint({ method: request.method, url: request.url, body: request.body ?? null })
-  const { result, replayed } = await store.execute<HttpResult>(`http:${header}`, print, async () => {
-    try {
-      return await work(header)
-    } catch (error) {
-      const body = toProblem(error)
-      if (!STORED_PROBLEMS.has(body.status)) throw error
-      return { status: body.status, body, problem: true }
-    }
-  })
-  return send(reply, result, replayed)
+  let outcome: Readonly<{ result: HttpResult; replayed: boolean }>
+  try {
+    outcome = await store.execute<HttpResult>(`http:${header}`, print, async () => {
+      try {
+        return await work(header)
+      } catch (error) {
+        const body = toProblem(error)
+        if (!STORED_PROBLEMS.has(body.status)) throw error
+        return { status: body.status, body, problem: true }
+      }
+    })
+  } catch (error) {
+    if (!isAnnalsError(error, CoreErrorCodes.IDEMPOTENCY_KEY_REUSED)) throw error
+    return sendProblem(
+      reply,
+      problem(
+        422,
+        CoreErrorCodes.IDEMPOTENCY_KEY_REUSED,
+        'This Idempotency-Key was already used with another request; use a new key for a new request',
+      ),
+    )
+  }
+  return send(reply, outcome.result, outcome.replayed)
 }
 
 function send(reply: FastifyReply, result: HttpResult, replayed: boolean): FastifyReply {
