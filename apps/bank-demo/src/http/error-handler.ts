@@ -42,6 +42,11 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   BANK_SAME_ACCOUNT: 422,
 }
 
+/** The HTTP status of an error code, or undefined for a code this edge does not know (a 500). */
+export function statusOfCode(code: string): number | undefined {
+  return STATUS_BY_CODE[code]
+}
+
 const TITLES: Readonly<Record<number, string>> = {
   400: 'Bad Request',
   404: 'Not Found',
