@@ -1,26 +1,29 @@
 import type { Event, EventStore } from '@annals/core'
-import { createInMemoryEventStore, createInMemoryLogWatcher } from '@annals/core/testing'
+import pg from 'pg'
 import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createTestDatabase, createTestRedis, waitFor } from '../test/helpers.js'
+import { pgStore } from '../test/store.js'
 import { createProjectionAdmin } from './admin.js'
 import { migrateProjections } from './migrate-projections.js'
 import { defineProjection } from './projection.js'
 import { createProjectionRunner } from './runner.js'
+import { createPostgresSink } from './sinks/postgres-sink.js'
 import { createRedisReadModel, createRedisSink, type RedisWriter } from './sinks/redis-sink.js'
 
 type Deposited = Event<'Deposited', { amount: number }>
 const silent = pino({ level: 'silent' })
 
-describe('zero-downtime rebuild (in-memory log)', () => {
+describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>
   let r: ReturnType<typeof createTestRedis>
-  beforeAll(async () => {
+  beforeEach(async () => {
     db = await createTestDatabase()
     r = createTestRedis()
+    await pgStore.migrate({ pool: db.pool, schema: 'annals' })
     await migrateProjections({ pool: db.pool })
   })
-  afterAll(async () => {
+  afterEach(async () => {
     await r?.cleanup()
     await db?.drop()
   })
@@ -41,8 +44,8 @@ describe('zero-downtime rebuild (in-memory log)', () => {
   }
 
   it('builds the new version beside the live one while appends continue and readers never miss', async () => {
-    const store = createInMemoryEventStore()
-    const watcher = createInMemoryLogWatcher(store)
+    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    const watcher = await pgStore.createPostgresLogWatcher({ pool: db.pool, schema: 'annals' })
     const v1 = counter(1, 1, r.keyPrefix)
     const rm = createRedisReadModel(r.redis, v1)
     const common = {
@@ -91,7 +94,8 @@ describe('zero-downtime rebuild (in-memory log)', () => {
       await reader
       expect(misses).toEqual([])
       expect(reads).toBeGreaterThan(10)
-      const count = (await store.readAll({ limit: 100_000 })).events.filter((e) => e.streamId === 'acc-3').length
+      const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM annals.events WHERE stream_id = 'acc-3'`)
+      const count = rows[0].n as number
       expect(await rm.hget('acc-3', 'total')).toBe(String(count * 10))
       // The old generation is gone.
       expect(await r.redis.keys(`${r.keyPrefix}{totals}:g1:*`)).toEqual([])
@@ -104,11 +108,12 @@ describe('zero-downtime rebuild (in-memory log)', () => {
       appending = false
       reading = false
       await second.stop()
+      await watcher.close()
     }
   })
 
   it('rebuilds from zero when Redis lost the data (no checkpoint means start over, not resume from the head)', async () => {
-    const store = createInMemoryEventStore()
+    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
     const keyPrefix = `${r.keyPrefix}lost:`
     const projection = counter(1, 1, keyPrefix)
     const rm = createRedisReadModel(r.redis, projection)
@@ -132,6 +137,86 @@ describe('zero-downtime rebuild (in-memory log)', () => {
       expect(await rm.hget('acc-4', 'total')).toBe('11')
     } finally {
       await runner.stop()
+    }
+  })
+
+  it('switches a Postgres read model with a view swap while readers query it', async () => {
+    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    const table = (version: number, factor: number) =>
+      defineProjection({
+        name: 'pg-totals',
+        version,
+        handles: ['Deposited'] as const,
+        sink: createPostgresSink({
+          pool: db.pool,
+          schema: 'rm',
+          tables: { totals: (t) => `CREATE TABLE ${t} (id text PRIMARY KEY, total bigint NOT NULL)` },
+        }),
+        async apply(e, { client, table }) {
+          await client.query(
+            `INSERT INTO ${table('totals')} VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET total = ${table('totals')}.total + excluded.total`,
+            [e.streamId, (e.data as Deposited['data']).amount * factor],
+          )
+        },
+      })
+    const common = {
+      pool: db.pool,
+      store,
+      logger: silent,
+      pollIntervalMs: 50,
+      controlIntervalMs: 50,
+      rebuildBatchSize: 50,
+    }
+    await appendSome(store, 300)
+    const first = createProjectionRunner({ ...common, projections: [table(1, 1)] })
+    await first.start()
+    await first.waitUntilIdle()
+    await first.stop()
+    const readerPool = new pg.Pool({ connectionString: db.url, max: 2 })
+    const problems: string[] = []
+    let reads = 0
+    let reading = true
+    const reader = (async () => {
+      while (reading) {
+        try {
+          const { rows } = await readerPool.query(`SELECT total FROM rm.totals WHERE id = 'acc-3'`)
+          if (rows.length !== 1) problems.push('missing row')
+        } catch (error) {
+          problems.push((error as Error).message)
+        }
+        reads++
+      }
+    })()
+    let appending = true
+    const appender = (async () => {
+      while (appending) await appendSome(store, 5)
+    })()
+    const second = createProjectionRunner({ ...common, projections: [table(2, 10)] })
+    await second.start()
+    try {
+      await waitFor('generation 2 live', async () => {
+        const { rows } = await db.pool.query(`SELECT live_generation FROM annals.projections WHERE name = 'pg-totals'`)
+        return rows[0]?.live_generation === 2
+      })
+      appending = false
+      await appender
+      await second.waitUntilIdle()
+      reading = false
+      await reader
+      expect(problems).toEqual([])
+      expect(reads).toBeGreaterThan(10)
+      const { rows } = await db.pool.query(
+        `SELECT (SELECT count(*) FROM annals.events WHERE stream_id = 'acc-3')::int * 10 AS expected,
+                (SELECT total FROM rm.totals WHERE id = 'acc-3')::int AS actual`,
+      )
+      expect(rows[0].actual).toBe(rows[0].expected)
+      const old = await db.pool.query(`SELECT to_regclass('rm.totals_g1') AS t`)
+      expect(old.rows[0].t).toBeNull()
+    } finally {
+      appending = false
+      reading = false
+      await second.stop()
+      await readerPool.end()
     }
   })
 })

@@ -1,8 +1,8 @@
 import type { Event } from '@annals/core'
-import { createInMemoryEventStore, createInMemoryLogWatcher } from '@annals/core/testing'
 import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createTestDatabase, createTestRedis, waitFor } from '../test/helpers.js'
+import { pgStore } from '../test/store.js'
 import { createProjectionAdmin } from './admin.js'
 import { migrateProjections } from './migrate-projections.js'
 import { defineProjection } from './projection.js'
@@ -15,22 +15,23 @@ type Noise = Event<'Noise', { n: number }>
 
 const silent = pino({ level: 'silent' })
 
-describe('projection runner (in-memory log, real Postgres and Redis)', () => {
+describe('projection runner (real Postgres store and Redis)', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>
   let r: ReturnType<typeof createTestRedis>
-  beforeAll(async () => {
+  beforeEach(async () => {
     db = await createTestDatabase()
     r = createTestRedis()
+    await pgStore.migrate({ pool: db.pool, schema: 'annals' })
     await migrateProjections({ pool: db.pool })
   })
-  afterAll(async () => {
+  afterEach(async () => {
     await r?.cleanup()
     await db?.drop()
   })
 
   it('applies handled events once into Redis and Postgres, skipping other types', async () => {
-    const store = createInMemoryEventStore()
-    const watcher = createInMemoryLogWatcher(store)
+    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    const watcher = await pgStore.createPostgresLogWatcher({ pool: db.pool, schema: 'annals' })
     const redisCounter = defineProjection({
       name: 'counter-redis',
       version: 1,
@@ -90,11 +91,12 @@ describe('projection runner (in-memory log, real Postgres and Redis)', () => {
       ])
     } finally {
       await runner.stop()
+      await watcher.close()
     }
   })
 
   it('parks a poison event, holds its stream behind it, lets other streams flow, and converges on replay', async () => {
-    const store = createInMemoryEventStore()
+    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
     let fixed = false
     const projection = defineProjection({
       name: 'poison',

@@ -1,0 +1,125 @@
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { migrateProjections } from '../src/migrate-projections.js'
+import { defineProjection } from '../src/projection.js'
+import { createProjectionRunner } from '../src/runner.js'
+import { createRedisReadModel, createRedisSink } from '../src/sinks/redis-sink.js'
+import { createTestDatabase, createTestRedis, waitFor } from './helpers.js'
+import { pgStore } from './store.js'
+
+describe('wake-ups after a dead LISTEN connection (real Postgres store)', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>
+  let r: ReturnType<typeof createTestRedis>
+  beforeAll(async () => {
+    db = await createTestDatabase()
+    r = createTestRedis()
+    await pgStore.migrate({ pool: db.pool, schema: 'annals' })
+    await migrateProjections({ pool: db.pool })
+  })
+  afterAll(async () => {
+    await r?.cleanup()
+    await db?.drop()
+  })
+
+  const listeners = async () =>
+    (
+      await db.pool.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'listen%' AND pid <> pg_backend_pid()`,
+        [db.name],
+      )
+    ).rows.map((row) => row.pid)
+
+  it('processes appends within the polling interval after pg_terminate_backend, then re-listens', async () => {
+    const pollIntervalMs = 1500
+    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    const watcher = await pgStore.createPostgresLogWatcher({ pool: db.pool, schema: 'annals' })
+    const projection = defineProjection({
+      name: 'listen-counter',
+      version: 1,
+      handles: ['Pinged'],
+      sink: createRedisSink({ redis: r.redis, keyPrefix: r.keyPrefix }),
+      handlers: { Pinged: (e, w) => w.incrby(e.streamId, 1) },
+    })
+    const runner = createProjectionRunner({
+      pool: db.pool,
+      store,
+      watcher,
+      projections: [projection],
+      pollIntervalMs,
+      logger: pino({ level: 'silent' }),
+    })
+    const rm = createRedisReadModel(r.redis, projection)
+    const appendAndTime = async (n: number) => {
+      const t0 = Date.now()
+      await store.appendToStream('ping', [{ type: 'Pinged', data: {} }])
+      await waitFor(`ping ${n}`, async () => (await rm.get('ping')) === String(n), 10_000, 5)
+      return Date.now() - t0
+    }
+    await runner.start()
+    try {
+      await runner.waitUntilIdle()
+      const [listener] = await waitFor('a LISTEN backend', async () => {
+        const pids = await listeners()
+        return pids.length === 1 ? pids : null
+      })
+      // Warm: the wake-up makes it visible well before a poll would.
+      expect(await appendAndTime(1)).toBeLessThan(pollIntervalMs)
+      await db.pool.query('SELECT pg_terminate_backend($1)', [listener])
+      // Whether or not the wake-up path is back yet, polling bounds the delay.
+      expect(await appendAndTime(2)).toBeLessThan(pollIntervalMs + 1000)
+      const relistened = await waitFor('a new LISTEN backend', async () => {
+        const pids = await listeners()
+        return pids.length === 1 && pids[0] !== listener ? pids : null
+      })
+      expect(relistened[0]).not.toBe(listener)
+      // Back on wake-ups: three appends in a row, each far quicker than the poll interval.
+      const delays = [await appendAndTime(3), await appendAndTime(4), await appendAndTime(5)]
+      expect(Math.max(...delays)).toBeLessThan(pollIntervalMs)
+    } finally {
+      await runner.stop()
+      await watcher.close()
+    }
+  })
+})
+
+describe('polling without any wake-up source (real Postgres store)', () => {
+  it('sees appends within the polling interval', async () => {
+    const db = await createTestDatabase()
+    const r = createTestRedis()
+    try {
+      await pgStore.migrate({ pool: db.pool, schema: 'annals' })
+      await migrateProjections({ pool: db.pool })
+      const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+      const projection = defineProjection({
+        name: 'poll-counter',
+        version: 1,
+        handles: ['Pinged'],
+        sink: createRedisSink({ redis: r.redis, keyPrefix: r.keyPrefix }),
+        handlers: { Pinged: (e, w) => w.incrby(e.streamId, 1) },
+      })
+      const runner = createProjectionRunner({
+        pool: db.pool,
+        store,
+        projections: [projection],
+        pollIntervalMs: 400,
+        logger: pino({ level: 'silent' }),
+      })
+      const rm = createRedisReadModel(r.redis, projection)
+      await runner.start()
+      try {
+        await runner.waitUntilIdle()
+        for (let n = 1; n <= 3; n++) {
+          const t0 = Date.now()
+          await store.appendToStream('ping', [{ type: 'Pinged', data: {} }])
+          await waitFor('ping', async () => (await rm.get('ping')) === String(n), 10_000, 5)
+          expect(Date.now() - t0).toBeLessThan(400 + 600)
+        }
+      } finally {
+        await runner.stop()
+      }
+    } finally {
+      await r.cleanup()
+      await db.drop()
+    }
+  })
+})
