@@ -157,4 +157,46 @@ describe('worker processes (real Postgres store and Redis)', () => {
     await caughtUp(db.pool)
     await expectCountersMatchLog(db.pool)
   })
+
+  it('a rebuild killed half-way never goes live, and resumes to completion', async () => {
+    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    for (let i = 0; i < 60; i++) {
+      await store.appendToStreams(
+        Array.from({ length: 5 }, (_, k) => ({
+          streamId: `rb-${k}`,
+          events: [
+            { type: 'Bumped', data: { amount: i } },
+            { type: 'Bumped', data: { amount: 1 } },
+          ],
+        })),
+      )
+    }
+    const v1 = startWorker('v1')
+    await caughtUp(db.pool)
+    kill(v1)
+    const liveOf = async () => ({
+      redis: await r.redis.get(`${r.keyPrefix}{redis-counter}:live`),
+      registry: (
+        await db.pool.query<{ name: string; live_generation: number }>(
+          'SELECT name, live_generation FROM annals.projections ORDER BY name',
+        )
+      ).rows.map((row) => `${row.name}:${row.live_generation}`),
+    })
+    const before = await liveOf()
+    const building = startWorker('v2-crash', { COUNTER_VERSION: '2', REBUILD_BATCH_SIZE: '10' })
+    await waitFor(
+      'half-built generation',
+      async () =>
+        Number((await r.redis.get(`${r.keyPrefix}{redis-counter}:g${Number(before.redis) + 1}:k:all`)) ?? 0) > 200,
+    )
+    kill(building)
+    expect(await liveOf()).toEqual(before)
+    const resumed = startWorker('v2', { COUNTER_VERSION: '2', REBUILD_BATCH_SIZE: '10' })
+    await waitFor('rebuild resumed', async () => logged(resumed, 'rebuild resumed') === 2)
+    await waitFor('new generation live', async () => logged(resumed, 'rebuild went live') === 2, 60_000)
+    const after = await liveOf()
+    expect(Number(after.redis)).toBe(Number(before.redis) + 1)
+    await caughtUp(db.pool)
+    await expectCountersMatchLog(db.pool)
+  })
 })

@@ -7,11 +7,11 @@ import { createRedisSink } from '../src/sinks/redis-sink.js'
 type Bumped = { amount: number; stop?: boolean }
 
 /** Two counters (non-idempotent updates): any event applied twice shows up as a wrong count. */
-export function workerProjections(options: { pool: pg.Pool; redis: Redis; keyPrefix: string }) {
+export function workerProjections(options: { pool: pg.Pool; redis: Redis; keyPrefix: string; version?: number }) {
   return [
     defineProjection({
       name: 'redis-counter',
-      version: 1,
+      version: options.version ?? 1,
       handles: ['Bumped'],
       sink: createRedisSink({ redis: options.redis, keyPrefix: options.keyPrefix }),
       handlers: {
@@ -25,7 +25,7 @@ export function workerProjections(options: { pool: pg.Pool; redis: Redis; keyPre
     }),
     defineProjection({
       name: 'pg-counter',
-      version: 1,
+      version: options.version ?? 1,
       handles: ['Bumped'],
       sink: createPostgresSink({
         pool: options.pool,

@@ -13,7 +13,12 @@ const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 6 })
 const redis = new Redis(env.REDIS_URL ?? 'redis://127.0.0.1:6379')
 const store = pgStore.createPostgresEventStore({ pool, schema: 'annals' })
 const watcher = await pgStore.createPostgresLogWatcher({ pool, schema: 'annals' })
-const projections = workerProjections({ pool, redis, keyPrefix: env.KEY_PREFIX ?? 'annals-worker:' })
+const projections = workerProjections({
+  pool,
+  redis,
+  keyPrefix: env.KEY_PREFIX ?? 'annals-worker:',
+  version: Number(env.COUNTER_VERSION ?? 1),
+})
 
 let arrived = 0
 let release: (() => void) | null = null
@@ -31,6 +36,7 @@ const runner = createProjectionRunner({
   leaseTtlMs: Number(env.LEASE_TTL_MS ?? 2000),
   pollIntervalMs: Number(env.POLL_MS ?? 200),
   batchSize: Number(env.BATCH_SIZE ?? 50),
+  rebuildBatchSize: Number(env.REBUILD_BATCH_SIZE ?? 200),
   handleSignals: true,
   logger: pino({ level: 'info', base: { worker: env.WORKER_ID } }),
   hooks: {
