@@ -16,26 +16,27 @@ export function backoffDelay(attempt: number, initialMs: number, maxMs: number):
 
 /** @internal A sleep that `wake()` cuts short. */
 export function createWaiter() {
-  let pending: (() => void) | null = null
+  let pending: ((byWake: boolean) => void) | null = null
   let woken = false
   return {
-    wait(ms: number): Promise<void> {
+    /** Resolves true when woken, false when the time ran out. */
+    wait(ms: number): Promise<boolean> {
       if (woken) {
         woken = false
-        return Promise.resolve()
+        return Promise.resolve(true)
       }
-      return new Promise<void>((resolve) => {
-        const timer = setTimeout(done, ms)
-        function done() {
+      return new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => done(false), ms)
+        function done(byWake: boolean) {
           clearTimeout(timer)
           pending = null
-          resolve()
+          resolve(byWake)
         }
         pending = done
       })
     },
     wake(): void {
-      if (pending) pending()
+      if (pending) pending(true)
       else woken = true
     },
   }

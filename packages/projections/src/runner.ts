@@ -111,6 +111,8 @@ export interface ProjectionRunner {
   /** Finishes the batch in flight, releases the leases, and resolves when every loop has ended. */
   stop(): Promise<void>
   status(): readonly ProjectionRuntimeStatus[]
+  /** Resolves once the runner has stopped (after `stop()`, or a signal when `handleSignals` is on). */
+  whenStopped(): Promise<void>
   /** Resolves when every projection is owned by this runner, has no rebuild running, and is caught up. */
   waitUntilIdle(options?: Readonly<{ timeoutMs?: number }>): Promise<void>
 }
@@ -144,6 +146,9 @@ type Worker = {
   lastControlAt: number
   readonly waiter: ReturnType<typeof createWaiter>
   loop: Promise<void> | null
+  /** The last wait ended by the timer, not by a wake-up. */
+  polled: boolean
+  lastMissedWakeWarnAt: number
 }
 
 /** Thrown inside the loop when the stored checkpoint moved under us: re-read from the stored one. */
@@ -204,9 +209,15 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     lastControlAt: 0,
     waiter: createWaiter(),
     loop: null,
+    polled: false,
+    lastMissedWakeWarnAt: 0,
   }))
 
   let running = false
+  let markStopped: () => void = () => {}
+  let stopped = new Promise<void>((resolve) => {
+    markStopped = resolve
+  })
   let stopping = false
   let renewTimer: NodeJS.Timeout | null = null
   let unsubscribe: (() => void) | null = null
@@ -230,6 +241,12 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
   const processedCounter = new Counter({
     name: 'annals_projection_events_processed_total',
     help: 'Events applied to the read model (replays included)',
+    labelNames: ['projection'],
+    registers: [metrics],
+  })
+  const missedWakeUps = new Counter({
+    name: 'annals_projection_missed_wakeups_total',
+    help: 'Times polling found new events that no wake-up announced',
     labelNames: ['projection'],
     registers: [metrics],
   })
@@ -648,10 +665,13 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
           log.info({ projection: w.p.name, token: lease.token.toString() }, 'lease acquired')
           await onAcquired(w)
         }
+        const before = w.eventsProcessed
         const more = await step(w)
         failures = 0
         w.lastError = null
-        if (!more && !stopping) await w.waiter.wait(pollIntervalMs)
+        if (w.polled && watcher && w.eventsProcessed > before) missedWakeUp(w)
+        w.polled = false
+        if (!more && !stopping) w.polled = !(await w.waiter.wait(pollIntervalMs))
       } catch (error) {
         if (error instanceof Stopping) break
         if (error instanceof CheckpointMoved) continue
@@ -680,6 +700,15 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     }
     w.lease = null
     w.state = 'stopped'
+  }
+
+  // Watchdog over the wake-up source: polling found events nobody announced, so LISTEN may be dead
+  // (the watcher reconnects on its own; polling bounds the delay meanwhile).
+  function missedWakeUp(w: Worker): void {
+    missedWakeUps.inc({ projection: w.p.name })
+    if (Date.now() - w.lastMissedWakeWarnAt < 60_000) return
+    w.lastMissedWakeWarnAt = Date.now()
+    log.warn({ projection: w.p.name, pollIntervalMs }, 'polling found events without a wake-up: is LISTEN down?')
   }
 
   async function renewLeases(): Promise<void> {
@@ -715,6 +744,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     await Promise.all(workers.map((w) => w.loop))
     running = false
     log.info('projection runner stopped')
+    markStopped()
   }
 
   return {
@@ -724,6 +754,9 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       if (running) throw new AlreadyStartedError()
       running = true
       stopping = false
+      stopped = new Promise<void>((resolve) => {
+        markStopped = resolve
+      })
       if (watcher)
         unsubscribe = watcher.onWake(() => {
           for (const w of workers) w.waiter.wake()
@@ -737,6 +770,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       log.info({ projections: [...byName.keys()] }, 'projection runner started')
     },
     stop,
+    whenStopped: () => stopped,
     status() {
       return workers.map((w) => ({
         name: w.p.name,

@@ -199,4 +199,18 @@ describe('worker processes (real Postgres store and Redis)', () => {
     await caughtUp(db.pool)
     await expectCountersMatchLog(db.pool)
   })
+
+  it('stops gracefully on SIGTERM: finishes, releases its leases at once, and exits 0', async () => {
+    const first = startWorker('graceful', { LEASE_TTL_MS: '30000' })
+    await waitFor('leases', async () => logged(first, 'lease acquired') === 2)
+    const exited = new Promise<number | null>((done) => first.child.once('exit', (code) => done(code)))
+    first.child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    expect(logged(first, 'projection runner stopped')).toBe(1)
+    // With a 30 s TTL, only a released lease lets a successor in this quickly.
+    const t0 = Date.now()
+    const next = startWorker('successor', { LEASE_TTL_MS: '30000' })
+    await waitFor('successor leases', async () => logged(next, 'lease acquired') === 2, 10_000)
+    expect(Date.now() - t0).toBeLessThan(10_000)
+  })
 })

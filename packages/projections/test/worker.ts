@@ -63,8 +63,8 @@ const runner = createProjectionRunner({
 })
 await runner.start()
 process.stdout.write(`${JSON.stringify({ msg: 'worker started' })}\n`)
-process.once('beforeExit', () => {
-  void watcher.close()
-  void pool.end()
-  redis.disconnect()
-})
+await runner.whenStopped()
+await watcher.close()
+await pool.end()
+redis.disconnect()
+process.stdout.write(`${JSON.stringify({ msg: 'worker exiting' })}\n`)
