@@ -74,7 +74,7 @@ async function consumerTables(schema: string): Promise<void> {
 }
 
 function workerEnv(schema: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { DATABASE_URL: db.url, OUTBOX_SCHEMA: schema, REDIS_PREFIX: r.keyPrefix + schema, ...extra }
+  return { DATABASE_URL: db.url, OUTBOX_SCHEMA: schema, REDIS_PREFIX: `${r.keyPrefix}:${schema}`, ...extra }
 }
 
 describe('relay crashes', () => {
@@ -84,7 +84,7 @@ describe('relay crashes', () => {
     await consumerTables(schema)
     const m = order('order-1', 1)
     await insertOutboxRows(db.pool, schema, [m])
-    const key = streamKey(r.keyPrefix + schema, 'orders')
+    const key = streamKey(`${r.keyPrefix}:${schema}`, 'orders')
 
     const doomed = spawnWorker('relay-worker.ts', workerEnv(schema, { HANG_AFTER_PUBLISH: '1' }))
     await waitFor(() => doomed.lines.some((l) => l.startsWith('ACKED')), 20_000, 'the broker ack')
@@ -108,7 +108,7 @@ describe('relay crashes', () => {
     })
     const consumer = createRedisStreamsConsumer({
       redis: r.redis,
-      keyPrefix: r.keyPrefix + schema,
+      keyPrefix: `${r.keyPrefix}:${schema}`,
       topic: 'orders',
       group: 'billing',
       consumer: 'billing-1',
@@ -145,7 +145,7 @@ describe('relay crashes', () => {
     let deliveries = 0
     const consumer = createRedisStreamsConsumer({
       redis: r.redis,
-      keyPrefix: r.keyPrefix + schema,
+      keyPrefix: `${r.keyPrefix}:${schema}`,
       topic: 'orders',
       group: 'projector',
       consumer: 'projector-1',
