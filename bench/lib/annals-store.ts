@@ -1,6 +1,6 @@
 import type { EventStore, LogWatcher, SnapshotStore } from '@annals/core'
 import type pg from 'pg'
-import type { BenchDatabase } from './services.js'
+import { type BenchDatabase, onCleanup } from './services.js'
 
 /** Thrown when a package the workload needs has not landed (the row is then reported as n/a). */
 export class NotAvailableError extends Error {
@@ -27,15 +27,38 @@ export const ANNALS_SCHEMA = 'annals'
  * migrations first when `migrate` is true.
  */
 export async function openAnnals(db: BenchDatabase, max: number, migrate = true): Promise<AnnalsStores> {
+  // Looked up at run time so the bench type-checks and runs (with n/a rows) before the store lands.
   const mod = (await import('@annals/store-postgres')) as Record<string, unknown>
-  if (typeof mod.createPostgresEventStore !== 'function') {
+  const api = mod as Partial<StoreApi>
+  if (typeof api.createPostgresEventStore !== 'function') {
     throw new NotAvailableError('@annals/store-postgres does not export createPostgresEventStore yet')
   }
-  void db
-  void max
-  void migrate
-  throw new NotAvailableError('store-postgres wiring not written yet')
+  if (typeof api.migrate !== 'function')
+    throw new NotAvailableError('@annals/store-postgres does not export migrate yet')
+  if (typeof api.createPostgresSnapshotStore !== 'function') {
+    throw new NotAvailableError('@annals/store-postgres does not export createPostgresSnapshotStore yet')
+  }
+  const pool = db.pool(max)
+  if (migrate) await api.migrate({ pool, schema: ANNALS_SCHEMA })
+  const store = api.createPostgresEventStore({ pool, schema: ANNALS_SCHEMA })
+  const snapshots = api.createPostgresSnapshotStore({ pool, schema: ANNALS_SCHEMA })
+  let watcher: LogWatcher | undefined
+  if (typeof api.createPostgresLogWatcher === 'function') {
+    // LISTEN holds a connection of its own, outside the measured pool.
+    const w = await api.createPostgresLogWatcher({ pool: db.pool(1), schema: ANNALS_SCHEMA })
+    onCleanup(() => w.close())
+    watcher = w
+  }
+  return { store, snapshots, pool, ...(watcher ? { watcher } : {}) }
 }
+
+type StoreOptions = { pool: pg.Pool; schema: string }
+type StoreApi = Readonly<{
+  migrate(o: StoreOptions): Promise<unknown>
+  createPostgresEventStore(o: StoreOptions): EventStore
+  createPostgresSnapshotStore(o: StoreOptions): SnapshotStore
+  createPostgresLogWatcher(o: StoreOptions): LogWatcher | Promise<LogWatcher>
+}>
 
 /**
  * {@link openAnnals}, or null when the store has not landed; then every id in `ids` is reported as
