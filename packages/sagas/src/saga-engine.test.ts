@@ -11,9 +11,10 @@ import {
   RejectPayout,
   transferWithReceipt,
 } from '../examples/bank-transfer.js'
+import type { AnySagaDefinition } from './saga-definition.js'
 import { createSagaEngine } from './saga-engine.js'
 
-async function setup(sagas = [bankTransfer, transferWithReceipt]) {
+async function setup(sagas: readonly AnySagaDefinition[] = [bankTransfer, transferWithReceipt]) {
   const store = createInMemoryEventStore()
   const engine = createSagaEngine({ store, sagas })
   const { createCommandHandler } = await import('@annals/core')
