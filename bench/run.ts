@@ -4,7 +4,8 @@
  *   pnpm bench          full run, writes bench/RESULTS.md (~15 min on 2 cores)
  *   pnpm bench:quick    every workload at tiny sizes (< 60 s), writes bench/results/quick.md
  *
- * Options: --quick, --only=<substring>[,<substring>] (workload names), --out=<file>.
+ * Options: --quick, --only=<substring>[,<substring>] (workload names), --out=<file>,
+ * --set=<size>=<n>[,...] (override sizes, e.g. --set=rebuildEvents=100000,longRuns=1; see lib/context.ts).
  * Exits non-zero only when a workload fails with an error, never because a target is missed.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -148,7 +149,13 @@ async function main(): Promise<number> {
     ?.split(',')
     .map((s) => s.trim())
     .filter(Boolean)
-  const ctx = new BenchContext(mode)
+  const overrides: Record<string, number> = {}
+  for (const pair of (arg('set') ?? '').split(',').filter(Boolean)) {
+    const [key, value] = pair.split('=')
+    if (!key || value === undefined || !Number.isFinite(Number(value))) throw new Error(`--set: bad "${pair}"`)
+    overrides[key] = Number(value)
+  }
+  const ctx = new BenchContext(mode, overrides)
   installSignalCleanup(progress)
   const t0 = nowMs()
   const loadAtStart = os.loadavg()[0] ?? 0

@@ -86,9 +86,13 @@ export class BenchContext {
   readonly errors: { workload: string; error: string }[] = []
   readonly notes: string[] = []
 
-  constructor(mode: 'quick' | 'full') {
+  constructor(mode: 'quick' | 'full', overrides: Partial<Record<keyof Sizes, number>> = {}) {
     this.mode = mode
-    this.sizes = mode === 'quick' ? QUICK : FULL
+    const base = mode === 'quick' ? QUICK : FULL
+    for (const key of Object.keys(overrides)) {
+      if (!(key in base)) throw new Error(`--set: unknown size "${key}" (known: ${Object.keys(base).join(', ')})`)
+    }
+    this.sizes = { ...base, ...overrides, warmup: 'warmup' in overrides ? Boolean(overrides.warmup) : base.warmup }
   }
 
   record(id: string, system: System, unit: Unit, summary: Summary, note?: string): void {

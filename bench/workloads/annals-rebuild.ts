@@ -1,8 +1,15 @@
 import { createElasticsearchSink, defineElasticsearchProjection } from '@annals/elasticsearch'
-import { createRedisReadModel, migrateProjections } from '@annals/projections'
+import { createRedisReadModel, createRedisSink, migrateProjections } from '@annals/projections'
 import { Deposited, Withdrawn } from '../lib/annals-domain.js'
 import { seedLog } from '../lib/annals-events.js'
-import { buildFromZero, PROJECTIONS_SCHEMA, postgresBalances, redisBalances } from '../lib/annals-projections.js'
+import {
+  balancesTable,
+  PROJECTIONS_SCHEMA,
+  placeholder,
+  postgresBalances,
+  redisBalances,
+  timedRebuild,
+} from '../lib/annals-projections.js'
 import { openAnnals } from '../lib/annals-store.js'
 import { type BenchContext, libraryLogger, progress } from '../lib/context.js'
 import { evolve, initialState, makeEvents } from '../lib/domain.js'
@@ -18,8 +25,9 @@ function expectedBalance(total: number): number {
 }
 
 /**
- * Projection rebuild rate: a fresh projection (new name, so nothing exists) built from event zero by
- * a projection runner, until caught up and live, over the whole log (1,000,000 events in full mode).
+ * Projection rebuild rate: a version bump makes the runner build a new generation from event zero
+ * beside the live one and switch to it; timed from the runner's start until the new generation is
+ * live, over the whole log (1,000,000 events in full mode).
  */
 export async function run(ctx: BenchContext): Promise<void> {
   const s = ctx.sizes
@@ -33,13 +41,16 @@ export async function run(ctx: BenchContext): Promise<void> {
     await seedLog(store, total, 'annals rebuild')
     await pool.query('VACUUM ANALYZE')
     const expected = expectedBalance(total)
+    const base = { pool, store, total, ...(watcher ? { watcher } : {}) }
     const note = `${total.toLocaleString('en-US')} events`
 
     const redis = await createRedis('annals_rebuild')
     const redisRates: number[] = []
     for (let run = 1; run <= runs; run++) {
-      const projection = redisBalances(`bal-redis-${run}`, redis.client, redis.prefix)
-      const ms = await buildFromZero({ pool, store, projection, total, ...(watcher ? { watcher } : {}) })
+      const sink = createRedisSink({ redis: redis.client, keyPrefix: redis.prefix })
+      const name = `bal-redis-${run}`
+      const projection = redisBalances(name, sink)
+      const ms = await timedRebuild({ ...base, placeholder: placeholder(name, sink), projection })
       const balance = await createRedisReadModel(redis.client, projection).hget('acct-0', 'balance')
       if (Number(balance) !== expected)
         throw new Error(`redis rebuild: acct-0 balance ${balance}, expected ${expected}`)
@@ -49,8 +60,10 @@ export async function run(ctx: BenchContext): Promise<void> {
 
     const pgRates: number[] = []
     for (let run = 1; run <= runs; run++) {
-      const projection = postgresBalances(`bal-pg-${run}`, pool, `bal_r${run}`)
-      const ms = await buildFromZero({ pool, store, projection, total, ...(watcher ? { watcher } : {}) })
+      const sink = balancesTable(pool, `bal_r${run}`)
+      const name = `bal-pg-${run}`
+      const projection = postgresBalances(name, sink, `bal_r${run}`)
+      const ms = await timedRebuild({ ...base, placeholder: placeholder(name, sink), projection })
       const row = await pool.query<{ balance: string }>(
         `SELECT balance::text FROM read_models.bal_r${run} WHERE account_id = 'acct-0'`,
       )
@@ -74,9 +87,10 @@ export async function run(ctx: BenchContext): Promise<void> {
     })
     const esRates: number[] = []
     for (let run = 1; run <= runs; run++) {
+      const name = `bal-es-${run}`
       const projection = defineElasticsearchProjection({
-        name: `bal-es-${run}`,
-        version: 1,
+        name,
+        version: 2,
         handles: [Deposited, Withdrawn],
         sink,
         handlers: {
@@ -92,7 +106,7 @@ export async function run(ctx: BenchContext): Promise<void> {
             })),
         },
       })
-      const ms = await buildFromZero({ pool, store, projection, total, ...(watcher ? { watcher } : {}) })
+      const ms = await timedRebuild({ ...base, placeholder: placeholder(name, sink), projection })
       const doc = await search.client.get<{ balance: number }>({ index: sink.aliasOf(projection.name), id: 'acct-0' })
       if (doc._source?.balance !== expected) {
         throw new Error(`search rebuild: acct-0 balance ${doc._source?.balance}, expected ${expected}`)

@@ -1,4 +1,4 @@
-import { createProjectionRunner, createRedisReadModel, migrateProjections } from '@annals/projections'
+import { createProjectionRunner, createRedisReadModel, createRedisSink, migrateProjections } from '@annals/projections'
 import { newEvents } from '../lib/annals-events.js'
 import { PROJECTIONS_SCHEMA, redisBalances } from '../lib/annals-projections.js'
 import { openAnnals } from '../lib/annals-store.js'
@@ -24,7 +24,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     if (!watcher) ctx.notes.push('append-to-visible: no log watcher from @annals/store-postgres, the runner polls')
     await migrateProjections({ pool, schema: PROJECTIONS_SCHEMA })
     const redis = await createRedis('annals_visible')
-    const projection = redisBalances('visible', redis.client, redis.prefix)
+    const projection = redisBalances('visible', createRedisSink({ redis: redis.client, keyPrefix: redis.prefix }))
     const runner = createProjectionRunner({
       pool,
       schema: PROJECTIONS_SCHEMA,
