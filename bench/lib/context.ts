@@ -85,6 +85,8 @@ export class BenchContext {
   readonly skips: Skip[] = []
   readonly errors: { workload: string; error: string }[] = []
   readonly notes: string[] = []
+  /** Statements sent per operation (see `countRoundTrips`), printed as their own table. */
+  readonly roundTrips: { op: string; system: System; trips: number }[] = []
 
   constructor(mode: 'quick' | 'full', overrides: Partial<Record<keyof Sizes, number>> = {}) {
     this.mode = mode
@@ -99,6 +101,12 @@ export class BenchContext {
     this.measurements.push({ id, system, unit, summary, ...(note === undefined ? {} : { note }) })
     const fmt = unit === 'ms' ? summary.median.toFixed(2) : Math.round(summary.median).toLocaleString('en-US')
     progress(`  ${system} ${id}: ${fmt} ${unit}${note ? ` (${note})` : ''}`)
+  }
+
+  /** Records how many statements one operation sends. */
+  noteRoundTrips(op: string, system: System, trips: number): void {
+    this.roundTrips.push({ op, system, trips })
+    progress(`  ${system} ${op}: ${trips} round trip(s)`)
   }
 
   skip(id: string, system: System, reason: string): void {

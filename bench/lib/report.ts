@@ -123,6 +123,18 @@ export function renderReport(ctx: BenchContext, machine: Machine): string {
   out.push('| Ceiling | Unit | Figure |')
   out.push('|---|---|---|')
   for (const r of RAW_ROWS) out.push(`| ${r.label} | ${r.unit} | ${cell(ctx, r.id, 'raw')} |`)
+  if (ctx.roundTrips.length) {
+    out.push('')
+    out.push('## Round trips per operation (statements sent through pg, counted on one operation)')
+    out.push('')
+    const ops = [...new Set(ctx.roundTrips.map((r) => r.op))]
+    out.push('| Operation | Annals | Raw | Emmett |')
+    out.push('|---|---|---|---|')
+    for (const op of ops) {
+      const get = (system: System) => ctx.roundTrips.find((r) => r.op === op && r.system === system)?.trips ?? '—'
+      out.push(`| ${op} | ${get('annals')} | ${get('raw')} | ${get('emmett')} |`)
+    }
+  }
   if (ctx.notes.length) {
     out.push('')
     out.push('## Notes')

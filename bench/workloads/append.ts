@@ -1,6 +1,7 @@
 import { hotStream, newEvents } from '../lib/annals-events.js'
 import { openAnnals, openAnnalsOrSkip } from '../lib/annals-store.js'
 import { type BenchContext, parallel, progress, timed } from '../lib/context.js'
+import { countRoundTrips } from '../lib/round-trips.js'
 import { createDatabase, runCleanups } from '../lib/services.js'
 import { createEventsTable, rawAppendRunners } from './raw-pg.js'
 
@@ -76,7 +77,24 @@ export async function run(ctx: BenchContext): Promise<void> {
           }),
       },
     ])
-    if (!many) return
+    // The raw ceilings send one statement per append by construction (autocommit INSERT).
+    ctx.noteRoundTrips('append 1 event', 'raw', 1)
+    ctx.noteRoundTrips('append 100 events', 'raw', 1)
+    if (!one || !many) return
+    ctx.noteRoundTrips(
+      'append 1 event',
+      'annals',
+      await countRoundTrips(() =>
+        one.store.appendToStream('rt-1', newEvents('rt-1', 1, 1), { expectedVersion: 'no-stream' }),
+      ),
+    )
+    ctx.noteRoundTrips(
+      'append 100 events',
+      'annals',
+      await countRoundTrips(() =>
+        one.store.appendToStream('rt-100', newEvents('rt-100', 1, 100), { expectedVersion: 'no-stream' }),
+      ),
+    )
     let ok = 0
     let conflicts = 0
     await ctx.rate(

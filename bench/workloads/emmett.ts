@@ -2,6 +2,7 @@ import { isExpectedVersionConflictError } from '@event-driven-io/emmett'
 import { getPostgreSQLEventStore, type PostgresEventStore, readMessagesBatch } from '@event-driven-io/emmett-postgresql'
 import { type BenchContext, parallel, progress, timed } from '../lib/context.js'
 import { type BenchEvent, evolve, initialState, makeEvents, makeMetadata } from '../lib/domain.js'
+import { countRoundTrips } from '../lib/round-trips.js'
 import { type BenchDatabase, createDatabase, onCleanup, runCleanups } from '../lib/services.js'
 import { nowMs } from '../lib/stats.js'
 
@@ -61,6 +62,24 @@ export async function run(ctx: BenchContext): Promise<void> {
         return s.append100Seq * 100
       }),
     )
+    ctx.noteRoundTrips(
+      'append 1 event',
+      'emmett',
+      await countRoundTrips(() =>
+        one.appendToStream('rt-1', withMetadata(makeEvents('rt-1', 1, 1)), {
+          expectedStreamVersion: 'STREAM_DOES_NOT_EXIST',
+        }),
+      ),
+    )
+    ctx.noteRoundTrips(
+      'append 100 events',
+      'emmett',
+      await countRoundTrips(() =>
+        one.appendToStream('rt-100', withMetadata(makeEvents('rt-100', 1, 100)), {
+          expectedStreamVersion: 'STREAM_DOES_NOT_EXIST',
+        }),
+      ),
+    )
     let conflicts = 0
     let successes = 0
     await ctx.rate(
@@ -118,6 +137,11 @@ export async function run(ctx: BenchContext): Promise<void> {
       }),
     )
     if (check !== 1000) throw new Error(`emmett load folded ${check} events, expected 1000`)
+    ctx.noteRoundTrips(
+      'load a 1,000-event stream',
+      'emmett',
+      await countRoundTrips(() => store.aggregateStream('load-1k', { evolve, initialState })),
+    )
   } finally {
     await runCleanups(progress)
   }
@@ -156,6 +180,11 @@ export async function run(ctx: BenchContext): Promise<void> {
           return count
         }),
       { runs: s.longRuns },
+    )
+    ctx.noteRoundTrips(
+      'read 1,000 events of the log',
+      'emmett',
+      await countRoundTrips(() => readMessagesBatch(executor, { after: 0n, batchSize: 1000 })),
     )
   } finally {
     await runCleanups(progress)

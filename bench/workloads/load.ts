@@ -4,6 +4,7 @@ import { newEvents } from '../lib/annals-events.js'
 import { openAnnals, openAnnalsOrSkip } from '../lib/annals-store.js'
 import { type BenchContext, progress, timed } from '../lib/context.js'
 import { type AccountState, type BenchEvent, evolve, initialState, makeEvents, makeMetadata } from '../lib/domain.js'
+import { countRoundTrips } from '../lib/round-trips.js'
 import { createDatabase, runCleanups } from '../lib/services.js'
 import { latencyPercentiles, nowMs, summarize } from '../lib/stats.js'
 import { createEventsTable, rawLoadRunner, seedRawLoad } from './raw-pg.js'
@@ -53,7 +54,13 @@ export async function run(ctx: BenchContext): Promise<void> {
           }),
       },
     ])
+    ctx.noteRoundTrips('load a 1,000-event stream', 'raw', 1)
     if (!annals) return
+    ctx.noteRoundTrips(
+      'load a 1,000-event stream',
+      'annals',
+      await countRoundTrips(() => loadAggregate(BenchAccount, { store: annals.store }, 'load-1k')),
+    )
     const { store, snapshots } = annals
 
     const n = s.bigStream

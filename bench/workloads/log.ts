@@ -1,6 +1,7 @@
 import { readWholeLog, seedLog } from '../lib/annals-events.js'
 import { openAnnals, openAnnalsOrSkip } from '../lib/annals-store.js'
 import { type BenchContext, progress, timed } from '../lib/context.js'
+import { countRoundTrips } from '../lib/round-trips.js'
 import { createDatabase, runCleanups } from '../lib/services.js'
 import { createEventsTable, rawKeysetRunner, seedRawEvents } from './raw-pg.js'
 
@@ -44,6 +45,11 @@ export async function run(ctx: BenchContext): Promise<void> {
       ],
       { runs: s.longRuns },
     )
+    ctx.noteRoundTrips('read 1,000 events of the log', 'raw', 1)
+    if (annals) {
+      const trips = await countRoundTrips(() => annals.store.readAll({ limit: 1000 }))
+      ctx.noteRoundTrips('read 1,000 events of the log', 'annals', trips)
+    }
   } finally {
     await runCleanups(progress)
   }
