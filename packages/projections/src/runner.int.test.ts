@@ -84,7 +84,18 @@ describe('projection runner (real Postgres store and Redis)', () => {
         { id: 'acc-1', total: 10 },
         { id: 'acc-2', total: 10 },
       ])
-      const status = await createProjectionAdmin({ pool: db.pool }).status()
+      const text = await runner.metrics.metrics()
+      expect(text).toContain('annals_projection_events_processed_total{projection="counter-redis"} 30')
+      expect(text).toContain('annals_projection_state{projection="counter-pg",state="live"} 1')
+      expect(text).toMatch(/annals_projection_checkpoint_position\{projection="counter-redis"\} \d+/)
+      const status = await waitFor('published status', async () => {
+        const all = await createProjectionAdmin({ pool: db.pool }).status()
+        return all.every((s) => s.state === 'live' && s.checkpoint !== null) ? all : null
+      })
+      expect(status.map((s) => [s.name, s.liveGeneration, s.lagEvents, s.deadLetters])).toEqual([
+        ['counter-pg', 1, 0, 0],
+        ['counter-redis', 1, 0, 0],
+      ])
       expect(status.map((s) => [s.name, s.owner === runner.workerId])).toEqual([
         ['counter-pg', true],
         ['counter-redis', true],
@@ -141,6 +152,9 @@ describe('projection runner (real Postgres store and Redis)', () => {
       // Later events of the blocked stream keep waiting.
       await store.appendToStream('bad', [{ type: 'Deposited', data: { amount: 10 } }])
       await waitFor('third letter', async () => (await admin.listDeadLetters({ projection: 'poison' })).length === 3)
+      await waitFor('dead-letter metric', async () =>
+        (await runner.metrics.metrics()).includes('annals_projection_dead_letters{projection="poison"} 3'),
+      )
       fixed = true
       expect(await admin.retryDeadLetters({ projection: 'poison' })).toBe(3)
       await waitFor('replay', async () => (await admin.listDeadLetters({ projection: 'poison' })).length === 0)
