@@ -10,6 +10,7 @@ export const CliErrorCodes = {
   MISSING_ENV: 'ANNALS_CLI_ERR_MISSING_ENV',
   UNREACHABLE: 'ANNALS_CLI_ERR_UNREACHABLE',
   USAGE: 'ANNALS_CLI_ERR_USAGE',
+  NOT_MIGRATED: 'ANNALS_CLI_ERR_NOT_MIGRATED',
 } as const
 
 /** Union of the codes in {@link CliErrorCodes}. */
@@ -66,5 +67,17 @@ export class UsageError extends AnnalsError<'ANNALS_CLI_ERR_USAGE'> {
   constructor(message: string) {
     super(CliErrorCodes.USAGE, message)
     this.name = 'UsageError'
+  }
+}
+
+/** The projection (or store) tables do not exist in the database yet. */
+export class NotMigratedError extends AnnalsError<'ANNALS_CLI_ERR_NOT_MIGRATED'> {
+  constructor(options?: { cause?: unknown }) {
+    super(
+      CliErrorCodes.NOT_MIGRATED,
+      'The Annals tables are missing in this database (or schema): run `annals migrate`',
+      options,
+    )
+    this.name = 'NotMigratedError'
   }
 }

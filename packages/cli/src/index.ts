@@ -13,6 +13,7 @@ export {
   ConfigInvalidError,
   ConfigNotFoundError,
   MissingEnvError,
+  NotMigratedError,
   UnreachableError,
   UsageError,
 } from './errors.js'

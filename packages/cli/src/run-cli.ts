@@ -15,7 +15,7 @@ import type pg from 'pg'
 import { pino } from 'pino'
 import { type AnnalsConfig, findConfigFile, loadConfig } from './config.js'
 import { type Connections, openConnections, pingRedis } from './connections.js'
-import { UsageError } from './errors.js'
+import { NotMigratedError, UsageError } from './errors.js'
 import { formatSeconds, renderTable, toJson } from './output.js'
 
 /** Where the CLI reads and writes (injectable for tests and embedding). */
@@ -360,7 +360,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     await program.parseAsync([...argv], { from: 'user' })
     return 0
-  } catch (error) {
+  } catch (caught) {
+    // 42P01: undefined table — the one database error with an obvious fix.
+    const error = (caught as { code?: unknown }).code === '42P01' ? new NotMigratedError({ cause: caught }) : caught
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : 2
     }

@@ -214,6 +214,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
   }))
 
   let running = false
+  const stopWaiters = new Set<() => void>()
   let markStopped: () => void = () => {}
   let stopped = new Promise<void>((resolve) => {
     markStopped = resolve
@@ -657,7 +658,14 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
           const lease = await leases.acquire(w.p.name, workerId, leaseTtlMs)
           if (!lease) {
             w.state = 'standby'
-            await w.waiter.wait(Math.max(200, Math.floor(leaseTtlMs / 4)))
+            // Not the waiter: wake-ups announce appends, and a standby has nothing to do with them.
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, Math.max(200, Math.floor(leaseTtlMs / 4)))
+              stopWaiters.add(() => {
+                clearTimeout(timer)
+                resolve()
+              })
+            })
             continue
           }
           w.lease = lease
@@ -741,6 +749,8 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       process.off('SIGINT', signalHandler)
     }
     for (const w of workers) w.waiter.wake()
+    for (const release of stopWaiters) release()
+    stopWaiters.clear()
     await Promise.all(workers.map((w) => w.loop))
     running = false
     log.info('projection runner stopped')
