@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createProjectionRunner, migrateProjections } from '@annals/projections'
+import type { RecordedEvent } from '@annals/core'
+import { type AnyProjection, createProjectionRunner, migrateProjections } from '@annals/projections'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { pino } from 'pino'
@@ -140,16 +141,17 @@ describe('annals CLI (spawned, real Postgres and Redis)', () => {
     }
     const { projections } = config({ pool, redis: () => redis, env: { ...process.env, TEST_KEY_PREFIX: keyPrefix } })
     // A worker that owns both projections; deposit-rows refuses negative amounts (a poison event).
-    const guarded = projections.map((p) =>
-      p.name === 'deposit-rows'
-        ? {
-            ...p,
-            handle: async (e: Parameters<typeof p.handle>[0], ctx: Parameters<typeof p.handle>[1]) => {
-              if ((e.data as { amount: number }).amount < 0 && !fixed) throw new Error('negative deposit')
-              await p.handle(e, ctx)
-            },
-          }
-        : p,
+    const guarded = (projections as readonly AnyProjection[]).map(
+      (p): AnyProjection =>
+        p.name === 'deposit-rows'
+          ? {
+              ...p,
+              handle: async (e: RecordedEvent, ctx: unknown) => {
+                if ((e.data as { amount: number }).amount < 0 && !fixed) throw new Error('negative deposit')
+                await p.handle(e, ctx)
+              },
+            }
+          : p,
     )
     let fixed = false
     const runner = createProjectionRunner({
