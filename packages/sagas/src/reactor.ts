@@ -60,7 +60,7 @@ export interface Reactor<E extends Event = Event> {
 // biome-ignore lint/suspicious/noExplicitAny: variance escape for collections of reactors
 export type AnyReactor = Reactor<any>
 
-const REACTOR_NAME = /^[a-z][a-z0-9_.-]{0,62}$/
+const REACTOR_NAME = /^[a-z][a-z0-9_.-]{0,39}$/
 
 /**
  * Defines a reactor. Reactions must be deterministic in which commands they send: the idempotency
@@ -84,7 +84,7 @@ export function defineReactor<const H extends readonly EventSource[]>(
   if (typeof input.name !== 'string' || !REACTOR_NAME.test(input.name)) {
     throw new InvalidSagaDefinitionError(
       String(input.name),
-      'reactor name must be lower-case letters, digits, "_", "-" or "." (at most 63, starting with a letter)',
+      'reactor name must be lower-case letters, digits, "_", "-" or "." (at most 40, starting with a letter)',
     )
   }
   if (!Array.isArray(input.handles) || input.handles.length === 0) {

@@ -1,0 +1,27 @@
+import type { EventStore } from '@annals/core'
+import type { Pool } from 'pg'
+import type { SagaDefinition } from '../saga-definition.js'
+import { createSagaEngine, type StartSagaOptions, type StartSagaResult } from '../saga-engine.js'
+import { sagaTables } from './names.js'
+import { ensureInstanceRow } from './saga-worker.js'
+
+/** Where {@link startSaga} records the new instance. */
+export type StartSagaTarget = Readonly<{ pool: Pool; store: EventStore; schema?: string }>
+
+/**
+ * Starts a saga instance from any process (an HTTP handler, a script): records `SagaStarted` in its
+ * stream and queues it in `saga_instances`; a running saga worker drives it. Idempotent per saga id.
+ * @example
+ * await startSaga({ pool, store }, bankTransfer, { transferId, from, to, amount, currency })
+ */
+export async function startSaga<In, I>(
+  target: StartSagaTarget,
+  saga: SagaDefinition<In, I>,
+  input: In,
+  options?: StartSagaOptions,
+): Promise<StartSagaResult> {
+  const t = sagaTables(target.schema)
+  const result = await createSagaEngine({ store: target.store, sagas: [saga] }).start(saga, input, options)
+  await ensureInstanceRow(target.pool, t, result.saga, result.sagaId)
+  return result
+}

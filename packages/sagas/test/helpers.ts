@@ -1,0 +1,157 @@
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+
+export const PG_ADMIN_URL = process.env.ANNALS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+
+/** Creates a throwaway database; `drop()` removes it (terminating leftover connections). */
+export async function createTestDatabase(prefix = 'annals_sagas') {
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const url = new URL(PG_ADMIN_URL)
+  url.pathname = `/${name}`
+  const connectionString = url.toString()
+  const pool = new pg.Pool({ connectionString, max: 10 })
+  return {
+    name,
+    url: connectionString,
+    pool,
+    async drop() {
+      await pool.end().catch(() => {})
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL })
+      await c.connect()
+      await c.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [name],
+      )
+      await c.query(`DROP DATABASE IF EXISTS ${name}`)
+      await c.end()
+    },
+  }
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs = 20_000,
+  everyMs = 25,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await probe()
+      if (value !== undefined && value !== null && value !== false) return value
+    } catch (error) {
+      last = error
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
+  }
+}
+
+const WORKER = fileURLToPath(new URL('./saga-worker-process.ts', import.meta.url))
+const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url))
+
+/** A saga worker child process (`node --conditions=@annals/source --import tsx`), killed with SIGKILL at the end. */
+export type WorkerProcess = Readonly<{
+  pid: number
+  /** Resolves with the exit signal (or code) when the process ends. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  output: () => string
+  kill: () => Promise<void>
+}>
+
+/** Spawns the worker; `env` configures it (see saga-worker-process.ts). */
+export function spawnWorker(env: Record<string, string>): WorkerProcess {
+  const child = spawn(process.execPath, ['--conditions=@annals/source', '--import', 'tsx', WORKER], {
+    cwd: PACKAGE_DIR,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString()
+  })
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString()
+  })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }))
+  })
+  return {
+    pid: child.pid as number,
+    exited,
+    output: () => output,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      await exited
+    },
+  }
+}
+
+import { createCommandHandler, type EventStore } from '@annals/core'
+import { Account, Mailbox, Payout } from '../examples/bank-transfer.js'
+import { migrateSagas } from '../src/postgres/migrate-sagas.js'
+import { pgStore } from './store.js'
+
+/** One isolated world in a schema of the test database: event store, saga tables, command handlers. */
+export async function createWorld(pool: pg.Pool, schema: string) {
+  await pgStore.migrate({ pool, schema })
+  await migrateSagas({ pool, schema })
+  const store: EventStore = pgStore.createPostgresEventStore({ pool, schema })
+  const accounts = createCommandHandler(Account, { store })
+  const mailboxes = createCommandHandler(Mailbox, { store })
+  const payouts = createCommandHandler(Payout, { store })
+  return {
+    schema,
+    store,
+    accounts,
+    mailboxes,
+    payouts,
+    async open(accountId: string, currency: string, balance: number) {
+      await accounts.handle({ type: 'OpenAccount', data: { accountId, currency } })
+      if (balance > 0) await accounts.handle({ type: 'Deposit', data: { accountId, amount: balance } })
+    },
+    async balance(accountId: string) {
+      const { state } = await accounts.load(`account-${accountId}`)
+      return state.status === 'none' ? null : state.balance
+    },
+    async types(streamId: string) {
+      return (await store.readStream(streamId)).events.map((e) => e.type)
+    },
+    async status(saga: string, sagaId: string) {
+      const { rows } = await pool.query<{ status: string }>(
+        `SELECT status FROM "${schema}".saga_instances WHERE saga = $1 AND saga_id = $2`,
+        [saga, sagaId],
+      )
+      return rows[0]?.status ?? null
+    },
+  }
+}
+
+/** Waits until the instance's row shows an end state, and returns it. */
+export async function settled(
+  world: Awaited<ReturnType<typeof createWorld>>,
+  saga: string,
+  sagaId: string,
+  worker?: WorkerProcess,
+  timeoutMs = 30_000,
+) {
+  try {
+    return await waitFor(
+      `saga ${saga}/${sagaId} to end`,
+      async () => {
+        const status = await world.status(saga, sagaId)
+        return status === 'completed' || status === 'compensated' || status === 'failed' ? status : null
+      },
+      timeoutMs,
+    )
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\nworker output:\n${worker?.output() ?? '(none)'}`)
+  }
+}
