@@ -4,7 +4,7 @@ import type { Pool, PoolClient } from 'pg'
 import { type Logger, pino } from 'pino'
 import { type BackoffPolicy, toBackoff } from './backoff.js'
 import { AlreadyStartedError, InvalidOptionError, isPublishFailedError, PublishTimeoutError } from './errors.js'
-import { type OutboxTableOptions, type OutboxTables, resolveTables } from './names.js'
+import { type OutboxTableOptions, type OutboxTables, quoteIdentifier, resolveTables } from './names.js'
 import { cleanupSentMessages } from './outbox-admin.js'
 import type { OutboxMetrics } from './outbox-metrics.js'
 
@@ -29,6 +29,12 @@ export type OutboxRelayOptions = OutboxTableOptions &
     publishTimeoutMs?: number
     /** Published rows are deleted this long after they were sent. Default 1 hour; 0 deletes at the next cleanup. */
     retentionMs?: number
+    /**
+     * A `LISTEN` channel that announces new outbox rows (for example the event store's append
+     * notification): the polling loop wakes up at once instead of waiting for `pollIntervalMs`.
+     * Polling still runs, so a missed notification only costs latency.
+     */
+    listenChannel?: string
     /** How often `start()`'s loop deletes old published rows. Default 60 s. */
     cleanupIntervalMs?: number
     metrics?: OutboxMetrics
@@ -121,6 +127,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let stopping = false
   let wake: (() => void) | undefined
   let lastCleanup = 0
+  // Set by a notification that arrives while a batch runs, so that the loop does not sleep past it.
+  let woken = false
+  let listener: PoolClient | undefined
 
   async function publishWithTimeout(messages: readonly RelayedMessage[]): Promise<void> {
     let timer: NodeJS.Timeout | undefined
@@ -331,6 +340,25 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     if (deleted > 0) logger.debug({ deleted }, 'deleted published outbox rows')
   }
 
+  async function listen(channel: string): Promise<void> {
+    try {
+      const client = await pool.connect()
+      if (stopping) {
+        client.release()
+        return
+      }
+      listener = client
+      client.on('error', (error) => logger.warn({ err: error }, 'outbox relay LISTEN connection failed; polling only'))
+      client.on('notification', () => {
+        woken = true
+        wake?.()
+      })
+      await client.query(`LISTEN ${quoteIdentifier(channel)}`)
+    } catch (error) {
+      logger.warn({ err: error, channel }, 'outbox relay could not LISTEN; polling only')
+    }
+  }
+
   async function loop(): Promise<void> {
     let errors = 0
     while (!stopping) {
@@ -345,6 +373,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         logger.error({ err: error }, 'outbox relay batch failed')
       }
       if (stopping) break
+      if (woken && errors === 0) full = true
+      woken = false
       if (!full || errors > 0) {
         const delay = errors > 0 ? Math.min(10_000, pollIntervalMs * 2 ** Math.min(errors, 6)) : pollIntervalMs
         await new Promise<void>((resolve) => {
@@ -364,11 +394,16 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     start() {
       if (running) throw new AlreadyStartedError('The outbox relay')
       stopping = false
-      running = loop()
+      running = Promise.all([loop(), options.listenChannel ? listen(options.listenChannel) : undefined]).then(
+        () => undefined,
+      )
     },
     async stop() {
       stopping = true
       wake?.()
+      const l = listener
+      listener = undefined
+      l?.release(true)
       await running
       running = undefined
     },

@@ -7,7 +7,7 @@ import { migrateOutbox } from '../src/migrate-outbox.js'
 import { cleanupSentMessages, getOutboxStatus, listDeadMessages, retryDeadMessages } from '../src/outbox-admin.js'
 import { createOutboxRelay } from '../src/outbox-relay.js'
 import { createRedisStreamsPublisher, streamKey } from '../src/redis-streams-publisher.js'
-import { createTestDatabase, createTestRedis, insertOutboxRows, readStream } from './helpers.js'
+import { createTestDatabase, createTestRedis, insertOutboxRows, readStream, waitFor } from './helpers.js'
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
 let r: ReturnType<typeof createTestRedis>
@@ -315,5 +315,34 @@ describe('outbox relay', () => {
         last_error: 'PublishTimeoutError: The publisher did not acknowledge within 100 ms',
       },
     ])
+  })
+
+  it('wakes up on a NOTIFY of its listen channel instead of waiting for the next poll', async () => {
+    const { schema, keyPrefix } = await fresh()
+    const relay = createOutboxRelay({
+      logger,
+      pool: db.pool,
+      schema,
+      publisher: createRedisStreamsPublisher({ redis: r.redis, keyPrefix }),
+      pollIntervalMs: 600_000,
+      listenChannel: `${schema}_appended`,
+    })
+    relay.start()
+    try {
+      // Let the first (empty) poll happen and the loop go to sleep for ten minutes.
+      await new Promise((res) => setTimeout(res, 300))
+      const tx = await db.pool.connect()
+      try {
+        await tx.query('BEGIN')
+        await insertOutboxRows(tx, schema, [message('woken', 1)])
+        await tx.query(`NOTIFY ${schema}_appended`)
+        await tx.query('COMMIT')
+      } finally {
+        tx.release()
+      }
+      await waitFor(async () => (await r.redis.xlen(streamKey(keyPrefix, 'orders'))) === 1, 20_000, 'the wake-up')
+    } finally {
+      await relay.stop()
+    }
   })
 })
