@@ -149,10 +149,11 @@ export function createDeadLetterStore(pool: Pool, tables: ProjectionTables) {
     /** Every parked letter of the streams in which a retry was requested, in log order per stream. */
     async retryBatch(projection: string, generation: number): Promise<readonly DeadLetter[]> {
       const { rows } = await pool.query<Row>(
-        `SELECT ${COLUMNS} FROM ${t} WHERE projection = $1 AND generation = $2 AND status = 'parked' AND stream_id IN (
+        // Qualified ORDER BY: the selected columns are text casts under the same names.
+        `SELECT ${COLUMNS} FROM ${t} d WHERE projection = $1 AND generation = $2 AND status = 'parked' AND stream_id IN (
            SELECT stream_id FROM ${t} WHERE projection = $1 AND generation = $2 AND status = 'parked'
              AND retry_requested_at IS NOT NULL)
-         ORDER BY stream_id, transaction_id, global_position`,
+         ORDER BY d.stream_id, d.transaction_id, d.global_position`,
         [projection, generation],
       )
       return rows.map(fromRow)
@@ -190,8 +191,8 @@ export function createDeadLetterStore(pool: Pool, tables: ProjectionTables) {
     async list(options: ListDeadLettersOptions = {}): Promise<readonly DeadLetter[]> {
       const status = options.status ?? 'parked'
       const { rows } = await pool.query<Row>(
-        `SELECT ${COLUMNS} FROM ${t} WHERE ($1::text IS NULL OR projection = $1) AND ($2::text = 'all' OR status = $2)
-         ORDER BY id LIMIT $3`,
+        `SELECT ${COLUMNS} FROM ${t} d WHERE ($1::text IS NULL OR projection = $1) AND ($2::text = 'all' OR status = $2)
+         ORDER BY d.id LIMIT $3`,
         [options.projection ?? null, status, options.limit ?? 1000],
       )
       return rows.map(fromRow)

@@ -110,7 +110,10 @@ export function isLeaseLostError(error: unknown): error is LeaseLostError {
   return isAnnalsError(error, ProjectionErrorCodes.LEASE_LOST)
 }
 
-/** A projection handler threw for one event. `cause` is what it threw; `index` is the event's place in its batch. */
+/**
+ * A projection handler threw. `cause` is what it threw; `index` is the event's place in its batch, or
+ * -1 when a batch handler (`applyBatch`) failed as a whole.
+ */
 export class HandlerFailedError extends AnnalsError<'ANNALS_PROJ_ERR_HANDLER_FAILED'> {
   readonly projection: string
   readonly eventId: string

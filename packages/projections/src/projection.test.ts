@@ -62,6 +62,9 @@ describe('defineProjection', () => {
     expect(bad({ apply: undefined, handlers: { B: () => {} } })).toThrow(
       expect.objectContaining({ code: 'ANNALS_PROJ_ERR_INVALID_DEFINITION' }),
     )
+    expect(bad({ applyBatch: () => {} })).toThrow(
+      expect.objectContaining({ code: 'ANNALS_PROJ_ERR_INVALID_DEFINITION' }),
+    )
     const p = defineProjection({ name: 'p', version: 1, handles: ['A'], sink, apply: () => {} })
     expect(() => indexProjections([p, p])).toThrow(
       expect.objectContaining({ code: 'ANNALS_PROJ_ERR_DUPLICATE_PROJECTION' }),

@@ -2,7 +2,7 @@ import type { Event, EventStore } from '@annals/core'
 import pg from 'pg'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createTestDatabase, createTestRedis, waitFor } from '../test/helpers.js'
+import { createTestDatabase, createTestRedis, waitFor, waitUntilApplied } from '../test/helpers.js'
 import { pgStore } from '../test/store.js'
 import { createProjectionAdmin } from './admin.js'
 import { migrateProjections } from './migrate-projections.js'
@@ -60,7 +60,7 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
     const first = createProjectionRunner({ ...common, projections: [v1] })
     await appendSome(store, 500)
     await first.start()
-    await first.waitUntilIdle()
+    await waitUntilApplied(db.pool, first, [v1])
     expect(await rm.hget('acc-0', 'total')).toBe('100')
     expect(await rm.generation()).toBe(1)
     await first.stop()
@@ -89,7 +89,7 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
       await waitFor('generation 2 live', async () => (await rm.generation()) === 2)
       appending = false
       await appender
-      await second.waitUntilIdle()
+      await waitUntilApplied(db.pool, second, [v2])
       reading = false
       await reader
       expect(misses).toEqual([])
@@ -102,7 +102,7 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
       // A rebuild on request (same version) gives the same result in generation 3.
       await createProjectionAdmin({ pool: db.pool }).requestRebuild('totals')
       await waitFor('generation 3 live', async () => (await rm.generation()) === 3)
-      await second.waitUntilIdle()
+      await waitUntilApplied(db.pool, second, [v2])
       expect(await rm.hget('acc-3', 'total')).toBe(String(count * 10))
     } finally {
       appending = false
@@ -127,7 +127,7 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
     await appendSome(store, 50)
     await runner.start()
     try {
-      await runner.waitUntilIdle()
+      await waitUntilApplied(db.pool, runner, [projection])
       expect(await rm.hget('acc-1', 'total')).toBe('10')
       // What a FLUSHALL would do to this projection (we must not flush the shared server).
       const keys = await r.redis.keys(`${keyPrefix}*`)
@@ -168,9 +168,10 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
       rebuildBatchSize: 50,
     }
     await appendSome(store, 300)
-    const first = createProjectionRunner({ ...common, projections: [table(1, 1)] })
+    const v1 = table(1, 1)
+    const first = createProjectionRunner({ ...common, projections: [v1] })
     await first.start()
-    await first.waitUntilIdle()
+    await waitUntilApplied(db.pool, first, [v1])
     await first.stop()
     const readerPool = new pg.Pool({ connectionString: db.url, max: 2 })
     const problems: string[] = []
@@ -191,7 +192,8 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
     const appender = (async () => {
       while (appending) await appendSome(store, 5)
     })()
-    const second = createProjectionRunner({ ...common, projections: [table(2, 10)] })
+    const v2 = table(2, 10)
+    const second = createProjectionRunner({ ...common, projections: [v2] })
     await second.start()
     try {
       await waitFor('generation 2 live', async () => {
@@ -200,7 +202,7 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
       })
       appending = false
       await appender
-      await second.waitUntilIdle()
+      await waitUntilApplied(db.pool, second, [v2])
       reading = false
       await reader
       expect(problems).toEqual([])

@@ -1,7 +1,7 @@
 import type { Event } from '@annals/core'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createTestDatabase, createTestRedis, waitFor } from '../test/helpers.js'
+import { createTestDatabase, createTestRedis, waitFor, waitUntilApplied } from '../test/helpers.js'
 import { pgStore } from '../test/store.js'
 import { createProjectionAdmin } from './admin.js'
 import { migrateProjections } from './migrate-projections.js'
@@ -74,7 +74,7 @@ describe('projection runner (real Postgres store and Redis)', () => {
           { type: 'Noise', data: { n: i } },
         ])
       }
-      await runner.waitUntilIdle({ timeoutMs: 10_000 })
+      await waitUntilApplied(db.pool, runner, [redisCounter, pgCounter])
       const rm = createRedisReadModel(r.redis, redisCounter)
       expect(await rm.hgetall('acc-0')).toEqual({ total: '10' })
       expect(await rm.hgetall('acc-2')).toEqual({ total: '10' })
@@ -163,6 +163,59 @@ describe('projection runner (real Postgres store and Redis)', () => {
       // After the replay the stream flows again.
       await store.appendToStream('bad', [{ type: 'Deposited', data: { amount: 100 } }])
       await waitFor('unblocked', async () => (await rm.hget('bad', 'total')) === '123')
+    } finally {
+      await runner.stop()
+    }
+  })
+
+  it('applies whole batches with applyBatch, and isolates a poison event one at a time', async () => {
+    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    const projection = defineProjection({
+      name: 'batched',
+      version: 1,
+      handles: ['Deposited'] as const,
+      sink: createPostgresSink({
+        pool: db.pool,
+        schema: 'rm',
+        tables: { sums: (t) => `CREATE TABLE ${t} (id text PRIMARY KEY, total bigint NOT NULL, n int NOT NULL)` },
+      }),
+      async applyBatch(events, { client, table }) {
+        if (events.some((e) => (e.data as Deposited['data']).amount < 0)) throw new Error('negative amount')
+        const t = table('sums')
+        await client.query(
+          `INSERT INTO ${t} (id, total, n) SELECT id, sum(amount), count(*) FROM unnest($1::text[], $2::bigint[]) AS x(id, amount) GROUP BY id
+           ON CONFLICT (id) DO UPDATE SET total = ${t}.total + excluded.total, n = ${t}.n + excluded.n`,
+          [events.map((e) => e.streamId), events.map((e) => (e.data as Deposited['data']).amount)],
+        )
+      },
+    })
+    for (let i = 0; i < 60; i++) {
+      await store.appendToStream(`b-${i % 3}`, [{ type: 'Deposited', data: { amount: i === 31 ? -1 : 1 } }])
+    }
+    const runner = createProjectionRunner({
+      pool: db.pool,
+      store,
+      projections: [projection],
+      logger: process.env.DEBUG_TEST ? pino({ level: 'debug' }) : silent,
+      pollIntervalMs: 50,
+      batchSize: 25,
+      retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2 },
+    })
+    await runner.start()
+    try {
+      await waitUntilApplied(db.pool, runner, [projection])
+      const { rows } = await db.pool.query('SELECT id, total::int, n FROM rm.sums ORDER BY id')
+      // Event 31 is the 11th of b-1: it and the 9 after it in b-1 are parked; the other streams are complete.
+      expect(rows).toEqual([
+        { id: 'b-0', total: 20, n: 20 },
+        { id: 'b-1', total: 10, n: 10 },
+        { id: 'b-2', total: 20, n: 20 },
+      ])
+      const letters = await createProjectionAdmin({ pool: db.pool }).listDeadLetters({ projection: 'batched' })
+      expect(letters.map((l) => [l.streamVersion, l.reason])).toEqual([
+        [11n, 'failed'],
+        ...Array.from({ length: 9 }, (_, k) => [BigInt(12 + k), 'blocked']),
+      ])
     } finally {
       await runner.stop()
     }

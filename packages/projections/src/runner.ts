@@ -113,7 +113,11 @@ export interface ProjectionRunner {
   status(): readonly ProjectionRuntimeStatus[]
   /** Resolves once the runner has stopped (after `stop()`, or a signal when `handleSignals` is on). */
   whenStopped(): Promise<void>
-  /** Resolves when every projection is owned by this runner, has no rebuild running, and is caught up. */
+  /**
+   * Resolves when every projection is owned by this runner, has no rebuild running, and is caught up
+   * with the gap-safe log. That log's fence is server-wide: while any transaction on the server is
+   * open, later commits are not visible yet, so "idle" means caught up with what the log shows now.
+   */
   waitUntilIdle(options?: Readonly<{ timeoutMs?: number }>): Promise<void>
 }
 
@@ -316,6 +320,15 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       replayIds,
       size: events.length,
       async apply(ctx) {
+        if (w.p.handleBatch && events.length > 1) {
+          try {
+            await w.p.handleBatch(events, ctx)
+          } catch (cause) {
+            // Which event failed is unknown: the caller isolates it one event at a time.
+            throw new HandlerFailedError(w.p.name, (events[0] as RecordedEvent).eventId, -1, { cause })
+          }
+          return
+        }
         for (let i = 0; i < events.length; i++) {
           const event = events[i] as RecordedEvent
           try {
@@ -448,6 +461,10 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
         return
       } catch (error) {
         if (!isHandlerFailedError(error)) throw error
+        if (error.index < 0) {
+          await applyOneByOne(w, track, chunk)
+          return
+        }
         const failing = chunk[error.index] as { event: RecordedEvent; at: number }
         if (failing.at > 0) {
           const before = chunk.slice(0, error.index).map((c) => c.event)
@@ -455,6 +472,21 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
         }
         await retryOne(w, track, failing.event, error)
         index = failing.at + 1
+      }
+    }
+  }
+
+  async function applyOneByOne(w: Worker, track: Track, chunk: readonly { event: RecordedEvent }[]) {
+    for (const { event } of chunk) {
+      if (track.blocked.has(event.streamId)) {
+        await park(w, track, [{ event, reason: 'blocked', attempts: 0 }])
+        continue
+      }
+      try {
+        await commit(w, track, [event], checkpointOf(event))
+      } catch (error) {
+        if (!isHandlerFailedError(error)) throw error
+        await retryOne(w, track, event, error)
       }
     }
   }

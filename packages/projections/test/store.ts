@@ -16,3 +16,5 @@ export const pgStore: Api =
     ? (candidate as Api)
     : interim
 export const usingInterimStore = pgStore === interim
+/** The qualified events table of the store in schema `annals` (for direct checks in tests). */
+export const EVENTS_TABLE = 'annals.events'
