@@ -55,7 +55,7 @@ export interface Projection<E extends Event = Event, Ctx = unknown> {
   /** Decodes (when definitions were given) and dispatches one event to its handler(s). */
   handle(event: RecordedEvent, ctx: Ctx): Promise<void>
   /** Present when the projection handles whole batches (`applyBatch`). */
-  readonly handleBatch?: (events: readonly RecordedEvent[], ctx: Ctx) => Promise<void>
+  handleBatch?(events: readonly RecordedEvent[], ctx: Ctx): Promise<void>
 }
 
 /** A projection of any event and context (for generic plumbing: runners, CLIs, configs). */

@@ -101,7 +101,7 @@ export async function waitUntilApplied(
     async () => {
       for (const p of projections) {
         const s = runner.status().find((x) => x.name === p.name)
-        if (!s || s.state !== 'live' || s.building !== null) return false
+        if (s?.state !== 'live' || s.building !== null) return false
         const { rows } = await pool.query<{ tx: string; pos: string }>(
           `SELECT e.transaction_id::text AS tx, e.global_position::text AS pos FROM ${EVENTS_TABLE} e
            WHERE e.type = ANY($1::text[]) ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1`,
