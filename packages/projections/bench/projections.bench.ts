@@ -91,8 +91,32 @@ async function main() {
       },
     })
 
+    const pgBatched = defineProjection({
+      name: 'bench-pg-batch',
+      version: 1,
+      handles: ['Deposited', 'Withdrawn'],
+      sink: createPostgresSink({
+        pool: db.pool,
+        schema: 'rm',
+        tables: { balances_b: (t) => `CREATE TABLE ${t} (account text PRIMARY KEY, balance bigint NOT NULL)` },
+      }),
+      // One multi-row upsert per batch instead of one statement per event.
+      async applyBatch(events, { client, table }) {
+        const t = table('balances_b')
+        await client.query(
+          `INSERT INTO ${t} (account, balance)
+           SELECT account, sum(amount) FROM unnest($1::text[], $2::bigint[]) AS x(account, amount) GROUP BY account
+           ON CONFLICT (account) DO UPDATE SET balance = ${t}.balance + excluded.balance`,
+          [
+            events.map((e) => (e.data as Moved).account),
+            events.map((e) => (e.type === 'Deposited' ? 1 : -1) * (e.data as Moved).amount),
+          ],
+        )
+      },
+    })
+
     const admin = createProjectionAdmin({ pool: db.pool })
-    for (const projection of [redisBalances, pgBalances]) {
+    for (const projection of [redisBalances, pgBalances, pgBatched]) {
       const runner = createProjectionRunner({
         pool: db.pool,
         store,

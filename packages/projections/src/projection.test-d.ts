@@ -1,7 +1,7 @@
 import { defineEvent, type Event } from '@annals/core'
 import { describe, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
-import { defineProjection, defineProjectionFor } from './projection.js'
+import { type AnyProjection, defineProjection, defineProjectionFor } from './projection.js'
 import type { ReadModelSink } from './sink.js'
 import type { RedisWriter } from './sinks/redis-sink.js'
 
@@ -65,5 +65,11 @@ describe('projection typing', () => {
     expectTypeOf(p.handles).toEqualTypeOf<readonly ('A' | 'B')[]>()
     // @ts-expect-error 'D' is not a type of the union
     defineProjectionFor<AccountEvent>()({ name: 'p', version: 1, handles: ['D'], sink, apply: () => {} })
+  })
+
+  it('keeps every projection assignable to AnyProjection (runner and config lists)', () => {
+    const p = defineProjection({ name: 'p', version: 1, handles: [Deposited], sink, handlers: { Deposited: () => {} } })
+    const q = defineProjection({ name: 'q', version: 1, handles: [Deposited], sink, applyBatch: () => {} })
+    expectTypeOf([p, q]).toMatchTypeOf<readonly AnyProjection[]>()
   })
 })
