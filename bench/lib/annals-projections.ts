@@ -52,27 +52,28 @@ export function balancesTable(pool: pg.Pool, table: string) {
   })
 }
 
-/** The balances read model in Postgres: one row per account, upserted per event (the handler API is per event). */
+/**
+ * The balances read model in Postgres, written with `applyBatch`: one multi-row upsert per batch
+ * (deltas summed per account first: ON CONFLICT cannot touch a row twice in one statement).
+ */
 export function postgresBalances(
   name: string,
   sink: ReadModelSink<PostgresSinkContext<string>>,
   table: string,
 ): AnyProjection {
-  const upsert = (t: string) =>
-    `INSERT INTO ${t} (account_id, balance, events) VALUES ($1, $2, 1)
-     ON CONFLICT (account_id) DO UPDATE SET balance = ${t}.balance + EXCLUDED.balance, events = ${t}.events + 1`
   return defineProjection({
     name,
     version: 2,
     handles: [Deposited, Withdrawn],
     sink,
-    handlers: {
-      Deposited: async (e, ctx) => {
-        await ctx.client.query(upsert(ctx.table(table)), [e.data.accountId, e.data.amount])
-      },
-      Withdrawn: async (e, ctx) => {
-        await ctx.client.query(upsert(ctx.table(table)), [e.data.accountId, -e.data.amount])
-      },
+    async applyBatch(events, ctx) {
+      const t = ctx.table(table)
+      await ctx.client.query(
+        `INSERT INTO ${t} (account_id, balance, events)
+         SELECT a, sum(d), count(*) FROM unnest($1::text[], $2::bigint[]) AS x(a, d) GROUP BY a
+         ON CONFLICT (account_id) DO UPDATE SET balance = ${t}.balance + EXCLUDED.balance, events = ${t}.events + EXCLUDED.events`,
+        [events.map((e) => e.data.accountId), events.map((e) => (e.type === 'Withdrawn' ? -1 : 1) * e.data.amount)],
+      )
     },
   })
 }
