@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import type { EventStore, LogWatcher } from '@annals/core'
 import type { AnyProjection } from '@annals/projections'
 import type { Redis } from 'ioredis'
 import type { Pool } from 'pg'
@@ -11,6 +12,12 @@ export type AnnalsConfig = Readonly<{
   projections: readonly AnyProjection[]
   /** Schema of the event store and projection tables. Default `annals`. */
   schema?: string
+  /**
+   * The event store the CLI reads when it runs a rebuild itself, and how to migrate it. Default: the
+   * Postgres store of `@annals/store-postgres` on DATABASE_URL (`createPostgresEventStore`,
+   * `createPostgresLogWatcher`, `migrate`).
+   */
+  store?: Readonly<{ eventStore: EventStore; watcher?: LogWatcher; migrate?: () => Promise<unknown> }>
 }>
 
 /** Connections the CLI opens from the environment and hands to a config function. */
@@ -78,7 +85,7 @@ export async function loadConfig(file: string, context: AnnalsConfigContext): Pr
     throw new ConfigInvalidError(file, `the config function threw: ${(error as Error).message}`, { cause: error })
   }
   if (typeof config !== 'object' || config === null) throw new ConfigInvalidError(file, 'the export is not an object')
-  const { projections, schema } = config as { projections?: unknown; schema?: unknown }
+  const { projections, schema, store } = config as { projections?: unknown; schema?: unknown; store?: unknown }
   if (!Array.isArray(projections)) throw new ConfigInvalidError(file, '"projections" must be an array')
   for (const [i, p] of projections.entries()) {
     const candidate = p as Partial<AnyProjection> | null
@@ -88,5 +95,15 @@ export async function loadConfig(file: string, context: AnnalsConfigContext): Pr
   }
   if (schema !== undefined && typeof schema !== 'string')
     throw new ConfigInvalidError(file, '"schema" must be a string')
-  return { projections: projections as AnyProjection[], ...(schema !== undefined ? { schema } : {}) }
+  if (store !== undefined) {
+    const candidate = store as { eventStore?: { readAll?: unknown } } | null
+    if (typeof candidate?.eventStore?.readAll !== 'function') {
+      throw new ConfigInvalidError(file, '"store.eventStore" must be an EventStore')
+    }
+  }
+  return {
+    projections: projections as AnyProjection[],
+    ...(schema !== undefined ? { schema } : {}),
+    ...(store !== undefined ? { store: store as NonNullable<AnnalsConfig['store']> } : {}),
+  }
 }

@@ -36,7 +36,19 @@ type StoreAdapter = Readonly<{
 }>
 
 // The Postgres store is looked up at run time so this package type-checks against any version of it.
-async function openStore(pool: pg.Pool, schema: string): Promise<StoreAdapter> {
+async function openStore(pool: pg.Pool, schema: string, config: AnnalsConfig): Promise<StoreAdapter> {
+  if (config.store) {
+    const own = config.store
+    return {
+      store: own.eventStore,
+      ...(own.watcher ? { watcher: own.watcher } : {}),
+      migrate: async () => {
+        await own.migrate?.()
+      },
+      // The config's store is the config's to close.
+      close: async () => {},
+    }
+  }
   const sp = (await import('@annals/store-postgres')) as Record<string, unknown>
   const createStore = sp.createPostgresEventStore as ((o: { pool: pg.Pool; schema: string }) => EventStore) | undefined
   const createWatcher = sp.createPostgresLogWatcher as
@@ -101,21 +113,30 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError()
 
   type Session = { config: AnnalsConfig; connections: Connections; schema: string }
-  async function withSession<T>(work: (s: Session) => Promise<T>, needsConfig = true): Promise<T> {
+  // Commands that only touch the Annals tables work without a config (defaults), but honour one.
+  async function withSession<T>(
+    work: (s: Session) => Promise<T>,
+    config: 'required' | 'optional' = 'required',
+  ): Promise<T> {
     const opts = program.opts<{ config?: string; schema?: string }>()
     const connections = await openConnections(io.env)
     try {
-      let config: AnnalsConfig = { projections: [] }
-      if (needsConfig) {
-        const file = findConfigFile(io.cwd, opts.config)
-        config = await loadConfig(file, { pool: connections.pool, redis: () => connections.redis(), env: io.env })
+      let loaded: AnnalsConfig = { projections: [] }
+      let file: string | null = null
+      try {
+        file = findConfigFile(io.cwd, opts.config)
+      } catch (error) {
+        if (config === 'required' || opts.config) throw error
       }
-      if (config.projections.some((p) => p.sink.kind === 'redis') && needsConfig) {
+      if (file) {
+        loaded = await loadConfig(file, { pool: connections.pool, redis: () => connections.redis(), env: io.env })
+      }
+      if (loaded.projections.some((p) => p.sink.kind === 'redis') && io.env.REDIS_URL) {
         // A Redis sink's client comes from the config; check the server answers before relying on it.
-        if (io.env.REDIS_URL) await pingRedis(connections.redis(), io.env)
+        await pingRedis(connections.redis(), io.env)
       }
-      const schema = opts.schema ?? config.schema ?? DEFAULT_SCHEMA
-      return await work({ config, connections, schema })
+      const schema = opts.schema ?? loaded.schema ?? DEFAULT_SCHEMA
+      return await work({ config: loaded, connections, schema })
     } finally {
       await connections.close()
     }
@@ -206,7 +227,7 @@ export function buildProgram(io: CliIo): Command {
         let adapter: StoreAdapter | null = null
         let runner: ProjectionRunner | null = null
         if (unowned.length > 0) {
-          adapter = await openStore(pool, schema)
+          adapter = await openStore(pool, schema, config)
           runner = createProjectionRunner({
             pool,
             schema,
@@ -314,7 +335,7 @@ export function buildProgram(io: CliIo): Command {
             ]),
           )}\n`,
         )
-      }, false)
+      }, 'optional')
     })
 
   dlq
@@ -330,15 +351,15 @@ export function buildProgram(io: CliIo): Command {
           ...(o.id !== undefined ? { id: BigInt(o.id) } : {}),
         })
         io.stdout(`${n} dead letter(s) marked for replay; the owning worker replays them within a second\n`)
-      }, false)
+      }, 'optional')
     })
 
   program
     .command('migrate')
     .description("create or upgrade the event store's and the projections' tables")
     .action(async () => {
-      await withSession(async ({ connections, schema }) => {
-        const adapter = await openStore(connections.pool, schema)
+      await withSession(async ({ config, connections, schema }) => {
+        const adapter = await openStore(connections.pool, schema, config)
         try {
           await adapter.migrate()
         } finally {
@@ -348,7 +369,7 @@ export function buildProgram(io: CliIo): Command {
         io.stdout(
           `store migrated; projections migrations applied: ${applied.length ? applied.join(', ') : 'none (up to date)'}\n`,
         )
-      }, false)
+      }, 'optional')
     })
 
   return program

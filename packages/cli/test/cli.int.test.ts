@@ -58,7 +58,12 @@ describe('annals CLI (spawned, real Postgres and Redis)', () => {
     await admin.end()
     const url = new URL(PG_ADMIN_URL)
     url.pathname = `/${dbName}`
-    env = { DATABASE_URL: url.toString(), REDIS_URL, TEST_KEY_PREFIX: keyPrefix }
+    env = {
+      DATABASE_URL: url.toString(),
+      REDIS_URL,
+      TEST_KEY_PREFIX: keyPrefix,
+      TEST_CONFIG_STORE: usingInterimStore ? '1' : '0',
+    }
     pool = new pg.Pool({ connectionString: env.DATABASE_URL })
     redis = new Redis(REDIS_URL)
   })
@@ -105,7 +110,7 @@ describe('annals CLI (spawned, real Postgres and Redis)', () => {
     expect(r.stderr).toContain('error ANNALS_CLI_ERR_NOT_MIGRATED')
   })
 
-  it.skipIf(usingInterimStore)('migrates the store and the projection tables', async () => {
+  it('migrates the store and the projection tables', async () => {
     const migrated = await annals(['migrate'], env)
     expect(migrated.stderr).toBe('')
     expect(migrated.status).toBe(0)
@@ -206,6 +211,41 @@ describe('annals CLI (spawned, real Postgres and Redis)', () => {
     } finally {
       await runner.stop()
     }
+  })
+
+  it('rebuilds --all itself when no worker owns the projections, with a progress bar, and goes live', async () => {
+    await pgStore.migrate({ pool, schema: 'annals' })
+    await migrateProjections({ pool })
+    const store = pgStore.createPostgresEventStore({ pool, schema: 'annals' })
+    for (let i = 0; i < 20; i++) {
+      await store.appendToStreams(
+        Array.from({ length: 10 }, (_, k) => ({
+          streamId: `all-${k}`,
+          events: [{ type: 'Deposited', data: { amount: 1 } }],
+        })),
+      )
+    }
+    const before = await pool.query<{ name: string; live_generation: number }>(
+      'SELECT name, live_generation FROM annals.projections ORDER BY name',
+    )
+    const r = await annals(['projections', 'rebuild', '--all'], env)
+    expect(r.stderr).not.toContain('error')
+    expect(r.status).toBe(0)
+    expect(r.stderr).toMatch(/deposits \[.*\] 100% \| \d+\/\d+ events \| \d+ ev\/s \| ETA/)
+    const after = await pool.query<{ name: string; live_generation: number; building_generation: number | null }>(
+      'SELECT name, live_generation, building_generation FROM annals.projections ORDER BY name',
+    )
+    const previous = new Map(before.rows.map((row) => [row.name, row.live_generation]))
+    for (const row of after.rows) {
+      expect(row.building_generation).toBeNull()
+      expect(row.live_generation).toBe((previous.get(row.name) ?? 0) + 1)
+      expect(r.stdout).toContain(`${row.name}: generation ${row.live_generation} live`)
+    }
+    const { rows } = await pool.query(`SELECT total::int FROM rm.deposits WHERE stream = 'all-3'`)
+    expect(rows[0]?.total).toBe(20)
+    // The CLI released the leases when it finished.
+    const leases = await pool.query('SELECT count(*)::int AS n FROM annals.projection_leases WHERE expires_at > now()')
+    expect(leases.rows[0]?.n).toBe(0)
   })
 
   it('rejects an unknown projection with its code', async () => {
