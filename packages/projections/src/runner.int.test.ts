@@ -163,6 +163,11 @@ describe('projection runner (real Postgres store and Redis)', () => {
       // After the replay the stream flows again.
       await store.appendToStream('bad', [{ type: 'Deposited', data: { amount: 100 } }])
       await waitFor('unblocked', async () => (await rm.hget('bad', 'total')) === '123')
+      // The replayed model equals a clean rebuild from zero.
+      const replayed = [await rm.hgetall('bad'), await rm.lrange('bad:log', 0, -1), await rm.hgetall('good')]
+      await admin.requestRebuild('poison')
+      await waitFor('clean rebuild live', async () => (await rm.generation()) === 2)
+      expect([await rm.hgetall('bad'), await rm.lrange('bad:log', 0, -1), await rm.hgetall('good')]).toEqual(replayed)
     } finally {
       await runner.stop()
     }
