@@ -15,7 +15,8 @@ export function sagaMigrations(t: SagaTables): ReadonlyArray<Readonly<{ name: st
       name: '0001-saga-instances',
       sql: `
         -- One row per saga instance: the index behind listSagas, the work queue of the workers and
-        -- the deadline timer. The saga's own stream is the truth; this row is rebuilt from it.
+        -- the deadline timer. The saga's own stream is the truth; this row is derived from it (every
+        -- drive rewrites it, and the router recreates a missing one from the SagaStarted event).
         CREATE TABLE ${t.instances} (
           saga          text        NOT NULL,
           saga_id       text        NOT NULL,
