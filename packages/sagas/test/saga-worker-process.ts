@@ -35,6 +35,7 @@ const worker = createSagaWorker({
   watcher,
   sagas: workerSagas,
   reactors: [mirrorDeposits],
+  ...(env.WORKER_ID ? { workerId: env.WORKER_ID } : {}),
   pollIntervalMs: Number(env.POLL_MS ?? 100),
   lockTtlMs: Number(env.LOCK_TTL_MS ?? 1000),
   subscriptions: { schema, pollIntervalMs: Number(env.POLL_MS ?? 100), leaseTtlMs: Number(env.LEASE_TTL_MS ?? 1500) },

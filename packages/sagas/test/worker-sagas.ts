@@ -1,17 +1,48 @@
 // The sagas and reactors the worker-process tests run (shared by the tests and the child process).
 import { appendFileSync } from 'node:fs'
+import { defineEvent } from '@annals/core'
 import {
   Account,
   bankTransfer,
   externalPayout,
   MoneyDeposited,
+  TransferInput,
   transferWithReceipt,
 } from '../examples/bank-transfer.js'
 import { defineReactor } from '../src/reactor.js'
+import { defineSaga, startOn } from '../src/saga-definition.js'
 
 export const PAYOUT_DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 1500)
 export const payoutSaga = externalPayout(PAYOUT_DEADLINE_MS)
-export const workerSagas = [bankTransfer, transferWithReceipt, payoutSaga]
+
+/** A request recorded by some other part of the system; the saga starts from it (choreography hands over). */
+export const TransferRequested = defineEvent('TransferRequested', TransferInput)
+
+/** The bank transfer's steps, started by `TransferRequested` events instead of `startSaga`. */
+export const requestedTransfer = defineSaga({
+  name: 'requested-transfer',
+  input: TransferInput,
+  sagaId: (input) => input.transferId,
+  startedBy: [startOn(TransferRequested, { input: (event) => event.data })],
+  steps: (step) => [
+    step({
+      name: 'debit-source',
+      aggregate: Account,
+      command: ({ input }) => ({ type: 'Withdraw', data: { accountId: input.from, amount: input.amount } }),
+      compensate: ({ input }) => ({ type: 'Deposit', data: { accountId: input.from, amount: input.amount } }),
+    }),
+    step({
+      name: 'credit-target',
+      aggregate: Account,
+      command: ({ input }) => ({
+        type: 'Deposit',
+        data: { accountId: input.to, amount: input.amount, currency: input.currency },
+      }),
+    }),
+  ],
+})
+
+export const workerSagas = [bankTransfer, transferWithReceipt, payoutSaga, requestedTransfer]
 
 /** Every deposit to an account `src-<x>` is mirrored to `mirror-<x>` (a stand-in for a downstream service). */
 export const mirrorDeposits = defineReactor({
