@@ -273,3 +273,32 @@ describe('steps confirmed by events', () => {
     expect((await t.store.readStream('saga-external-payout-zz')).streamExists).toBe(false)
   })
 })
+
+describe('sagas started by events', () => {
+  it('starts one instance per trigger event (and per saga id), caused by it', async () => {
+    const { requestedTransfer, TransferRequested } = await import('../test/worker-sagas.js')
+    const t = await setup([requestedTransfer])
+    await t.open('a', 'EUR', 100)
+    await t.open('b', 'EUR', 0)
+    const input = { transferId: 'r1', from: 'a', to: 'b', amount: 5, currency: 'EUR' }
+    const appended = await t.store.appendToStream('requests', [TransferRequested.create(input)])
+    const event = appended.events[0] as RecordedEvent
+    expect(t.engine.handledTypes).toEqual(['TransferRequested'])
+    expect(await t.engine.trigger(event)).toMatchObject([{ saga: 'requested-transfer', sagaId: 'r1', started: true }])
+    expect(await t.engine.trigger(event)).toMatchObject([{ started: false }])
+    const history = await t.engine.history('requested-transfer', 'r1')
+    expect(history).toHaveLength(1)
+    expect(history[0]?.metadata).toMatchObject({ causationId: event.eventId })
+    expect(history[0]?.data).toMatchObject({ triggeredBy: event.eventId })
+    expect((await t.engine.drive('requested-transfer', 'r1')).status).toBe('completed')
+    expect(await t.balance('b')).toBe(5)
+  })
+
+  it('refuses to start without a saga id, and a saga it was not given', async () => {
+    const t = await setup([bankTransfer])
+    await expect(t.engine.start('nope', {})).rejects.toMatchObject({ code: 'ANNALS_SAGA_ERR_UNKNOWN_SAGA' })
+    await expect(
+      t.engine.start(bankTransfer, { transferId: 'x', from: 'a', to: 'b', amount: -1, currency: 'EUR' }),
+    ).rejects.toMatchObject({ code: 'ANNALS_ERR_VALIDATION' })
+  })
+})
