@@ -39,20 +39,23 @@ export async function openAnnals(db: BenchDatabase, max: number, migrate = true)
     throw new NotAvailableError('@annals/store-postgres does not export createPostgresSnapshotStore yet')
   }
   const pool = db.pool(max)
-  if (migrate) await api.migrate({ pool, schema: ANNALS_SCHEMA })
-  const store = api.createPostgresEventStore({ pool, schema: ANNALS_SCHEMA })
-  const snapshots = api.createPostgresSnapshotStore({ pool, schema: ANNALS_SCHEMA })
+  // Both spellings of the client option until the store's API settles (`db` in its migrate today).
+  const opts = { pool, db: pool, schema: ANNALS_SCHEMA }
+  if (migrate) await api.migrate(opts)
+  const store = api.createPostgresEventStore(opts)
+  const snapshots = api.createPostgresSnapshotStore(opts)
   let watcher: LogWatcher | undefined
   if (typeof api.createPostgresLogWatcher === 'function') {
     // LISTEN holds a connection of its own, outside the measured pool.
-    const w = await api.createPostgresLogWatcher({ pool: db.pool(1), schema: ANNALS_SCHEMA })
+    const listen = db.pool(1)
+    const w = await api.createPostgresLogWatcher({ pool: listen, db: listen, schema: ANNALS_SCHEMA })
     onCleanup(() => w.close())
     watcher = w
   }
   return { store, snapshots, pool, ...(watcher ? { watcher } : {}) }
 }
 
-type StoreOptions = { pool: pg.Pool; schema: string }
+type StoreOptions = { pool: pg.Pool; db: pg.Pool; schema: string }
 type StoreApi = Readonly<{
   migrate(o: StoreOptions): Promise<unknown>
   createPostgresEventStore(o: StoreOptions): EventStore
