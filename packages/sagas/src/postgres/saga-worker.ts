@@ -309,20 +309,32 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
     }
   }
 
+  // A rolling pool: a slow saga holds one slot, the others keep flowing.
+  const inFlight = new Set<Promise<void>>()
   async function run(): Promise<void> {
     while (running) {
+      const free = concurrency - inFlight.size
       let claimed: Claimed[] = []
-      try {
-        claimed = await claim(concurrency)
-      } catch (error) {
-        log.error({ err: error }, 'cannot claim saga instances')
+      if (free > 0) {
+        try {
+          claimed = await claim(free)
+        } catch (error) {
+          log.error({ err: error }, 'cannot claim saga instances')
+        }
       }
       if (claimed.length === 0) {
         await idle(pollIntervalMs)
         continue
       }
-      await Promise.all(claimed.map(driveOne))
+      for (const row of claimed) {
+        const drive: Promise<void> = driveOne(row).finally(() => {
+          inFlight.delete(drive)
+          wake()
+        })
+        inFlight.add(drive)
+      }
     }
+    await Promise.all(inFlight)
   }
 
   async function start(): Promise<void> {
