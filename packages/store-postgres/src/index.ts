@@ -1,1 +1,60 @@
-export {}
+export {
+  InvalidIdentifierError,
+  InvalidOptionError,
+  isPgStoreError,
+  MigrationError,
+  NotMigratedError,
+  type PgStoreErrorCode,
+  PgStoreErrorCodes,
+  ThrowawayPostgresError,
+  UnexpectedResultError,
+  UnsupportedOnPgliteError,
+} from './errors.js'
+export {
+  quoteIdentifier,
+  type StoreNames,
+  storeNames,
+  validateSchemaName,
+  validateTablePrefix,
+} from './identifiers.js'
+export {
+  type FenceHolder,
+  getLogFenceStatusOf as getLogFenceStatus,
+  type LogFenceStatus,
+  logFenceStatus,
+} from './log-fence.js'
+export { mapPgError } from './map-pg-error.js'
+export { type MigrateOptions, type MigrateResult, migrate } from './migrate.js'
+export {
+  createPgliteEventStore,
+  createPgliteStores,
+  type PgliteStores,
+  type PgliteStoresOptions,
+} from './pglite.js'
+export {
+  type CheckpointTableOptions,
+  createPostgresCheckpointStore,
+  loadCheckpointInTransaction,
+  type PostgresCheckpointStoreOptions,
+  storeCheckpointInTransaction,
+} from './postgres-checkpoint-store.js'
+export {
+  type AppendLimits,
+  createPostgresEventStore,
+  type OutboxMessage,
+  type OutboxOptions,
+  type PostgresEventStore,
+  type PostgresEventStoreOptions,
+} from './postgres-event-store.js'
+export {
+  createPostgresIdempotencyStore,
+  type PostgresIdempotencyStoreOptions,
+} from './postgres-idempotency-store.js'
+export {
+  createPostgresLogWatcher,
+  type PostgresLogWatcher,
+  type PostgresLogWatcherOptions,
+  type StoreLogger,
+} from './postgres-log-watcher.js'
+export { createPostgresSnapshotStore, type PostgresSnapshotStoreOptions } from './postgres-snapshot-store.js'
+export type { PgliteLike, PgliteTransactionLike, SqlRunner, StoreConnection } from './sql-executor.js'

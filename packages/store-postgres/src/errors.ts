@@ -1,0 +1,94 @@
+import { AnnalsError, isAnnalsError } from '@annals/core'
+
+/**
+ * Every error code `@annals/store-postgres` can raise. Codes are stable: never reused, never renamed.
+ * Documented in `packages/store-postgres/docs/errors.md`.
+ */
+export const PgStoreErrorCodes = {
+  INVALID_IDENTIFIER: 'ANNALS_PG_ERR_INVALID_IDENTIFIER',
+  MIGRATION: 'ANNALS_PG_ERR_MIGRATION',
+  NOT_MIGRATED: 'ANNALS_PG_ERR_NOT_MIGRATED',
+  INVALID_OPTION: 'ANNALS_PG_ERR_INVALID_OPTION',
+  UNSUPPORTED_ON_PGLITE: 'ANNALS_PG_ERR_UNSUPPORTED_ON_PGLITE',
+  UNEXPECTED_RESULT: 'ANNALS_PG_ERR_UNEXPECTED_RESULT',
+  THROWAWAY_POSTGRES: 'ANNALS_PG_ERR_THROWAWAY_POSTGRES',
+} as const
+
+/** Union of the codes in {@link PgStoreErrorCodes}. */
+export type PgStoreErrorCode = (typeof PgStoreErrorCodes)[keyof typeof PgStoreErrorCodes]
+
+/** A schema name or table prefix is not a safe SQL identifier. */
+export class InvalidIdentifierError extends AnnalsError<'ANNALS_PG_ERR_INVALID_IDENTIFIER'> {
+  readonly identifier: string
+  constructor(what: string, identifier: string, reason: string) {
+    super(PgStoreErrorCodes.INVALID_IDENTIFIER, `Invalid ${what} ${JSON.stringify(identifier)}: ${reason}`)
+    this.name = 'InvalidIdentifierError'
+    this.identifier = identifier
+  }
+}
+
+/** A migration failed; nothing of it was applied (each run is one transaction). */
+export class MigrationError extends AnnalsError<'ANNALS_PG_ERR_MIGRATION'> {
+  readonly migration: string | null
+  constructor(migration: string | null, message: string, options?: { cause?: unknown }) {
+    super(PgStoreErrorCodes.MIGRATION, `Migration ${migration ?? '(setup)'} failed: ${message}`, options)
+    this.name = 'MigrationError'
+    this.migration = migration
+  }
+}
+
+/** The store's tables or functions are missing: `migrate()` was not run for this schema and prefix. */
+export class NotMigratedError extends AnnalsError<'ANNALS_PG_ERR_NOT_MIGRATED'> {
+  readonly schema: string
+  constructor(schema: string, options?: { cause?: unknown }) {
+    super(
+      PgStoreErrorCodes.NOT_MIGRATED,
+      `The Annals tables in schema "${schema}" are missing: run migrate({ pool, schema }) or \`annals-pg migrate\``,
+      options,
+    )
+    this.name = 'NotMigratedError'
+    this.schema = schema
+  }
+}
+
+/** An option given to a store factory is out of range or missing. */
+export class InvalidOptionError extends AnnalsError<'ANNALS_PG_ERR_INVALID_OPTION'> {
+  readonly option: string
+  constructor(option: string, message: string) {
+    super(PgStoreErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`)
+    this.name = 'InvalidOptionError'
+    this.option = option
+  }
+}
+
+/** The operation needs a second Postgres connection or concurrent transactions, which PGlite lacks. */
+export class UnsupportedOnPgliteError extends AnnalsError<'ANNALS_PG_ERR_UNSUPPORTED_ON_PGLITE'> {
+  constructor(operation: string) {
+    super(
+      PgStoreErrorCodes.UNSUPPORTED_ON_PGLITE,
+      `${operation} is not available on PGlite (one connection, no concurrent transactions)`,
+    )
+    this.name = 'UnsupportedOnPgliteError'
+  }
+}
+
+/** The database answered something the store cannot interpret (a bug or a foreign change to the tables). */
+export class UnexpectedResultError extends AnnalsError<'ANNALS_PG_ERR_UNEXPECTED_RESULT'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(PgStoreErrorCodes.UNEXPECTED_RESULT, message, options)
+    this.name = 'UnexpectedResultError'
+  }
+}
+
+/** A throwaway PostgreSQL cluster (test helper) could not be created, started or stopped. */
+export class ThrowawayPostgresError extends AnnalsError<'ANNALS_PG_ERR_THROWAWAY_POSTGRES'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(PgStoreErrorCodes.THROWAWAY_POSTGRES, message, options)
+    this.name = 'ThrowawayPostgresError'
+  }
+}
+
+/** True when `error` is one of this package's errors, optionally of the given code. */
+export function isPgStoreError(error: unknown, code?: PgStoreErrorCode): boolean {
+  return isAnnalsError(error) && error.code.startsWith('ANNALS_PG_ERR_') && (code === undefined || error.code === code)
+}

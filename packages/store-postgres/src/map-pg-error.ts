@@ -1,0 +1,84 @@
+import {
+  ConcurrencyError,
+  DuplicateEventIdError,
+  type ExpectedVersion,
+  type StreamId,
+  TimeTravelBackwardsError,
+  ValidationError,
+} from '@annals/core'
+import { NotMigratedError } from './errors.js'
+
+type PgErrorLike = { code?: string; message?: string; detail?: string; constraint?: string }
+
+/** What the append was about, so a database error can be told in the caller's terms. */
+export type AppendContext = Readonly<{
+  schema: string
+  streams: readonly StreamId[]
+  expected: readonly ExpectedVersion[]
+  /** First event's recordedAt per stream, for imports. */
+  importedAt?: readonly (Date | undefined)[]
+}>
+
+function isPgError(error: unknown): error is PgErrorLike {
+  return typeof error === 'object' && error !== null && ('code' in error || 'message' in error)
+}
+
+/**
+ * Translates a driver error raised by the store's SQL into the error the port promises: version
+ * conflicts become `ConcurrencyError`, re-used event ids `DuplicateEventIdError`, and so on. Errors it
+ * does not recognise are returned unchanged.
+ */
+export function mapPgError(error: unknown, context?: AppendContext): unknown {
+  if (!isPgError(error)) return error
+  const message = error.message ?? ''
+  const detail = error.detail ?? ''
+  const streamAt = (indexText: string | undefined) => {
+    const index = Number(indexText) - 1
+    return { index, streamId: context?.streams[index] ?? '(unknown)' }
+  }
+  if (message === 'ANNALS_CONCURRENCY' && context) {
+    const [index, actual] = detail.split('|')
+    const at = streamAt(index)
+    return new ConcurrencyError(at.streamId, context.expected[at.index] ?? 'any', BigInt(actual ?? '0'), {
+      cause: error,
+    })
+  }
+  if (message === 'ANNALS_DUPLICATE_EVENT_ID') {
+    const [index, eventId, ...reason] = detail.split('|')
+    return new DuplicateEventIdError(eventId ?? '', streamAt(index).streamId, reason.join('|'))
+  }
+  if (message === 'ANNALS_TIME_BACKWARDS' && context) {
+    const [index, lastMs] = detail.split('|')
+    const at = streamAt(index)
+    return new TimeTravelBackwardsError(
+      at.streamId,
+      context.importedAt?.[at.index] ?? new Date(Number.NaN),
+      new Date(Number(lastMs)),
+    )
+  }
+  switch (error.code) {
+    case '23505': {
+      // The stream row lock makes these unreachable in normal operation; they are the backstop for
+      // writers that bypass the append function.
+      if (error.constraint?.endsWith('events_event_id_key') || detail.includes('(event_id)')) {
+        const eventId = /=\(([^)]*)\)/.exec(detail)?.[1] ?? ''
+        return new DuplicateEventIdError(eventId, context?.streams[0] ?? '(unknown)', 'a concurrent append stored it')
+      }
+      if (error.constraint?.endsWith('events_stream_version_key') || detail.includes('(stream_id, stream_version)')) {
+        return new ConcurrencyError(context?.streams[0] ?? '(unknown)', context?.expected[0] ?? 'any', -1n, {
+          cause: error,
+        })
+      }
+      return error
+    }
+    case '22P05':
+    case '22021':
+      return new ValidationError('event', [{ path: [], message: `Postgres rejected the text: ${message}` }])
+    case '42P01':
+    case '42883':
+    case '3F000':
+      return new NotMigratedError(context?.schema ?? '(unknown)', { cause: error })
+    default:
+      return error
+  }
+}

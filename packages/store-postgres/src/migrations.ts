@@ -1,0 +1,218 @@
+import type { StoreNames } from './identifiers.js'
+import { quoteIdentifier } from './identifiers.js'
+
+/** One schema change: a name (applied in name order) and its SQL statements. */
+export type Migration = Readonly<{ name: string; statements: (names: StoreNames) => readonly string[] }>
+
+function idx(names: StoreNames, name: string): string {
+  return quoteIdentifier(names.prefix + name)
+}
+
+// The append: one statement, one round trip. It locks every stream row in stream-id order (no deadlocks
+// between multi-stream appends), checks versions and idempotent re-sends, inserts events and outbox rows
+// from arrays, and sends one NOTIFY (Postgres coalesces identical notifications per transaction).
+function appendFunction(n: StoreNames): string {
+  return `CREATE OR REPLACE FUNCTION ${n.appendFunction}(
+  p_streams text[], p_expected bigint[], p_counts integer[], p_check_ids boolean[],
+  p_ids uuid[], p_types text[], p_schema_versions integer[], p_data text[], p_metadata text[],
+  p_recorded_at timestamptz[],
+  p_ob_event integer[], p_ob_ids uuid[], p_ob_topics text[], p_ob_keys text[], p_ob_types text[],
+  p_ob_payloads text[], p_ob_headers text[]
+) RETURNS TABLE (o_stream_index integer, o_duplicate boolean, o_next_version text, o_transaction_id text,
+  o_recorded_ms text, o_positions text)
+LANGUAGE plpgsql AS $annals_append$
+DECLARE
+  v_n integer := coalesce(array_length(p_streams, 1), 0);
+  v_i integer;
+  v_lo integer := 1;
+  v_hi integer;
+  v_version bigint;
+  v_last timestamptz;
+  v_expected bigint;
+  v_now timestamptz;
+  v_time timestamptz;
+  v_found integer;
+  v_first bigint;
+  v_pos bigint[];
+  v_ver bigint[];
+  v_rat timestamptz[];
+  v_all bigint[] := '{}';
+  v_allv bigint[] := '{}';
+  v_allt timestamptz[] := '{}';
+  v_written boolean := false;
+  v_bad uuid;
+BEGIN
+  INSERT INTO ${n.streams} AS s (stream_id, version)
+    SELECT u.sid, 0 FROM unnest(p_streams) AS u(sid) ORDER BY u.sid
+    ON CONFLICT (stream_id) DO NOTHING;
+  PERFORM 1 FROM ${n.streams} s WHERE s.stream_id = ANY (p_streams) ORDER BY s.stream_id FOR UPDATE;
+
+  FOR v_i IN 1..v_n LOOP
+    v_hi := v_lo + p_counts[v_i] - 1;
+    SELECT s.version, s.last_recorded_at INTO v_version, v_last FROM ${n.streams} s WHERE s.stream_id = p_streams[v_i];
+    v_expected := p_expected[v_i];
+
+    IF p_check_ids[v_i] THEN
+      SELECT count(*)::integer INTO v_found FROM ${n.events} e WHERE e.event_id = ANY (p_ids[v_lo:v_hi]);
+      IF v_found > 0 THEN
+        IF v_found <> p_counts[v_i] THEN
+          SELECT e.event_id INTO v_bad FROM ${n.events} e WHERE e.event_id = ANY (p_ids[v_lo:v_hi]) LIMIT 1;
+          RAISE EXCEPTION USING MESSAGE = 'ANNALS_DUPLICATE_EVENT_ID',
+            DETAIL = v_i || '|' || v_bad || '|some ids of this append were already stored, others not';
+        END IF;
+        SELECT e.stream_version INTO v_first FROM ${n.events} e
+          WHERE e.event_id = p_ids[v_lo] AND e.stream_id = p_streams[v_i];
+        SELECT x.id INTO v_bad
+          FROM unnest(p_ids[v_lo:v_hi], p_types[v_lo:v_hi], p_data[v_lo:v_hi]) WITH ORDINALITY AS x(id, t, d, k)
+          LEFT JOIN ${n.events} e ON e.event_id = x.id
+          WHERE v_first IS NULL OR e.stream_id IS DISTINCT FROM p_streams[v_i]
+             OR e.stream_version <> v_first + x.k - 1 OR e.type <> x.t OR e.data <> x.d::jsonb
+          ORDER BY x.k LIMIT 1;
+        IF FOUND THEN
+          RAISE EXCEPTION USING MESSAGE = 'ANNALS_DUPLICATE_EVENT_ID',
+            DETAIL = v_i || '|' || v_bad || '|it was stored in another stream, at another place or with other content';
+        END IF;
+        IF (v_expected >= 0 AND v_first - 1 <> v_expected) OR (v_expected = -2 AND v_first = 1) THEN
+          RAISE EXCEPTION USING MESSAGE = 'ANNALS_DUPLICATE_EVENT_ID',
+            DETAIL = v_i || '|' || p_ids[v_lo] || '|it was stored after version ' || (v_first - 1) || ', not as expected';
+        END IF;
+        v_all := v_all || array_fill(NULL::bigint, ARRAY[p_counts[v_i]]);
+        v_allv := v_allv || array_fill(NULL::bigint, ARRAY[p_counts[v_i]]);
+        v_allt := v_allt || array_fill(NULL::timestamptz, ARRAY[p_counts[v_i]]);
+        o_stream_index := v_i; o_duplicate := true; o_next_version := v_version::text;
+        o_transaction_id := NULL; o_recorded_ms := NULL; o_positions := NULL;
+        RETURN NEXT;
+        v_lo := v_hi + 1;
+        CONTINUE;
+      END IF;
+    END IF;
+
+    IF (v_expected >= 0 AND v_version <> v_expected) OR (v_expected = -2 AND v_version = 0) THEN
+      RAISE EXCEPTION USING MESSAGE = 'ANNALS_CONCURRENCY', DETAIL = v_i || '|' || v_version;
+    END IF;
+
+    IF p_counts[v_i] = 0 THEN
+      o_stream_index := v_i; o_duplicate := false; o_next_version := v_version::text;
+      o_transaction_id := NULL; o_recorded_ms := NULL; o_positions := '';
+      RETURN NEXT;
+      CONTINUE;
+    END IF;
+
+    IF p_recorded_at[v_lo] IS NULL THEN
+      -- Database time, taken after the stream locks, never before the stream's previous event.
+      IF v_now IS NULL THEN v_now := date_trunc('milliseconds', clock_timestamp()); END IF;
+      v_time := greatest(v_now, v_last);
+    ELSE
+      IF v_last IS NOT NULL AND p_recorded_at[v_lo] < v_last THEN
+        RAISE EXCEPTION USING MESSAGE = 'ANNALS_TIME_BACKWARDS',
+          DETAIL = v_i || '|' || floor(extract(epoch FROM v_last) * 1000)::bigint;
+      END IF;
+      v_time := NULL;
+    END IF;
+
+    WITH ins AS (
+      INSERT INTO ${n.events} (event_id, stream_id, stream_version, type, schema_version, data, metadata, recorded_at)
+      SELECT x.id, p_streams[v_i], v_version + x.k, x.t, x.sv, x.d::jsonb, x.m::jsonb, coalesce(x.r, v_time)
+      FROM unnest(p_ids[v_lo:v_hi], p_types[v_lo:v_hi], p_schema_versions[v_lo:v_hi], p_data[v_lo:v_hi],
+                  p_metadata[v_lo:v_hi], p_recorded_at[v_lo:v_hi]) WITH ORDINALITY AS x(id, t, sv, d, m, r, k)
+      ORDER BY x.k
+      RETURNING global_position, stream_version, recorded_at
+    )
+    SELECT array_agg(ins.global_position ORDER BY ins.stream_version), array_agg(ins.stream_version ORDER BY ins.stream_version),
+      array_agg(ins.recorded_at ORDER BY ins.stream_version)
+      INTO v_pos, v_ver, v_rat FROM ins;
+
+    UPDATE ${n.streams} s SET version = v_version + p_counts[v_i],
+      last_recorded_at = coalesce(v_time, p_recorded_at[v_hi])
+      WHERE s.stream_id = p_streams[v_i];
+
+    v_all := v_all || v_pos;
+    v_allv := v_allv || v_ver;
+    v_allt := v_allt || v_rat;
+    v_written := true;
+    o_stream_index := v_i; o_duplicate := false; o_next_version := (v_version + p_counts[v_i])::text;
+    o_transaction_id := pg_current_xact_id()::text;
+    o_recorded_ms := floor(extract(epoch FROM v_time) * 1000)::bigint::text;
+    o_positions := array_to_string(v_pos, ',');
+    RETURN NEXT;
+    v_lo := v_hi + 1;
+  END LOOP;
+
+  IF coalesce(array_length(p_ob_event, 1), 0) > 0 THEN
+    INSERT INTO ${n.outbox} (message_id, topic, partition_key, type, payload, headers, event_id, event_position)
+    -- publish() ran before the positions existed: envelope headers get the database's values.
+    SELECT o.mid, o.topic, o.pkey, o.typ, o.payload::jsonb,
+      o.headers::jsonb
+        || CASE WHEN o.headers::jsonb ? 'annals-global-position'
+             THEN jsonb_build_object('annals-global-position', v_all[o.ev]::text) ELSE '{}'::jsonb END
+        || CASE WHEN o.headers::jsonb ? 'annals-stream-version'
+             THEN jsonb_build_object('annals-stream-version', v_allv[o.ev]::text) ELSE '{}'::jsonb END
+        || CASE WHEN o.headers::jsonb ? 'annals-recorded-at'
+             THEN jsonb_build_object('annals-recorded-at',
+               to_char(v_allt[o.ev] AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ELSE '{}'::jsonb END,
+      p_ids[o.ev], v_all[o.ev]
+    FROM unnest(p_ob_event, p_ob_ids, p_ob_topics, p_ob_keys, p_ob_types, p_ob_payloads, p_ob_headers)
+      WITH ORDINALITY AS o(ev, mid, topic, pkey, typ, payload, headers, k)
+    WHERE v_all[o.ev] IS NOT NULL
+    ORDER BY o.k;
+  END IF;
+
+  IF v_written THEN
+    PERFORM pg_notify('${n.channel}', '');
+  END IF;
+END
+$annals_append$`
+}
+
+/** The store's migrations, in order. Each runs inside the migrate transaction; re-running is a no-op. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    name: '0001-init',
+    statements: (n) => [
+      `CREATE TABLE ${n.streams} (
+        stream_id text PRIMARY KEY,
+        version bigint NOT NULL,
+        last_recorded_at timestamptz
+      )`,
+      `CREATE TABLE ${n.events} (
+        global_position bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        event_id uuid NOT NULL,
+        stream_id text NOT NULL,
+        stream_version bigint NOT NULL,
+        type text NOT NULL,
+        schema_version integer NOT NULL DEFAULT 1,
+        data jsonb NOT NULL,
+        metadata jsonb NOT NULL DEFAULT '{}',
+        recorded_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+        CONSTRAINT ${idx(n, 'events_stream_version_key')} UNIQUE (stream_id, stream_version),
+        CONSTRAINT ${idx(n, 'events_event_id_key')} UNIQUE (event_id)
+      )`,
+      `CREATE INDEX ${idx(n, 'events_log_idx')} ON ${n.events} (transaction_id, global_position)`,
+      `CREATE INDEX ${idx(n, 'events_type_log_idx')} ON ${n.events} (type, transaction_id, global_position)`,
+      `CREATE TABLE ${n.snapshots} (
+        stream_id text NOT NULL,
+        state_version integer NOT NULL,
+        stream_version bigint NOT NULL,
+        global_position bigint NOT NULL,
+        recorded_at timestamptz NOT NULL,
+        state jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (stream_id, state_version, stream_version)
+      )`,
+      `CREATE TABLE ${n.checkpoints} (
+        consumer text PRIMARY KEY,
+        transaction_id xid8 NOT NULL,
+        position bigint NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      `CREATE TABLE ${n.idempotencyKeys} (
+        key text PRIMARY KEY,
+        fingerprint text NOT NULL,
+        result jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      appendFunction(n),
+    ],
+  },
+]

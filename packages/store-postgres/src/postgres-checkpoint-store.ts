@@ -1,0 +1,88 @@
+import type { CheckpointStore, LogCheckpoint } from '@annals/core'
+import type pg from 'pg'
+import { storeNames } from './identifiers.js'
+import { type SqlRunner, type StoreConnection, toExecutor } from './sql-executor.js'
+import { checkText } from './validation.js'
+
+/** Options of {@link createPostgresCheckpointStore}. */
+export type PostgresCheckpointStoreOptions = StoreConnection & Readonly<{ schema?: string; tablePrefix?: string }>
+
+/** Where {@link storeCheckpointInTransaction} writes: the store's schema and prefix. */
+export type CheckpointTableOptions = Readonly<{ schema?: string; tablePrefix?: string }>
+
+type Sql = { load: string; upsert: string; insert: string; update: string }
+
+function statements(options: CheckpointTableOptions): Sql {
+  const t = storeNames(options.schema ?? 'annals', options.tablePrefix ?? '').checkpoints
+  return {
+    load: `SELECT transaction_id::text AS tx, position::text AS pos FROM ${t} WHERE consumer = $1`,
+    upsert: `INSERT INTO ${t} (consumer, transaction_id, position) VALUES ($1, $2::xid8, $3::bigint)
+      ON CONFLICT (consumer) DO UPDATE SET transaction_id = excluded.transaction_id, position = excluded.position,
+        updated_at = now()
+      RETURNING 1 AS ok`,
+    insert: `INSERT INTO ${t} (consumer, transaction_id, position) VALUES ($1, $2::xid8, $3::bigint)
+      ON CONFLICT (consumer) DO NOTHING RETURNING 1 AS ok`,
+    update: `UPDATE ${t} SET transaction_id = $2::xid8, position = $3::bigint, updated_at = now()
+      WHERE consumer = $1 AND transaction_id = $4::xid8 AND position = $5::bigint RETURNING 1 AS ok`,
+  }
+}
+
+async function store(
+  runner: SqlRunner,
+  sql: Sql,
+  consumer: string,
+  checkpoint: LogCheckpoint,
+  expected: LogCheckpoint | null | undefined,
+): Promise<boolean> {
+  checkText(consumer, 'checkpoint', ['consumer'])
+  const at = [consumer, checkpoint.transactionId.toString(), checkpoint.position.toString()]
+  if (expected === undefined) return (await runner.query(sql.upsert, at)).length === 1
+  if (expected === null) return (await runner.query(sql.insert, at)).length === 1
+  const rows = await runner.query(sql.update, [...at, expected.transactionId.toString(), expected.position.toString()])
+  return rows.length === 1
+}
+
+/** Creates the Postgres checkpoint store (table `checkpoints`), with compare-and-set. */
+export function createPostgresCheckpointStore(options: PostgresCheckpointStoreOptions): CheckpointStore {
+  const sql = statements(options)
+  const executor = toExecutor(options)
+  return {
+    async load(consumer: string): Promise<LogCheckpoint | null> {
+      const [row] = await executor.query<{ tx: string; pos: string }>(sql.load, [consumer])
+      return row ? { transactionId: BigInt(row.tx), position: BigInt(row.pos) } : null
+    },
+    store: (consumer, checkpoint, expected) => store(executor, sql, consumer, checkpoint, expected),
+  }
+}
+
+/**
+ * Stores a checkpoint with the caller's own client, inside the caller's open transaction, so that a
+ * Postgres read model commits its writes and its checkpoint atomically. Same compare-and-set rules as
+ * `CheckpointStore.store`.
+ * @example
+ * await client.query('BEGIN'); await writeReadModel(client)
+ * if (!(await storeCheckpointInTransaction(client, { consumer, checkpoint, expected }))) await client.query('ROLLBACK')
+ */
+export function storeCheckpointInTransaction(
+  client: pg.PoolClient | pg.Client,
+  options: CheckpointTableOptions &
+    Readonly<{ consumer: string; checkpoint: LogCheckpoint; expected?: LogCheckpoint | null }>,
+): Promise<boolean> {
+  const runner: SqlRunner = {
+    async query<R>(text: string, values?: readonly unknown[]): Promise<R[]> {
+      return (await client.query({ text, values: values as unknown[] })).rows as R[]
+    },
+  }
+  return store(runner, statements(options), options.consumer, options.checkpoint, options.expected)
+}
+
+/** Loads a checkpoint with the caller's own client (for example inside the transaction that will store it). */
+export async function loadCheckpointInTransaction(
+  client: pg.PoolClient | pg.Client,
+  options: CheckpointTableOptions & Readonly<{ consumer: string }>,
+): Promise<LogCheckpoint | null> {
+  const sql = statements(options)
+  const { rows } = await client.query<{ tx: string; pos: string }>({ text: sql.load, values: [options.consumer] })
+  const row = rows[0]
+  return row ? { transactionId: BigInt(row.tx), position: BigInt(row.pos) } : null
+}

@@ -1,0 +1,181 @@
+import type { LogWatcher } from '@annals/core'
+import pg from 'pg'
+import { InvalidOptionError } from './errors.js'
+import { quoteIdentifier, storeNames } from './identifiers.js'
+import type { PgliteLike } from './sql-executor.js'
+
+/** A minimal structured logger (pino fits). */
+export type StoreLogger = Readonly<{
+  warn(object: object, message: string): void
+  info?(object: object, message: string): void
+}>
+
+/** Options of {@link createPostgresLogWatcher}. */
+export type PostgresLogWatcherOptions = Readonly<{
+  /** Where the dedicated LISTEN connection comes from: its own client from `connectionString`, or one held from `pool`. */
+  pool?: pg.Pool
+  connectionString?: string
+  pglite?: PgliteLike
+  schema?: string
+  tablePrefix?: string
+  /** Delay before reconnecting after the connection died (doubles up to 30 s). Default 100 ms. */
+  reconnectDelayMs?: number
+  logger?: StoreLogger
+}>
+
+/** The LISTEN-based watcher, with a connection state for health checks. */
+export interface PostgresLogWatcher extends LogWatcher {
+  /** True while the LISTEN connection is up. */
+  readonly connected: boolean
+  /** Resolves once the first LISTEN is in place. */
+  ready(): Promise<void>
+}
+
+const silent: StoreLogger = { warn: () => undefined }
+
+/**
+ * Creates a log watcher: LISTEN on a dedicated connection for the store's append notifications. When
+ * the connection dies (network, `pg_terminate_backend`) it reconnects, LISTENs again and wakes every
+ * listener, because notifications sent while it was down are lost: the reader must catch up by reading.
+ * On PGlite it uses PGlite's in-process `listen`.
+ */
+export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): PostgresLogWatcher {
+  const names = storeNames(options.schema ?? 'annals', options.tablePrefix ?? '')
+  const logger = options.logger ?? silent
+  const baseDelay = options.reconnectDelayMs ?? 100
+  if (!options.pool && !options.connectionString && !options.pglite) {
+    throw new InvalidOptionError('pool', 'give pool, connectionString or pglite')
+  }
+  const listeners = new Set<() => void>()
+  let closed = false
+  let connected = false
+  let current: { client: pg.Client | pg.PoolClient; pooled: boolean } | null = null
+  let unlistenPglite: (() => Promise<void>) | null = null
+  let timer: NodeJS.Timeout | null = null
+  let delay = baseDelay
+  let firstReady: () => void = () => undefined
+  const readyPromise = new Promise<void>((resolve) => {
+    firstReady = resolve
+  })
+  let everConnected = false
+
+  const wake = () => {
+    for (const listener of listeners) {
+      try {
+        listener()
+      } catch (error) {
+        logger.warn({ err: error }, 'log watcher listener threw')
+      }
+    }
+  }
+
+  async function connect(): Promise<void> {
+    if (closed) return
+    if (options.pglite) {
+      unlistenPglite = await options.pglite.listen(names.channel, wake)
+      connected = true
+      firstReady()
+      return
+    }
+    let client: pg.Client | pg.PoolClient | null = null
+    let pooled = false
+    try {
+      if (options.connectionString) {
+        client = new pg.Client({ connectionString: options.connectionString, application_name: 'annals-log-watcher' })
+        client.on('error', (error) => lost(client, error))
+        await client.connect()
+      } else {
+        pooled = true
+        client = await (options.pool as pg.Pool).connect()
+        client.on('error', (error) => lost(client, error))
+      }
+      client.on('end', () => lost(client, new Error('connection ended')))
+      client.on('notification', () => wake())
+      await client.query(`LISTEN ${quoteIdentifier(names.channel)}`)
+      if (closed) {
+        release(client, pooled, undefined)
+        return
+      }
+      current = { client, pooled }
+      connected = true
+      delay = baseDelay
+      firstReady()
+      if (everConnected) {
+        logger.info?.({ channel: names.channel }, 'log watcher reconnected')
+        // Notifications sent while the connection was down are lost: wake readers so they read.
+        wake()
+      }
+      everConnected = true
+    } catch (error) {
+      if (client) release(client, pooled, error as Error)
+      logger.warn({ err: error, channel: names.channel }, 'log watcher could not LISTEN; retrying')
+      schedule()
+    }
+  }
+
+  function release(client: pg.Client | pg.PoolClient, pooled: boolean, error: Error | undefined): void {
+    client.removeAllListeners('notification')
+    client.removeAllListeners('end')
+    // Keep an error listener: a late socket error on a dropped client must not crash the process.
+    client.removeAllListeners('error')
+    client.on('error', () => undefined)
+    if (pooled) {
+      ;(client as pg.PoolClient).release(error ?? true)
+    } else {
+      void (client as pg.Client).end().catch(() => undefined)
+    }
+  }
+
+  function lost(client: pg.Client | pg.PoolClient | null, error: Error): void {
+    if (!client || current?.client !== client) return
+    const { pooled } = current
+    current = null
+    connected = false
+    release(client, pooled, error)
+    if (closed) return
+    logger.warn({ err: error, channel: names.channel }, 'log watcher lost its LISTEN connection; reconnecting')
+    schedule()
+  }
+
+  function schedule(): void {
+    if (closed || timer) return
+    timer = setTimeout(() => {
+      timer = null
+      void connect()
+    }, delay)
+    timer.unref?.()
+    delay = Math.min(delay * 2, 30_000)
+  }
+
+  void connect()
+
+  return {
+    get connected() {
+      return connected
+    },
+    ready: () => readyPromise,
+    onWake(listener: () => void): () => void {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    async close(): Promise<void> {
+      closed = true
+      listeners.clear()
+      if (timer) clearTimeout(timer)
+      timer = null
+      connected = false
+      firstReady()
+      if (unlistenPglite) await unlistenPglite()
+      const held = current
+      current = null
+      if (held) {
+        try {
+          await held.client.query(`UNLISTEN ${quoteIdentifier(names.channel)}`)
+        } catch {
+          // The connection may already be gone; it is released either way.
+        }
+        release(held.client, held.pooled, undefined)
+      }
+    },
+  }
+}

@@ -1,0 +1,2 @@
+export { createTestDatabase, type TestDatabase } from './test-database.js'
+export { startThrowawayPostgres, type ThrowawayPostgres } from './throwaway-postgres.js'

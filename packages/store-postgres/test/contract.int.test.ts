@@ -1,0 +1,30 @@
+import {
+  checkpointStoreContract,
+  eventStoreContract,
+  idempotencyStoreContract,
+  snapshotStoreContract,
+} from '@annals/core/testing'
+import { afterAll, beforeAll } from 'vitest'
+import { migrate } from '../src/migrate.js'
+import { createPostgresCheckpointStore } from '../src/postgres-checkpoint-store.js'
+import { createPostgresEventStore } from '../src/postgres-event-store.js'
+import { createPostgresIdempotencyStore } from '../src/postgres-idempotency-store.js'
+import { createPostgresSnapshotStore } from '../src/postgres-snapshot-store.js'
+import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.js'
+
+let db: TestDatabase
+const schema = 'contract'
+const tablePrefix = 'es_'
+
+beforeAll(async () => {
+  db = await createTestDatabase('annals_pg')
+  await migrate({ pool: db.pool, schema, tablePrefix })
+})
+afterAll(async () => {
+  await db?.drop()
+})
+
+eventStoreContract('postgres', () => createPostgresEventStore({ pool: db.pool, schema, tablePrefix }))
+snapshotStoreContract('postgres', () => createPostgresSnapshotStore({ pool: db.pool, schema, tablePrefix }))
+checkpointStoreContract('postgres', () => createPostgresCheckpointStore({ pool: db.pool, schema, tablePrefix }))
+idempotencyStoreContract('postgres', () => createPostgresIdempotencyStore({ pool: db.pool, schema, tablePrefix }))
