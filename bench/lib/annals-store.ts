@@ -1,4 +1,10 @@
 import type { EventStore, LogWatcher, SnapshotStore } from '@annals/core'
+import {
+  createPostgresEventStore,
+  createPostgresLogWatcher,
+  createPostgresSnapshotStore,
+  migrate as migrateStore,
+} from '@annals/store-postgres'
 import type pg from 'pg'
 import { type BenchDatabase, onCleanup } from './services.js'
 
@@ -27,41 +33,16 @@ export const ANNALS_SCHEMA = 'annals'
  * migrations first when `migrate` is true.
  */
 export async function openAnnals(db: BenchDatabase, max: number, migrate = true): Promise<AnnalsStores> {
-  // Looked up at run time so the bench type-checks and runs (with n/a rows) before the store lands.
-  const mod = (await import('@annals/store-postgres')) as Record<string, unknown>
-  const api = mod as Partial<StoreApi>
-  if (typeof api.createPostgresEventStore !== 'function') {
-    throw new NotAvailableError('@annals/store-postgres does not export createPostgresEventStore yet')
-  }
-  if (typeof api.migrate !== 'function')
-    throw new NotAvailableError('@annals/store-postgres does not export migrate yet')
-  if (typeof api.createPostgresSnapshotStore !== 'function') {
-    throw new NotAvailableError('@annals/store-postgres does not export createPostgresSnapshotStore yet')
-  }
   const pool = db.pool(max)
-  // Both spellings of the client option until the store's API settles (`db` in its migrate today).
-  const opts = { pool, db: pool, schema: ANNALS_SCHEMA }
-  if (migrate) await api.migrate(opts)
-  const store = api.createPostgresEventStore(opts)
-  const snapshots = api.createPostgresSnapshotStore(opts)
-  let watcher: LogWatcher | undefined
-  if (typeof api.createPostgresLogWatcher === 'function') {
-    // LISTEN holds a connection of its own, outside the measured pool.
-    const listen = db.pool(1)
-    const w = await api.createPostgresLogWatcher({ pool: listen, db: listen, schema: ANNALS_SCHEMA })
-    onCleanup(() => w.close())
-    watcher = w
-  }
-  return { store, snapshots, pool, ...(watcher ? { watcher } : {}) }
+  if (migrate) await migrateStore({ pool, schema: ANNALS_SCHEMA })
+  const store = createPostgresEventStore({ pool, schema: ANNALS_SCHEMA })
+  // Every snapshot is kept (default: the newest 10), so time travel starts near any target.
+  const snapshots = createPostgresSnapshotStore({ pool, schema: ANNALS_SCHEMA, keep: 'all' })
+  // LISTEN holds a connection of its own, outside the measured pool.
+  const watcher = createPostgresLogWatcher({ pool: db.pool(1), schema: ANNALS_SCHEMA })
+  onCleanup(() => watcher.close())
+  return { store, snapshots, pool, watcher }
 }
-
-type StoreOptions = { pool: pg.Pool; db: pg.Pool; schema: string }
-type StoreApi = Readonly<{
-  migrate(o: StoreOptions): Promise<unknown>
-  createPostgresEventStore(o: StoreOptions): EventStore
-  createPostgresSnapshotStore(o: StoreOptions): SnapshotStore
-  createPostgresLogWatcher(o: StoreOptions): LogWatcher | Promise<LogWatcher>
-}>
 
 /**
  * {@link openAnnals}, or null when the store has not landed; then every id in `ids` is reported as

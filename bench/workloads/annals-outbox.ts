@@ -1,49 +1,48 @@
-import { randomUUID } from 'node:crypto'
 import { createOutboxRelay, createRedisStreamsPublisher, migrateOutbox, streamKey } from '@annals/outbox'
+import { createPostgresEventStore, migrate as migrateStore } from '@annals/store-postgres'
+import { newEvents } from '../lib/annals-events.js'
+import { ANNALS_SCHEMA } from '../lib/annals-store.js'
 import { type BenchContext, libraryLogger, progress, timed } from '../lib/context.js'
-import { makeEvent } from '../lib/domain.js'
 import { createDatabase, createRedis, runCleanups } from '../lib/services.js'
 
 const BATCH = 1000
 const TOPIC = 'accounts'
 
 /**
- * Outbox relay throughput to Redis Streams: pending outbox rows (written the way the append writes
- * them: one row per event, partition key = stream id, 100 streams) relayed by `createOutboxRelay`
- * with the Redis Streams publisher, batches of 1,000, until the outbox is empty.
+ * Outbox relay throughput to Redis Streams: pending outbox rows (written by the store's append, one
+ * per event, partition key = stream id, 100 streams) relayed by `createOutboxRelay` with the Redis
+ * Streams publisher, batches of 1,000, until the outbox is empty. Only the relay is timed.
  */
 export async function run(ctx: BenchContext): Promise<void> {
   const s = ctx.sizes
   try {
     const db = await createDatabase('annals_outbox')
     const pool = db.pool(4)
-    await migrateOutbox({ pool })
+    await migrateStore({ pool, schema: ANNALS_SCHEMA })
+    await migrateOutbox({ pool, schema: ANNALS_SCHEMA })
     const redis = await createRedis('annals_outbox')
     const keyPrefix = `${redis.prefix}s`
     const publisher = createRedisStreamsPublisher({ redis: redis.client, keyPrefix })
-    const relay = createOutboxRelay({ pool, publisher, batchSize: BATCH, logger: libraryLogger() })
+    const relay = createOutboxRelay({
+      pool,
+      schema: ANNALS_SCHEMA,
+      publisher,
+      batchSize: BATCH,
+      logger: libraryLogger(),
+    })
+    // The rows are written the way production writes them: by the append, in its transaction.
+    const store = createPostgresEventStore({
+      pool,
+      schema: ANNALS_SCHEMA,
+      outbox: { publish: () => [{ topic: TOPIC }] },
+    })
+    let seq = 0
     const seed = async (n: number) => {
-      for (let done = 0; done < n; done += 1000) {
-        const rows = Math.min(1000, n - done)
-        const ids: string[] = []
-        const keys: string[] = []
-        const types: string[] = []
-        const payloads: string[] = []
-        for (let i = 0; i < rows; i++) {
-          const stream = `acct-${(done + i) % 100}`
-          const e = makeEvent(stream, done + i)
-          ids.push(randomUUID())
-          keys.push(stream)
-          types.push(e.type)
-          payloads.push(JSON.stringify(e.data))
-        }
-        await pool.query(
-          `INSERT INTO public.outbox (message_id, topic, partition_key, type, payload, headers, event_id)
-           SELECT m, $2, k, t, p::jsonb, '{}'::jsonb, m FROM unnest($1::uuid[], $3::text[], $4::text[], $5::text[]) AS x(m, k, t, p)`,
-          [ids, TOPIC, keys, types, payloads],
-        )
+      for (let done = 0; done < n; done += 100) {
+        const id = `acct-${seq++ % 100}`
+        await store.appendToStream(id, newEvents(id, 1, Math.min(100, n - done)))
       }
-      await pool.query('ANALYZE public.outbox')
+      await pool.query(`ANALYZE ${ANNALS_SCHEMA}.outbox`)
     }
     progress(`annals outbox: relaying ${s.outboxEvents.toLocaleString('en-US')} messages per run`)
     await ctx.rate(
