@@ -9,6 +9,7 @@ import {
   type ProjectionStatus,
   UnknownProjectionError,
 } from '@annals/projections'
+import { createPostgresEventStore, createPostgresLogWatcher, migrate, storeNames } from '@annals/store-postgres'
 import cliProgress from 'cli-progress'
 import { Command, CommanderError } from 'commander'
 import type pg from 'pg'
@@ -35,7 +36,6 @@ type StoreAdapter = Readonly<{
   close: () => Promise<void>
 }>
 
-// The Postgres store is looked up at run time so this package type-checks against any version of it.
 async function openStore(pool: pg.Pool, schema: string, config: AnnalsConfig): Promise<StoreAdapter> {
   if (config.store) {
     const own = config.store
@@ -49,26 +49,14 @@ async function openStore(pool: pg.Pool, schema: string, config: AnnalsConfig): P
       close: async () => {},
     }
   }
-  const sp = (await import('@annals/store-postgres')) as Record<string, unknown>
-  const createStore = sp.createPostgresEventStore as ((o: { pool: pg.Pool; schema: string }) => EventStore) | undefined
-  const createWatcher = sp.createPostgresLogWatcher as
-    | ((o: { pool: pg.Pool; schema: string; connectionString?: string }) => LogWatcher | Promise<LogWatcher>)
-    | undefined
-  const migrate = sp.migrate as ((o: { pool: pg.Pool; schema: string }) => Promise<unknown>) | undefined
-  if (!createStore || !migrate) {
-    throw new UsageError('@annals/store-postgres does not export createPostgresEventStore and migrate')
-  }
-  const store = createStore({ pool, schema })
-  const watcher = createWatcher ? await createWatcher({ pool, schema }) : undefined
+  const watcher = createPostgresLogWatcher({ pool, schema })
   return {
-    store,
-    ...(watcher ? { watcher } : {}),
+    store: createPostgresEventStore({ pool, schema }),
+    watcher,
     migrate: async () => {
       await migrate({ pool, schema })
     },
-    close: async () => {
-      await watcher?.close()
-    },
+    close: () => watcher.close(),
   }
 }
 
@@ -93,7 +81,7 @@ function checkpointText(s: ProjectionStatus): string {
 async function countHandled(pool: pg.Pool, schema: string, types: readonly string[]): Promise<number | null> {
   try {
     const { rows } = await pool.query<{ n: string }>(
-      `SELECT count(*)::text AS n FROM "${schema}"."events" WHERE type = ANY($1::text[])`,
+      `SELECT count(*)::text AS n FROM ${storeNames(schema).events} WHERE type = ANY($1::text[])`,
       [types],
     )
     return Number(rows[0]?.n ?? 0)

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { pgStore, usingInterimStore } from '../../projections/test/store.js'
+import { pgStore } from '../../projections/test/store.js'
 import config from './fixtures/annals.config.js'
 
 const PG_ADMIN_URL = process.env.ANNALS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -62,7 +62,6 @@ describe('annals CLI (spawned, real Postgres and Redis)', () => {
       DATABASE_URL: url.toString(),
       REDIS_URL,
       TEST_KEY_PREFIX: keyPrefix,
-      TEST_CONFIG_STORE: usingInterimStore ? '1' : '0',
     }
     pool = new pg.Pool({ connectionString: env.DATABASE_URL })
     redis = new Redis(REDIS_URL)

@@ -11,7 +11,7 @@ import { createProjectionRunner } from '../src/runner.js'
 import { createPostgresSink } from '../src/sinks/postgres-sink.js'
 import { createRedisReadModel, createRedisSink } from '../src/sinks/redis-sink.js'
 import { createTestDatabase, createTestRedis } from '../test/helpers.js'
-import { pgStore, usingInterimStore } from '../test/store.js'
+import { pgStore } from '../test/store.js'
 
 const { values } = parseArgs({
   options: { events: { type: 'string', default: '100000' }, samples: { type: 'string', default: '500' } },
@@ -52,9 +52,6 @@ async function main() {
     await pgStore.migrate({ pool: db.pool, schema: 'annals' })
     await migrateProjections({ pool: db.pool })
     const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
-    console.log(
-      `store: ${usingInterimStore ? 'interim test log (store-postgres not available)' : '@annals/store-postgres'}`,
-    )
     let t = performance.now()
     await seed(store)
     console.log(`seeded ${total} events in ${((performance.now() - t) / 1000).toFixed(1)} s`)
