@@ -56,6 +56,25 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
   const data = join(dir, 'data')
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'])
   const port = await freePort()
+  let stopped = false
+  const stopNow = () => {
+    if (stopped) return
+    stopped = true
+    try {
+      run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  // A test run that dies before its afterAll must not leave a server behind.
+  const onExit = () => {
+    try {
+      stopNow()
+    } catch {
+      // Best effort at exit.
+    }
+  }
+  process.once('exit', onExit)
   run('pg_ctl', [
     '-D',
     data,
@@ -70,10 +89,11 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
     port,
     connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async stop() {
+      process.removeListener('exit', onExit)
       try {
-        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])
-      } finally {
-        rmSync(dir, { recursive: true, force: true })
+        stopNow()
+      } catch (cause) {
+        throw new ThrowawayPostgresError(`could not stop the throwaway server in ${dir}`, { cause })
       }
     },
   }
