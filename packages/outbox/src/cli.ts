@@ -22,7 +22,7 @@ async function withPool<T>(opts: Common, run: (pool: pg.Pool) => Promise<T>): Pr
 function common(command: Command): Command {
   return command
     .option('--database-url <url>', 'PostgreSQL connection string (default: $DATABASE_URL, then PG* variables)')
-    .option('--schema <name>', 'schema holding the outbox', 'public')
+    .option('--schema <name>', 'schema holding the outbox', 'annals')
     .option('--table-prefix <prefix>', 'table name prefix', '')
     .option('--json', 'print JSON')
 }

@@ -5,7 +5,7 @@ const PREFIX = /^([a-z_][a-z0-9_]{0,39})?$/
 
 /** Options naming where the outbox tables live. */
 export type OutboxTableOptions = Readonly<{
-  /** Postgres schema holding the tables. Default `public`. */
+  /** Postgres schema holding the tables. Default `annals` (the event store's default). */
   schema?: string
   /** Prepended to every table name (`<prefix>outbox`, `<prefix>processed_messages`). Default `''`. */
   tablePrefix?: string
@@ -34,7 +34,7 @@ function quote(identifier: string): string {
 
 /** Validates schema and prefix and derives every table name from them. @internal */
 export function resolveTables(options: OutboxTableOptions = {}): OutboxTables {
-  const schema = options.schema ?? 'public'
+  const schema = options.schema ?? 'annals'
   const tablePrefix = options.tablePrefix ?? ''
   if (!IDENTIFIER.test(schema)) throw new InvalidIdentifierError('schema name', schema)
   if (!PREFIX.test(tablePrefix)) throw new InvalidIdentifierError('table prefix', tablePrefix)

@@ -411,7 +411,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 }
 
 function tablesOf(options: OutboxTableOptions): OutboxTableOptions {
-  return { schema: options.schema ?? 'public', tablePrefix: options.tablePrefix ?? '' }
+  return { schema: options.schema ?? 'annals', tablePrefix: options.tablePrefix ?? '' }
 }
 
 function fromRow(row: Row): RelayedMessage {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import type { Event, RecordedEvent } from '@annals/core'
+import type { Event } from '@annals/core'
+import { createPostgresEventStore, migrate } from '@annals/store-postgres'
 import type { PoolClient } from 'pg'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -16,7 +17,7 @@ import {
   type RedisStreamsConsumer,
 } from '../src/redis-streams-consumer.js'
 import { createRedisStreamsPublisher, streamKey } from '../src/redis-streams-publisher.js'
-import { createTestDatabase, createTestRedis, insertOutboxRows, waitFor } from './helpers.js'
+import { createTestDatabase, createTestRedis, waitFor } from './helpers.js'
 
 const logger = pino({ level: 'silent' })
 let db: Awaited<ReturnType<typeof createTestDatabase>>
@@ -42,9 +43,7 @@ type OrderPlaced = Event<
   }
 >
 
-let position = 0n
-function orderPlaced(n: number): RecordedEvent<OrderPlaced> {
-  position += 1n
+function orderPlaced(n: number): OrderPlaced {
   return {
     type: 'OrderPlaced',
     data: {
@@ -54,14 +53,6 @@ function orderPlaced(n: number): RecordedEvent<OrderPlaced> {
       totalCents: 1000 + n,
       fraudScore: 0.1,
     },
-    eventId: randomUUID(),
-    streamId: `order-${n}`,
-    streamVersion: 1n,
-    globalPosition: position,
-    transactionId: position,
-    schemaVersion: 1,
-    metadata: { correlationId: `checkout-${n}` },
-    recordedAt: new Date(),
   }
 }
 
@@ -69,6 +60,7 @@ describe('checkout story', () => {
   it('three consumer groups each get every OrderPlaced; one down for a while catches up with nothing lost', async () => {
     const schema = 'checkout'
     const keyPrefix = `${r.keyPrefix}:checkout`
+    await migrate({ pool: db.pool, schema })
     await migrateOutbox({ pool: db.pool, schema })
     await db.pool.query(`
       CREATE TABLE ${schema}.emails (order_id text PRIMARY KEY, recipient text NOT NULL);
@@ -90,23 +82,16 @@ describe('checkout story', () => {
         }),
       },
     })
-    /** Stands in for the event store's append: events and outbox rows in one transaction. */
+    const store = createPostgresEventStore({ pool: db.pool, schema, outbox: { publish } })
+    /** The checkout: each order is a new stream; a batch of orders is one atomic append. */
     async function placeOrders(from: number, to: number): Promise<void> {
-      const tx = await db.pool.connect()
-      try {
-        await tx.query('BEGIN')
-        for (let n = from; n <= to; n++) {
-          const event = orderPlaced(n)
-          await insertOutboxRows(
-            tx,
-            schema,
-            publish(event).map((m) => ({ ...m, eventId: event.eventId, eventPosition: event.globalPosition })),
-          )
-        }
-        await tx.query('COMMIT')
-      } finally {
-        tx.release()
-      }
+      await store.appendToStreams(
+        Array.from({ length: to - from + 1 }, (_, i) => ({
+          streamId: `order-${from + i}`,
+          events: [{ ...orderPlaced(from + i), metadata: { correlationId: `checkout-${from + i}` } }],
+          expectedVersion: 'no-stream' as const,
+        })),
+      )
     }
 
     type Placed = { orderId: string; email: string; items: { sku: string }[]; totalCents: number }
@@ -117,6 +102,9 @@ describe('checkout story', () => {
         consumer: group,
         handle: async (m, tx) => {
           expect(m.type).toBe('checkout.order-placed.v1')
+          const n = (m.payload as Placed).orderId.replace('order-', '')
+          expect(m.headers['correlation-id']).toBe(`checkout-${n}`)
+          expect(m.headers['annals-stream-id']).toBe(`order-${n}`)
           await apply(m.payload as Placed, tx)
         },
       })

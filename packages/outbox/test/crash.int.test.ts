@@ -1,16 +1,17 @@
-import { randomUUID } from 'node:crypto'
+import type { Event } from '@annals/core'
+import { createPostgresEventStore, migrate } from '@annals/store-postgres'
 import type { PoolClient } from 'pg'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createIdempotentHandler, type IdempotentOutcome } from '../src/idempotent-handler.js'
 import { migrateOutbox } from '../src/migrate-outbox.js'
 import { getOutboxStatus } from '../src/outbox-admin.js'
+import { publicationMap } from '../src/publication-map.js'
 import { type ConsumedMessage, createRedisStreamsConsumer } from '../src/redis-streams-consumer.js'
 import { streamKey } from '../src/redis-streams-publisher.js'
 import {
   createTestDatabase,
   createTestRedis,
-  insertOutboxRows,
   killAllWorkers,
   killWorker,
   spawnWorker,
@@ -35,15 +36,25 @@ afterAll(async () => {
   await db?.drop()
 })
 
-function order(aggregate: string, seq: number) {
-  return {
-    messageId: randomUUID(),
-    topic: 'orders',
-    partitionKey: aggregate,
-    type: 'OrderStepped',
-    payload: { aggregate, seq },
-    headers: {},
-  }
+type OrderStepped = Event<'OrderStepped', { seq: number }>
+
+const publish = publicationMap<OrderStepped>({
+  OrderStepped: { topic: 'orders', toMessage: (e) => ({ payload: { aggregate: e.streamId, seq: e.data.seq } }) },
+})
+
+/** Event store and outbox tables in a fresh schema, plus the consumer's own tables. */
+async function setup(schema: string) {
+  await migrate({ pool: db.pool, schema })
+  await migrateOutbox({ pool: db.pool, schema })
+  await db.pool.query(`
+    CREATE TABLE ${schema}.progress (aggregate text PRIMARY KEY, last int NOT NULL);
+    CREATE TABLE ${schema}.violations (aggregate text, expected int, got int);
+    CREATE TABLE ${schema}.applied (message_id text NOT NULL)`)
+  return createPostgresEventStore({ pool: db.pool, schema, outbox: { publish } })
+}
+
+function step(seq: number): OrderStepped {
+  return { type: 'OrderStepped', data: { seq } }
 }
 
 /** Applies each message in the consumer's transaction: checks it is the next of its aggregate. */
@@ -66,13 +77,6 @@ async function apply(message: ConsumedMessage, tx: PoolClient, schema: string): 
   await tx.query(`INSERT INTO ${schema}.applied (message_id) VALUES ($1)`, [message.messageId])
 }
 
-async function consumerTables(schema: string): Promise<void> {
-  await db.pool.query(`
-    CREATE TABLE ${schema}.progress (aggregate text PRIMARY KEY, last int NOT NULL);
-    CREATE TABLE ${schema}.violations (aggregate text, expected int, got int);
-    CREATE TABLE ${schema}.applied (message_id text NOT NULL)`)
-}
-
 function workerEnv(schema: string, extra: Record<string, string> = {}): Record<string, string> {
   return { DATABASE_URL: db.url, OUTBOX_SCHEMA: schema, REDIS_PREFIX: `${r.keyPrefix}:${schema}`, ...extra }
 }
@@ -80,10 +84,9 @@ function workerEnv(schema: string, extra: Record<string, string> = {}): Record<s
 describe('relay crashes', () => {
   it('a relay SIGKILLed after the broker acked but before marking: published at most twice, applied once', async () => {
     const schema = 'crash_once'
-    await migrateOutbox({ pool: db.pool, schema })
-    await consumerTables(schema)
-    const m = order('order-1', 1)
-    await insertOutboxRows(db.pool, schema, [m])
+    const store = await setup(schema)
+    const { events } = await store.appendToStream('order-1', [step(1)], { expectedVersion: 'no-stream' })
+    const m = { messageId: events[0]?.eventId }
     const key = streamKey(`${r.keyPrefix}:${schema}`, 'orders')
 
     const doomed = spawnWorker('relay-worker.ts', workerEnv(schema, { HANG_AFTER_PUBLISH: '1' }))
@@ -130,8 +133,7 @@ describe('relay crashes', () => {
 
   it('three relays killed at random over 10 aggregates x 100 events: per-aggregate order at the consumer, nothing lost', async () => {
     const schema = 'crash_chaos'
-    await migrateOutbox({ pool: db.pool, schema })
-    await consumerTables(schema)
+    const store = await setup(schema)
     const aggregates = Array.from({ length: 10 }, (_, i) => `agg-${i}`)
     const env = workerEnv(schema, { BATCH_SIZE: '7', PUBLISH_DELAY_MS: '8' })
     const workers: Worker[] = [0, 1, 2].map(() => spawnWorker('relay-worker.ts', env))
@@ -172,11 +174,11 @@ describe('relay crashes', () => {
       }
     })()
     try {
-      // Ten writers, one per aggregate, each appending its 100 events in order, one per transaction.
+      // Ten writers, one per aggregate, each appending its 100 events in order, one append each.
       await Promise.all(
         aggregates.map(async (aggregate) => {
           for (let seq = 1; seq <= 100; seq++) {
-            await insertOutboxRows(db.pool, schema, [order(aggregate, seq)])
+            await store.appendToStream(aggregate, [step(seq)], { expectedVersion: BigInt(seq - 1) })
             if (seq % 10 === 0) await new Promise((res) => setTimeout(res, 20 + Math.random() * 40))
           }
         }),
