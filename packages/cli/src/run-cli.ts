@@ -1,6 +1,7 @@
 import type { EventStore, LogWatcher } from '@annals/core'
 import {
   type AnyProjection,
+  createPostgresPendingCounter,
   createProjectionAdmin,
   createProjectionRunner,
   DEFAULT_SCHEMA,
@@ -222,6 +223,7 @@ export function buildProgram(io: CliIo): Command {
             store: adapter.store,
             ...(adapter.watcher ? { watcher: adapter.watcher } : {}),
             projections: unowned,
+            countPending: createPostgresPendingCounter({ pool, schema }),
             logger: pino({ level: io.env.ANNALS_LOG_LEVEL ?? 'warn' }, pino.destination(2)),
             controlIntervalMs: 250,
           })

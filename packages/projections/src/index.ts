@@ -38,6 +38,10 @@ export {
 } from './migrate-projections.js'
 export { DEFAULT_SCHEMA } from './names.js'
 export {
+  createPostgresPendingCounter,
+  type PostgresPendingCounterOptions,
+} from './postgres-pending-counter.js'
+export {
   type AnyProjection,
   defineProjection,
   defineProjectionFor,

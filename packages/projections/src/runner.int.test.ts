@@ -5,6 +5,7 @@ import { createTestDatabase, createTestRedis, waitFor, waitUntilApplied } from '
 import { pgStore } from '../test/store.js'
 import { createProjectionAdmin } from './admin.js'
 import { migrateProjections } from './migrate-projections.js'
+import { createPostgresPendingCounter } from './postgres-pending-counter.js'
 import { defineProjection } from './projection.js'
 import { createProjectionRunner } from './runner.js'
 import { createPostgresSink } from './sinks/postgres-sink.js'
@@ -63,6 +64,7 @@ describe('projection runner (real Postgres store and Redis)', () => {
       store,
       watcher,
       projections: [redisCounter, pgCounter],
+      countPending: createPostgresPendingCounter({ pool: db.pool }),
       logger: silent,
       pollIntervalMs: 200,
     })
@@ -84,6 +86,9 @@ describe('projection runner (real Postgres store and Redis)', () => {
         { id: 'acc-1', total: 10 },
         { id: 'acc-2', total: 10 },
       ])
+      const pending = createPostgresPendingCounter({ pool: db.pool })
+      expect(await pending({ transactionId: 0n, position: 0n }, ['Deposited'])).toBe(30)
+      expect(await pending({ transactionId: 0n, position: 0n }, ['Deposited', 'Noise'])).toBe(60)
       const text = await runner.metrics.metrics()
       expect(text).toContain('annals_projection_events_processed_total{projection="counter-redis"} 30')
       expect(text).toContain('annals_projection_state{projection="counter-pg",state="live"} 1')
