@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test against real services: makes sure PostgreSQL and Redis are up, builds and starts the
+# project's own search engine (OpenSearch from Maven Central jars) unless one already answers, installs
+# the Chromium the browser test drives if it is missing, then runs `pnpm test` and a quick benchmark
+# smoke run. Stops the search engine again if this script started it, even when tests fail.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/services.sh ensure
+
+OS_HTTP_PORT="${OS_HTTP_PORT:-9200}"
+export OS_HTTP_PORT
+started_engine=0
+if ! bash scripts/engines.sh status >/dev/null 2>&1; then
+  bash scripts/engines.sh build
+  trap 'if [ "$started_engine" = 1 ]; then bash scripts/engines.sh stop || true; fi' EXIT
+  started_engine=1
+  bash scripts/engines.sh start
+fi
+export ELASTICSEARCH_URL="${ELASTICSEARCH_URL:-http://127.0.0.1:${OS_HTTP_PORT}}"
+export SEARCH_ENGINE="${SEARCH_ENGINE:-opensearch}"
+
+if [ -f apps/bank-demo/scripts/ensure-chromium.sh ]; then bash apps/bank-demo/scripts/ensure-chromium.sh; fi
+
+pnpm test
+
+# Every benchmark at tiny sizes, so the suite cannot rot (figures are not judged here).
+pnpm run bench:quick
