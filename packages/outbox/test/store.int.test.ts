@@ -6,7 +6,7 @@ import { migrateOutbox } from '../src/migrate-outbox.js'
 import { createOutboxRelay } from '../src/outbox-relay.js'
 import { publicationMap } from '../src/publication-map.js'
 import { createRedisStreamsPublisher, streamKey } from '../src/redis-streams-publisher.js'
-import { createTestDatabase, createTestRedis, readStream } from './helpers.js'
+import { createTestDatabase, createTestRedis, readStream, waitFor } from './helpers.js'
 
 type OrderPlaced = Event<'OrderPlaced', { orderId: string; totalCents: number; fraudScore: number }>
 type OrderNoted = Event<'OrderNoted', { note: string }>
@@ -155,5 +155,29 @@ describe('through the Postgres event store', () => {
     expect(first.duplicate).toBe(false)
     expect(again.duplicate).toBe(true)
     expect((await outboxRows()).map((row) => row.message_id)).toEqual([eventId])
+  })
+
+  it("wakes the relay on the store's append notification", async () => {
+    await db.pool.query(`DELETE FROM ${schema}.outbox`)
+    const store = createPostgresEventStore({ pool: db.pool, schema, outbox: { publish } })
+    const keyPrefix = `${r.keyPrefix}:notify`
+    const relay = createOutboxRelay({
+      pool: db.pool,
+      schema,
+      publisher: createRedisStreamsPublisher({ redis: r.redis, keyPrefix }),
+      logger,
+      pollIntervalMs: 600_000,
+      listenChannel: store.names.channel,
+    })
+    relay.start()
+    try {
+      await new Promise((res) => setTimeout(res, 300))
+      await store.appendToStream('order-7', [placed('o-7')], { expectedVersion: 'no-stream' })
+      await waitFor(async () => (await r.redis.xlen(streamKey(keyPrefix, 'orders'))) === 1, 20_000, 'the wake-up')
+    } finally {
+      await relay.stop()
+    }
+    const entries = await readStream(r.redis, streamKey(keyPrefix, 'orders'))
+    expect(entries.map((e) => e.fields.partitionKey)).toEqual(['order-7'])
   })
 })
