@@ -24,8 +24,6 @@ export type OutboxTables = Readonly<{
   processedName: string
   migrationTable: string
   migrationLockTable: string
-  /** A number identifying this installation, for advisory locks and NOTIFY channels. */
-  channel: string
 }>
 
 function quote(identifier: string): string {
@@ -49,7 +47,6 @@ export function resolveTables(options: OutboxTableOptions = {}): OutboxTables {
     processedName,
     migrationTable: `${tablePrefix}annals_outbox_migrations`,
     migrationLockTable: `${tablePrefix}annals_outbox_migrations_lock`,
-    channel: `${schema}_${outboxName}`,
   }
 }
 
