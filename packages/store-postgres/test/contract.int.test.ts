@@ -4,7 +4,7 @@ import {
   idempotencyStoreContract,
   snapshotStoreContract,
 } from '@annals/core/testing'
-import { afterAll, beforeAll } from 'vitest'
+import { afterAll, beforeAll, inject } from 'vitest'
 import { migrate } from '../src/migrate.js'
 import { createPostgresCheckpointStore } from '../src/postgres-checkpoint-store.js'
 import { createPostgresEventStore } from '../src/postgres-event-store.js'
@@ -17,7 +17,8 @@ const schema = 'contract'
 const tablePrefix = 'es_'
 
 beforeAll(async () => {
-  db = await createTestDatabase('annals_pg')
+  // readAll waits for every older transaction on the server: a private cluster keeps others' out.
+  db = await createTestDatabase('annals_pg', { adminUrl: inject('annalsPrivatePgUrl') })
   await migrate({ pool: db.pool, schema, tablePrefix })
 })
 afterAll(async () => {
