@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { main } from '../src/cli.js'
+import { migrate } from '../src/migrate.js'
+import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.js'
+
+let db: TestDatabase
+
+beforeAll(async () => {
+  db = await createTestDatabase('annals_pg')
+})
+afterAll(async () => {
+  await db?.drop()
+})
+
+async function tables(schema: string): Promise<string[]> {
+  const { rows } = await db.pool.query<{ t: string }>(
+    `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`,
+    [schema],
+  )
+  return rows.map((r) => r.t)
+}
+
+describe('migrate', () => {
+  it('creates every table in the configured schema with the prefix; re-running applies nothing', async () => {
+    const first = await migrate({ pool: db.pool, schema: 'mig_a', tablePrefix: 'x_' })
+    expect(first.applied).toEqual(['0001-init'])
+    expect(await tables('mig_a')).toEqual([
+      'x_annals_migrations',
+      'x_checkpoints',
+      'x_events',
+      'x_idempotency_keys',
+      'x_snapshots',
+      'x_streams',
+    ])
+    const again = await migrate({ pool: db.pool, schema: 'mig_a', tablePrefix: 'x_' })
+    expect(again.applied).toEqual([])
+  })
+
+  it('runs concurrently without failing (advisory lock)', async () => {
+    const results = await Promise.all([1, 2, 3].map(() => migrate({ pool: db.pool, schema: 'mig_b' })))
+    expect(results.flatMap((r) => r.applied)).toEqual(['0001-init'])
+  })
+
+  it('rejects an unsafe schema name before touching the database', async () => {
+    await expect(migrate({ pool: db.pool, schema: 'x"; DROP SCHEMA public; --' })).rejects.toMatchObject({
+      code: 'ANNALS_PG_ERR_INVALID_IDENTIFIER',
+    })
+    await expect(migrate({ pool: db.pool, schema: 'ok', tablePrefix: 'bad prefix' })).rejects.toMatchObject({
+      code: 'ANNALS_PG_ERR_INVALID_IDENTIFIER',
+    })
+  })
+})
+
+describe('annals-pg migrate (CLI)', () => {
+  function io(env: Record<string, string | undefined>) {
+    const out: string[] = []
+    const err: string[] = []
+    return { out, err, io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), env } }
+  }
+
+  it('migrates DATABASE_URL, then reports it up to date', async () => {
+    const run = io({ DATABASE_URL: db.connectionString })
+    expect(await main(['migrate', '--schema', 'cli_s', '--table-prefix', 'p_'], run.io)).toBe(0)
+    expect(run.out.join('')).toContain('applied 0001-init in schema "cli_s"')
+    expect(await tables('cli_s')).toContain('p_events')
+    const rerun = io({ DATABASE_URL: db.connectionString })
+    expect(await main(['migrate', '--schema', 'cli_s', '--table-prefix', 'p_'], rerun.io)).toBe(0)
+    expect(rerun.out.join('')).toContain('is up to date')
+  })
+
+  it('fails clearly without DATABASE_URL, with a bad schema, or an unknown command', async () => {
+    const missing = io({})
+    expect(await main(['migrate'], missing.io)).toBe(2)
+    expect(missing.err.join('')).toContain('DATABASE_URL is not set')
+    const bad = io({ DATABASE_URL: db.connectionString })
+    expect(await main(['migrate', '--schema', 'a;b'], bad.io)).toBe(1)
+    expect(bad.err.join('')).toContain('[ANNALS_PG_ERR_INVALID_IDENTIFIER]')
+    const unknown = io({ DATABASE_URL: db.connectionString })
+    expect(await main(['frobnicate'], unknown.io)).toBe(2)
+  })
+})
