@@ -23,7 +23,6 @@ describe('error catalogue', () => {
       new api.MigrationError('0001-init', 'boom'),
       new api.NotMigratedError('annals'),
       new api.InvalidOptionError('keep', 'bad'),
-      new api.UnsupportedOnPgliteError('LISTEN'),
       new api.UnexpectedResultError('odd'),
       new api.ThrowawayPostgresError('no initdb'),
     ]

@@ -9,7 +9,6 @@ export const PgStoreErrorCodes = {
   MIGRATION: 'ANNALS_PG_ERR_MIGRATION',
   NOT_MIGRATED: 'ANNALS_PG_ERR_NOT_MIGRATED',
   INVALID_OPTION: 'ANNALS_PG_ERR_INVALID_OPTION',
-  UNSUPPORTED_ON_PGLITE: 'ANNALS_PG_ERR_UNSUPPORTED_ON_PGLITE',
   UNEXPECTED_RESULT: 'ANNALS_PG_ERR_UNEXPECTED_RESULT',
   THROWAWAY_POSTGRES: 'ANNALS_PG_ERR_THROWAWAY_POSTGRES',
 } as const
@@ -58,17 +57,6 @@ export class InvalidOptionError extends AnnalsError<'ANNALS_PG_ERR_INVALID_OPTIO
     super(PgStoreErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`)
     this.name = 'InvalidOptionError'
     this.option = option
-  }
-}
-
-/** The operation needs a second Postgres connection or concurrent transactions, which PGlite lacks. */
-export class UnsupportedOnPgliteError extends AnnalsError<'ANNALS_PG_ERR_UNSUPPORTED_ON_PGLITE'> {
-  constructor(operation: string) {
-    super(
-      PgStoreErrorCodes.UNSUPPORTED_ON_PGLITE,
-      `${operation} is not available on PGlite (one connection, no concurrent transactions)`,
-    )
-    this.name = 'UnsupportedOnPgliteError'
   }
 }
 

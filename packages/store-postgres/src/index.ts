@@ -8,7 +8,6 @@ export {
   PgStoreErrorCodes,
   ThrowawayPostgresError,
   UnexpectedResultError,
-  UnsupportedOnPgliteError,
 } from './errors.js'
 export {
   quoteIdentifier,
