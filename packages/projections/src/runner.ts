@@ -79,9 +79,9 @@ export type ProjectionRunnerOptions = Readonly<{
   projections: readonly AnyProjection[]
   /** Unique per process. Default `<hostname>:<pid>:<random>`. */
   workerId?: string
-  /** Events per live batch. Default 500. */
+  /** Events per batch once caught up. Default 500. */
   batchSize?: number
-  /** Events per batch while building a new generation. Default 2000. */
+  /** Events per batch while building a new generation or catching up. Default 2000. */
   rebuildBatchSize?: number
   /** Poll the log at least this often (a lost wake-up costs at most this much latency). Default 1000. */
   pollIntervalMs?: number
@@ -676,7 +676,8 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     }
     const live = w.live
     if (live && !live.frozen) {
-      if (!(await processTrack(w, live, batchSize))) more = true
+      // Behind (first build, catching up after downtime): read in rebuild-sized batches.
+      if (!(await processTrack(w, live, live.caughtUp ? batchSize : rebuildBatchSize))) more = true
     }
     w.state = w.building ? 'rebuilding' : more ? 'catching-up' : 'live'
     return more
@@ -684,6 +685,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
 
   async function runWorker(w: Worker): Promise<void> {
     let failures = 0
+    let recheckMs = 0
     while (!stopping) {
       try {
         if (!w.lease) {
@@ -710,8 +712,16 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
         failures = 0
         w.lastError = null
         if (w.polled && watcher && w.eventsProcessed > before) missedWakeUp(w)
+        // A wake-up that found nothing: the event may still sit behind the log's fence (a transaction
+        // open elsewhere on the server). Look again soon, backing off, instead of a whole poll later.
+        if (!w.polled && w.eventsProcessed === before) recheckMs = recheckMs === 0 ? 10 : recheckMs * 2
+        else recheckMs = 0
+        if (recheckMs > pollIntervalMs / 2) recheckMs = 0
         w.polled = false
-        if (!more && !stopping) w.polled = !(await w.waiter.wait(pollIntervalMs))
+        if (!more && !stopping) {
+          const woken = await w.waiter.wait(recheckMs > 0 ? recheckMs : pollIntervalMs)
+          w.polled = !woken && recheckMs === 0
+        }
       } catch (error) {
         if (error instanceof Stopping) break
         if (error instanceof CheckpointMoved) continue

@@ -62,19 +62,23 @@ describe('wake-ups after a dead LISTEN connection (real Postgres store)', () => 
         const pids = await listeners()
         return pids.length === 1 ? pids : null
       })
-      // Warm: the wake-up makes it visible well before a poll would.
-      expect(await appendAndTime(1)).toBeLessThan(pollIntervalMs)
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+      // Warm: the wake-up makes it visible well before a poll would. (Median of three: the log's fence
+      // is server-wide, so a transaction held open elsewhere can delay any single append.)
+      expect(median([await appendAndTime(1), await appendAndTime(2), await appendAndTime(3)])).toBeLessThan(
+        pollIntervalMs / 2,
+      )
       await db.pool.query('SELECT pg_terminate_backend($1)', [listener])
       // Whether or not the wake-up path is back yet, polling bounds the delay.
-      expect(await appendAndTime(2)).toBeLessThan(pollIntervalMs + 1000)
+      expect(await appendAndTime(4)).toBeLessThan(pollIntervalMs + 1000)
       const relistened = await waitFor('a new LISTEN backend', async () => {
         const pids = await listeners()
         return pids.length === 1 && pids[0] !== listener ? pids : null
       })
       expect(relistened[0]).not.toBe(listener)
       // Back on wake-ups: three appends in a row, each far quicker than the poll interval.
-      const delays = [await appendAndTime(3), await appendAndTime(4), await appendAndTime(5)]
-      expect(Math.max(...delays)).toBeLessThan(pollIntervalMs)
+      const delays = [await appendAndTime(5), await appendAndTime(6), await appendAndTime(7)]
+      expect(median(delays)).toBeLessThan(pollIntervalMs / 2)
     } finally {
       await runner.stop()
       await watcher.close()
