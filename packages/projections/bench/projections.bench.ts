@@ -6,6 +6,7 @@ import type { EventStore } from '@annals/core'
 import { pino } from 'pino'
 import { createProjectionAdmin } from '../src/admin.js'
 import { migrateProjections } from '../src/migrate-projections.js'
+import { createPostgresPendingCounter } from '../src/postgres-pending-counter.js'
 import { defineProjection } from '../src/projection.js'
 import { createProjectionRunner } from '../src/runner.js'
 import { createPostgresSink } from '../src/sinks/postgres-sink.js'
@@ -121,6 +122,7 @@ async function main() {
         logger: silent,
         pollIntervalMs: 50,
         controlIntervalMs: 200,
+        countPending: createPostgresPendingCounter({ pool: db.pool, cap: 10_000 }),
       })
       await runner.start()
       // First build (generation 1, live batches), then a blue/green rebuild (generation 2, rebuild batches).

@@ -153,6 +153,7 @@ type Worker = {
   /** The last wait ended by the timer, not by a wake-up. */
   polled: boolean
   lastMissedWakeWarnAt: number
+  lastLagAt: number
 }
 
 /** Thrown inside the loop when the stored checkpoint moved under us: re-read from the stored one. */
@@ -215,6 +216,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     loop: null,
     polled: false,
     lastMissedWakeWarnAt: 0,
+    lastLagAt: 0,
   }))
 
   let running = false
@@ -637,7 +639,11 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     if (seconds > 0) w.throughput = (w.eventsProcessed - w.processedAtLastTick) / seconds
     w.processedAtLastTick = w.eventsProcessed
     w.lastTickAt = now
-    await refreshLag(w)
+    // Lag costs a read (or a count) of the log: at most once a second, whatever the control interval.
+    if (now - w.lastLagAt >= 1000) {
+      w.lastLagAt = now
+      await refreshLag(w)
+    }
     w.deadLetters = (await deadLetters.countParked()).get(w.p.name) ?? 0
     await registry.publishStatus(w.p.name, lease.token, publishedStatus(w))
   }
