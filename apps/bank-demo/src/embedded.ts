@@ -4,6 +4,8 @@ import {
   createInMemoryIdempotencyStore,
   createInMemorySnapshotStore,
 } from '@annals/core/in-memory'
+import { createPgliteStores } from '@annals/store-postgres'
+import { PGlite } from '@electric-sql/pglite'
 import type { BankParts, ReadSide } from './compose.js'
 import { createInMemoryReadModels } from './read-models/in-memory-read-models.js'
 
@@ -19,11 +21,31 @@ export function inMemoryReadSide(store: EventStore, intervalMs = 100): ReadSide 
   }
 }
 
-/** The zero-setup bank: core's in-memory stores and in-memory read models, nothing to install. */
+/**
+ * The zero-setup bank: the Postgres event store on embedded PGlite (migrated in memory, or in
+ * `dataDir`), with in-memory read models. Nothing to install.
+ */
+export async function pgliteParts(dataDir?: string): Promise<BankParts> {
+  const pglite = dataDir ? new PGlite(dataDir) : new PGlite()
+  const stores = await createPgliteStores({ pglite, schema: 'bank', keepSnapshots: 'all' })
+  return {
+    mode: 'embedded (PGlite event store, in-memory read models)',
+    store: stores.eventStore,
+    snapshots: stores.snapshotStore,
+    idempotency: stores.idempotencyStore,
+    readSide: inMemoryReadSide(stores.eventStore),
+    async release() {
+      await stores.watcher.close()
+      await pglite.close()
+    },
+  }
+}
+
+/** The bank on core's in-memory stores and in-memory read models (the fastest stand-in). */
 export async function embeddedParts(): Promise<BankParts> {
   const store = createInMemoryEventStore()
   return {
-    mode: 'embedded (in-memory event store, in-memory read models)',
+    mode: 'in-memory (core in-memory event store, in-memory read models)',
     store,
     snapshots: createInMemorySnapshotStore(),
     idempotency: createInMemoryIdempotencyStore(),

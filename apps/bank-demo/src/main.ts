@@ -1,13 +1,23 @@
 // The composition root of the bank demo: `pnpm demo` runs this file (built to dist/main.js).
 import { assembleBank, type BankParts } from './compose.js'
-import { embeddedParts } from './embedded.js'
+import { embeddedParts, pgliteParts } from './embedded.js'
+import { postgresWriteSide } from './postgres-write-side.js'
 import { seedBank } from './seed.js'
+import { serverParts } from './servers.js'
 import { timeTravelWalkthrough } from './walkthrough.js'
 
 const say = (line = '') => process.stdout.write(`${line}\n`)
 
 async function chooseParts(): Promise<BankParts> {
-  return embeddedParts()
+  const databaseUrl = process.env.DATABASE_URL
+  if (databaseUrl) {
+    return serverParts(
+      { databaseUrl, redisUrl: process.env.REDIS_URL, elasticsearchUrl: process.env.ELASTICSEARCH_URL },
+      (pool) => postgresWriteSide(pool),
+    )
+  }
+  if (process.env.BANK_STORE === 'memory') return embeddedParts()
+  return pgliteParts(process.env.PGLITE_DIR)
 }
 
 async function main(): Promise<void> {

@@ -8,7 +8,8 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { assembleBank, type Bank } from '../src/compose.js'
 import { inMemoryReadSide } from '../src/embedded.js'
-import { serverParts, type WriteSide } from '../src/servers.js'
+import { postgresWriteSide } from '../src/postgres-write-side.js'
+import { serverParts } from '../src/servers.js'
 
 /** A bank for one test file, on the real servers, with its own database, key prefix and indexes. */
 export type BankUnderTest = Bank & Readonly<{ projectionsIdle(): Promise<void> }>
@@ -19,16 +20,6 @@ const ELASTICSEARCH_URL = process.env.ELASTICSEARCH_URL
 
 /** `BANK_TEST_MODE=memory` runs the same tests on core's in-memory adapters (a quick local loop). */
 const MEMORY = process.env.BANK_TEST_MODE === 'memory'
-
-async function writeSide(pool: pg.Pool): Promise<WriteSide> {
-  void pool
-  return {
-    store: createInMemoryEventStore(),
-    snapshots: createInMemorySnapshotStore(),
-    idempotency: createInMemoryIdempotencyStore(),
-    describe: 'in-memory write side',
-  }
-}
 
 /** Starts a bank for one test file. `name` goes into the database name, key prefix and index prefix. */
 export async function startBank(name: string): Promise<BankUnderTest> {
@@ -63,7 +54,7 @@ export async function startBank(name: string): Promise<BankUnderTest> {
       indexPrefix,
       pollIntervalMs: 50,
     },
-    writeSide,
+    (pool) => postgresWriteSide(pool),
   )
   const bank = await assembleBank(parts)
   await bank.readSide.start()
