@@ -198,11 +198,12 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
                  -- through every row sent before.
                  WHERE NOT EXISTS (SELECT 1 FROM ${t.outbox} e
                                     WHERE e.partition_key = c.partition_key AND e.status <> 'sent'
-                                      AND (e.partition_key, e.id) < (c.partition_key, c.id))
-                 ORDER BY c.id
-                 LIMIT $1))
+                                      AND (e.partition_key, e.id) < (c.partition_key, c.id))))
           AND o.status = 'pending' AND o.next_attempt_at <= now()
         ORDER BY o.id
+        -- The limit applies after skipping heads other relays hold, so a second relay takes the next
+        -- keys instead of finding the first batchSize heads all locked.
+        LIMIT $1
           FOR UPDATE SKIP LOCKED`,
       [batchSize, scanWindow],
     )

@@ -187,7 +187,7 @@ describe('outbox relay', () => {
       schema,
       publisher: picky,
       maxAttempts: 3,
-      backoff: { initialMs: 40, maxMs: 40, jitter: false },
+      backoff: { initialMs: 5000, maxMs: 5000, jitter: false },
     })
     await insertOutboxRows(db.pool, schema, [
       message('bad', 1, 'orders', { poison: true }),
@@ -201,12 +201,14 @@ describe('outbox relay', () => {
     // Backoff: an immediate second run finds nothing due for "bad", and "bad"/2 waits behind it.
     expect(await relay.runOnce()).toMatchObject({ claimed: 0 })
     const { rows: afterFirst } = await db.pool.query(
-      `SELECT attempts, next_attempt_at > now() AS later, last_error FROM ${schema}.outbox WHERE partition_key = 'bad' ORDER BY id`,
+      `SELECT attempts, next_attempt_at >= last_attempt_at + interval '5 seconds' AS later, last_error
+         FROM ${schema}.outbox WHERE partition_key = 'bad' ORDER BY id`,
     )
     expect(afterFirst[0]).toMatchObject({ attempts: 1, later: true, last_error: 'Error: broker rejects this payload' })
     expect(afterFirst[1]).toMatchObject({ attempts: 0 })
+    // Time passes (the backoff is over) twice more: the third failure makes it dead.
     for (let i = 0; i < 2; i++) {
-      await new Promise((res) => setTimeout(res, 60))
+      await db.pool.query(`UPDATE ${schema}.outbox SET next_attempt_at = now() WHERE status = 'pending'`)
       await relay.runOnce()
     }
     const dead = await listDeadMessages({ pool: db.pool, schema })
