@@ -331,8 +331,17 @@ describe('outbox relay', () => {
     })
     relay.start()
     try {
-      // Let the first (empty) poll happen and the loop go to sleep for ten minutes.
-      await new Promise((res) => setTimeout(res, 300))
+      // Once the relay listens, its loop sleeps for ten minutes after each empty poll.
+      await waitFor(
+        async () =>
+          (
+            await db.pool.query(
+              `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`,
+            )
+          ).rowCount === 1,
+        10_000,
+        'the relay to LISTEN',
+      )
       const tx = await db.pool.connect()
       try {
         await tx.query('BEGIN')

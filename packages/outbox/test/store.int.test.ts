@@ -171,7 +171,17 @@ describe('through the Postgres event store', () => {
     })
     relay.start()
     try {
-      await new Promise((res) => setTimeout(res, 300))
+      // Once the relay listens, its loop sleeps for ten minutes after each empty poll.
+      await waitFor(
+        async () =>
+          (
+            await db.pool.query(
+              `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`,
+            )
+          ).rowCount === 1,
+        10_000,
+        'the relay to LISTEN',
+      )
       await store.appendToStream('order-7', [placed('o-7')], { expectedVersion: 'no-stream' })
       await waitFor(async () => (await r.redis.xlen(streamKey(keyPrefix, 'orders'))) === 1, 20_000, 'the wake-up')
     } finally {
