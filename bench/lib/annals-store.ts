@@ -41,6 +41,7 @@ export async function openAnnals(db: BenchDatabase, max: number, migrate = true)
   // LISTEN holds a connection of its own, outside the measured pool.
   const watcher = createPostgresLogWatcher({ pool: db.pool(1), schema: ANNALS_SCHEMA })
   onCleanup(() => watcher.close())
+  await watcher.ready()
   return { store, snapshots, pool, watcher }
 }
 

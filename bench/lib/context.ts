@@ -19,6 +19,8 @@ export type Sizes = Readonly<{
   timeTravelReads: number
   logEvents: number
   rebuildEvents: number
+  /** Runs of each 1,000,000-event rebuild (one sink takes about a minute per run on 2 cores). */
+  rebuildRuns: number
   visibleMs: number
   outboxEvents: number
   redisWrites: number
@@ -39,6 +41,7 @@ export const FULL: Sizes = {
   timeTravelReads: 300,
   logEvents: 100_000,
   rebuildEvents: 1_000_000,
+  rebuildRuns: 2,
   visibleMs: 6_000,
   outboxEvents: 20_000,
   redisWrites: 200_000,
@@ -59,6 +62,7 @@ export const QUICK: Sizes = {
   timeTravelReads: 20,
   logEvents: 3_000,
   rebuildEvents: 3_000,
+  rebuildRuns: 1,
   visibleMs: 800,
   outboxEvents: 500,
   redisWrites: 2_000,

@@ -32,7 +32,7 @@ function expectedBalance(total: number): number {
 export async function run(ctx: BenchContext): Promise<void> {
   const s = ctx.sizes
   const total = s.rebuildEvents
-  const runs = s.longRuns
+  const runs = s.rebuildRuns
   try {
     const db = await createDatabase('annals_rebuild')
     const { store, pool, watcher } = await openAnnals(db, 6)
