@@ -1,6 +1,6 @@
 import { MigrationError } from './errors.js'
 import { storeNames } from './identifiers.js'
-import { MIGRATIONS } from './migrations.js'
+import { appendFunction, MIGRATIONS } from './migrations.js'
 import { type StoreConnection, toExecutor } from './sql-executor.js'
 
 /** Where to migrate: a connection plus the schema (default `annals`) and table prefix (default none). */
@@ -39,6 +39,10 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
         await tx.query(`INSERT INTO ${names.migrations} (name) VALUES ($1)`, [migration.name])
         now.push(migration.name)
       }
+      // The function is code, not data: always install the current version (a database migrated by an
+      // older release gets the newer append).
+      current = 'append function'
+      await tx.query(appendFunction(names))
       current = null
       return now
     })

@@ -11,7 +11,8 @@ function idx(names: StoreNames, name: string): string {
 // The append: one statement, one round trip. It locks every stream row in stream-id order (no deadlocks
 // between multi-stream appends), checks versions and idempotent re-sends, inserts events and outbox rows
 // from arrays, and sends one NOTIFY (Postgres coalesces identical notifications per transaction).
-function appendFunction(n: StoreNames): string {
+/** @internal The append function's DDL; `migrate` re-creates it on every run (CREATE OR REPLACE). */
+export function appendFunction(n: StoreNames): string {
   return `CREATE OR REPLACE FUNCTION ${n.appendFunction}(
   p_streams text[], p_expected bigint[], p_counts integer[], p_check_ids boolean[],
   p_ids uuid[], p_types text[], p_schema_versions integer[], p_data text[], p_metadata text[],
@@ -41,16 +42,51 @@ DECLARE
   v_allt timestamptz[] := '{}';
   v_written boolean := false;
   v_bad uuid;
+  v_fast boolean;
 BEGIN
-  INSERT INTO ${n.streams} AS s (stream_id, version)
-    SELECT u.sid, 0 FROM unnest(p_streams) AS u(sid) ORDER BY u.sid
-    ON CONFLICT (stream_id) DO NOTHING;
-  PERFORM 1 FROM ${n.streams} s WHERE s.stream_id = ANY (p_streams) ORDER BY s.stream_id FOR UPDATE;
+  IF v_n > 1 THEN
+    -- Several streams: lock them all up front in stream-id order, so that appends naming the same
+    -- streams in another order cannot deadlock.
+    INSERT INTO ${n.streams} AS s (stream_id, version)
+      SELECT u.sid, 0 FROM unnest(p_streams) AS u(sid) ORDER BY u.sid
+      ON CONFLICT (stream_id) DO NOTHING;
+    PERFORM 1 FROM ${n.streams} s WHERE s.stream_id = ANY (p_streams) ORDER BY s.stream_id FOR UPDATE;
+  END IF;
 
   FOR v_i IN 1..v_n LOOP
     v_hi := v_lo + p_counts[v_i] - 1;
-    SELECT s.version, s.last_recorded_at INTO v_version, v_last FROM ${n.streams} s WHERE s.stream_id = p_streams[v_i];
     v_expected := p_expected[v_i];
+    v_fast := false;
+    IF v_n = 1 AND p_counts[v_i] > 0 AND NOT (p_check_ids[v_i]
+        AND EXISTS (SELECT 1 FROM ${n.events} e WHERE e.event_id = ANY (p_ids[v_lo:v_hi]))) THEN
+      -- The common case in one statement: lock the stream row, check the version, move it. Anything
+      -- unusual (a conflict, a new stream raced by another, time going backwards) takes the slow path,
+      -- which finds out exactly what happened.
+      v_now := date_trunc('milliseconds', clock_timestamp());
+      UPDATE ${n.streams} s SET version = s.version + p_counts[v_i],
+          last_recorded_at = CASE WHEN p_recorded_at[v_lo] IS NULL THEN greatest(v_now, s.last_recorded_at)
+                                  ELSE p_recorded_at[v_hi] END
+        WHERE s.stream_id = p_streams[v_i]
+          AND (v_expected = -1 OR (v_expected = -2 AND s.version > 0) OR s.version = v_expected)
+          AND (p_recorded_at[v_lo] IS NULL OR s.last_recorded_at IS NULL OR s.last_recorded_at <= p_recorded_at[v_lo])
+        RETURNING s.version - p_counts[v_i], s.last_recorded_at INTO v_version, v_time;
+      v_fast := FOUND;
+      IF NOT v_fast AND v_expected IN (-1, 0) THEN
+        INSERT INTO ${n.streams} AS s (stream_id, version, last_recorded_at)
+          VALUES (p_streams[v_i], p_counts[v_i], coalesce(p_recorded_at[v_hi], v_now))
+          ON CONFLICT (stream_id) DO NOTHING
+          RETURNING 0, s.last_recorded_at INTO v_version, v_time;
+        v_fast := FOUND;
+      END IF;
+      IF v_fast AND p_recorded_at[v_lo] IS NOT NULL THEN v_time := NULL; END IF;
+    END IF;
+
+    IF NOT v_fast THEN
+    IF v_n = 1 THEN
+      INSERT INTO ${n.streams} AS s (stream_id, version) VALUES (p_streams[v_i], 0) ON CONFLICT (stream_id) DO NOTHING;
+      PERFORM 1 FROM ${n.streams} s WHERE s.stream_id = p_streams[v_i] FOR UPDATE;
+    END IF;
+    SELECT s.version, s.last_recorded_at INTO v_version, v_last FROM ${n.streams} s WHERE s.stream_id = p_streams[v_i];
 
     IF p_check_ids[v_i] THEN
       SELECT count(*)::integer INTO v_found FROM ${n.events} e WHERE e.event_id = ANY (p_ids[v_lo:v_hi]);
@@ -110,6 +146,11 @@ BEGIN
       v_time := NULL;
     END IF;
 
+    UPDATE ${n.streams} s SET version = v_version + p_counts[v_i],
+      last_recorded_at = coalesce(v_time, p_recorded_at[v_hi])
+      WHERE s.stream_id = p_streams[v_i];
+    END IF;
+
     WITH ins AS (
       INSERT INTO ${n.events} (event_id, stream_id, stream_version, type, schema_version, data, metadata, recorded_at)
       SELECT x.id, p_streams[v_i], v_version + x.k, x.t, x.sv, x.d::jsonb, x.m::jsonb, coalesce(x.r, v_time)
@@ -121,10 +162,6 @@ BEGIN
     SELECT array_agg(ins.global_position ORDER BY ins.stream_version), array_agg(ins.stream_version ORDER BY ins.stream_version),
       array_agg(ins.recorded_at ORDER BY ins.stream_version)
       INTO v_pos, v_ver, v_rat FROM ins;
-
-    UPDATE ${n.streams} s SET version = v_version + p_counts[v_i],
-      last_recorded_at = coalesce(v_time, p_recorded_at[v_hi])
-      WHERE s.stream_id = p_streams[v_i];
 
     v_all := v_all || v_pos;
     v_allv := v_allv || v_ver;
@@ -175,7 +212,7 @@ export const MIGRATIONS: readonly Migration[] = [
         last_recorded_at timestamptz
       )`,
       `CREATE TABLE ${n.events} (
-        global_position bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        global_position bigint GENERATED BY DEFAULT AS IDENTITY,
         transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
         event_id uuid NOT NULL,
         stream_id text NOT NULL,
@@ -185,10 +222,12 @@ export const MIGRATIONS: readonly Migration[] = [
         data jsonb NOT NULL,
         metadata jsonb NOT NULL DEFAULT '{}',
         recorded_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+        -- The log order is the primary key: one index serves log reads and lookups by position's
+        -- transaction, and every append maintains one index fewer.
+        CONSTRAINT ${idx(n, 'events_log_pkey')} PRIMARY KEY (transaction_id, global_position),
         CONSTRAINT ${idx(n, 'events_stream_version_key')} UNIQUE (stream_id, stream_version),
         CONSTRAINT ${idx(n, 'events_event_id_key')} UNIQUE (event_id)
       )`,
-      `CREATE INDEX ${idx(n, 'events_log_idx')} ON ${n.events} (transaction_id, global_position)`,
       `CREATE INDEX ${idx(n, 'events_type_log_idx')} ON ${n.events} (type, transaction_id, global_position)`,
       `CREATE TABLE ${n.snapshots} (
         stream_id text NOT NULL,

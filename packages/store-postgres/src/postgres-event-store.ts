@@ -408,7 +408,8 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     SELECT (SELECT h.transaction_id::text FROM head h) AS head_tx, (SELECT h.global_position::text FROM head h) AS head_pos, x.*
     FROM (SELECT 1) AS one
     LEFT JOIN LATERAL (
-      SELECT ${EVENT_COLUMNS} FROM picked JOIN ${names.events} e ON e.global_position = picked.global_position
+      SELECT ${EVENT_COLUMNS} FROM picked JOIN ${names.events} e
+        ON e.transaction_id = picked.transaction_id AND e.global_position = picked.global_position
       ORDER BY e.transaction_id, e.global_position
     ) AS x ON true`
 

@@ -200,7 +200,7 @@ describe('index-backed log reads', () => {
     const text = await plan(await storeSql({ limit: 1000 }), ['0', '0', 1000])
     const root = (JSON.parse(text) as { Plan: PlanNode }[])[0]?.Plan as PlanNode
     const all = nodes(root)
-    expect(all.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === 'events_log_idx')).toBe(true)
+    expect(all.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === 'events_log_pkey')).toBe(true)
     expect(all.some((n) => n['Node Type'] === 'Sort' || n['Node Type'] === 'Seq Scan')).toBe(false)
   })
 
