@@ -151,10 +151,11 @@ describe('outbox relay', () => {
         )
         if (seq % 5 === 0) await new Promise((res) => setTimeout(res, 10))
       }
-      for (let i = 0; i < 400; i++) {
-        if ((await getOutboxStatus({ pool: db.pool, schema })).pending === 0) break
-        await new Promise((res) => setTimeout(res, 25))
-      }
+      await waitFor(
+        async () => (await getOutboxStatus({ pool: db.pool, schema })).pending === 0,
+        30_000,
+        'the relays to drain',
+      )
     } finally {
       await Promise.all(relays.map((relay) => relay.stop()))
     }
@@ -285,11 +286,11 @@ describe('outbox relay', () => {
         )
         await new Promise((res) => setTimeout(res, 100))
       }
-      for (let i = 0; i < 100; i++) {
-        const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${schema}.outbox`)
-        if (rows[0].n === 0) break
-        await new Promise((res) => setTimeout(res, 20))
-      }
+      await waitFor(
+        async () => (await db.pool.query(`SELECT 1 FROM ${schema}.outbox LIMIT 1`)).rowCount === 0,
+        20_000,
+        'the cleanup',
+      )
     } finally {
       await relay.stop()
     }
