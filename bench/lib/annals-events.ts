@@ -1,4 +1,5 @@
 import { type EventStore, isConcurrencyError, LOG_START, type LogCheckpoint, type NewEvent } from '@annals/core'
+import type pg from 'pg'
 import { progress } from './context.js'
 import { type BenchEvent, makeEvents, makeMetadata } from './domain.js'
 import { nowMs } from './stats.js'
@@ -65,4 +66,29 @@ export async function readWholeLog(store: EventStore): Promise<number> {
     if (batch.caughtUp || batch.events.length === 0) break
   }
   return count
+}
+
+/**
+ * Waits (untimed) until every event in `schema.events` is below the log fence, the oldest running
+ * transaction of the whole server: until then the gap-safe reader rightly holds those events back.
+ * On a shared server a long transaction in any database holds every reader back. Returns the wait (ms).
+ */
+export async function waitForFence(pool: pg.Pool, schema: string, timeoutMs = 120_000): Promise<number> {
+  const t0 = nowMs()
+  let warned = false
+  for (;;) {
+    const { rows } = await pool.query<{ ok: boolean; holder: string | null }>(
+      `SELECT coalesce((SELECT max(transaction_id) FROM ${schema}.events) < pg_snapshot_xmin(pg_current_snapshot()), true) AS ok,
+              (SELECT datname || ' pid ' || pid || ' open ' || round(extract(epoch FROM now() - xact_start))::text || ' s: ' || left(query, 60)
+                 FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() ORDER BY xact_start LIMIT 1) AS holder`,
+    )
+    const row = rows[0]
+    if (row?.ok) return nowMs() - t0
+    if (!warned && nowMs() - t0 > 2000) {
+      warned = true
+      progress(`  waiting for the log fence (held by ${row?.holder ?? 'an older transaction'})`)
+    }
+    if (nowMs() - t0 > timeoutMs) throw new Error(`log fence did not pass the seeded events within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }

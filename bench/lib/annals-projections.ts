@@ -11,6 +11,7 @@ import {
 } from '@annals/projections'
 import type pg from 'pg'
 import { Deposited, Withdrawn } from './annals-domain.js'
+import { ANNALS_SCHEMA } from './annals-store.js'
 import { libraryLogger, progress } from './context.js'
 import { nowMs } from './stats.js'
 
@@ -129,7 +130,18 @@ export async function timedRebuild(
   }, 5000)
   try {
     await runner.start()
-    await runner.waitUntilIdle({ timeoutMs: 15 * 60_000 })
+    const last = await options.pool.query<{ p: string | null }>(
+      `SELECT max(global_position)::text AS p FROM ${ANNALS_SCHEMA}.events`,
+    )
+    const head = BigInt(last.rows[0]?.p ?? '0')
+    // "Idle" means caught up with the log fence; a transaction elsewhere on the server can hold the
+    // fence below the head for a while: wait until the live checkpoint really is at the head.
+    for (;;) {
+      await runner.waitUntilIdle({ timeoutMs: 15 * 60_000 })
+      const cp = runner.status()[0]?.checkpoint
+      if (cp && cp.position >= head) break
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
     const ms = nowMs() - t0
     const st = runner.status()[0]
     if (st?.liveGeneration === 1 || st?.liveGeneration === null) {

@@ -1,7 +1,7 @@
 import { createElasticsearchSink, defineElasticsearchProjection } from '@annals/elasticsearch'
 import { createRedisReadModel, createRedisSink, migrateProjections } from '@annals/projections'
 import { Deposited, Withdrawn } from '../lib/annals-domain.js'
-import { seedLog } from '../lib/annals-events.js'
+import { seedLog, waitForFence } from '../lib/annals-events.js'
 import {
   balancesTable,
   PROJECTIONS_SCHEMA,
@@ -10,7 +10,7 @@ import {
   redisBalances,
   timedRebuild,
 } from '../lib/annals-projections.js'
-import { openAnnals } from '../lib/annals-store.js'
+import { ANNALS_SCHEMA, openAnnals } from '../lib/annals-store.js'
 import { type BenchContext, libraryLogger, progress } from '../lib/context.js'
 import { evolve, initialState, makeEvents } from '../lib/domain.js'
 import { createDatabase, createRedis, createSearch, runCleanups } from '../lib/services.js'
@@ -50,6 +50,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       const sink = createRedisSink({ redis: redis.client, keyPrefix: redis.prefix })
       const name = `bal-redis-${run}`
       const projection = redisBalances(name, sink)
+      await waitForFence(pool, ANNALS_SCHEMA)
       const ms = await timedRebuild({ ...base, placeholder: placeholder(name, sink), projection })
       const balance = await createRedisReadModel(redis.client, projection).hget('acct-0', 'balance')
       if (Number(balance) !== expected)
@@ -63,6 +64,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       const sink = balancesTable(pool, `bal_r${run}`)
       const name = `bal-pg-${run}`
       const projection = postgresBalances(name, sink, `bal_r${run}`)
+      await waitForFence(pool, ANNALS_SCHEMA)
       const ms = await timedRebuild({ ...base, placeholder: placeholder(name, sink), projection })
       const row = await pool.query<{ balance: string }>(
         `SELECT balance::text FROM read_models.bal_r${run} WHERE account_id = 'acct-0'`,
@@ -106,6 +108,7 @@ export async function run(ctx: BenchContext): Promise<void> {
             })),
         },
       })
+      await waitForFence(pool, ANNALS_SCHEMA)
       const ms = await timedRebuild({ ...base, placeholder: placeholder(name, sink), projection })
       const doc = await search.client.get<{ balance: number }>({ index: sink.aliasOf(projection.name), id: 'acct-0' })
       if (doc._source?.balance !== expected) {
