@@ -230,4 +230,49 @@ describe('projection runner (real Postgres store and Redis)', () => {
       await runner.stop()
     }
   })
+
+  it('rejects a Redis batch with a type error before writing anything, and parks the culprit', async () => {
+    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    const projection = defineProjection({
+      name: 'typed-keys',
+      version: 1,
+      handles: ['Deposited'] as const,
+      sink: createRedisSink({ redis: r.redis, keyPrefix: r.keyPrefix }),
+      handlers: {
+        Deposited(e, w) {
+          const amount = (e.data as Deposited['data']).amount
+          w.incrby('events', 1)
+          // A bug: amount 0 writes a string where the others keep a hash (later increments then fail).
+          if (amount === 0) w.set(e.streamId, 'oops')
+          else w.hincrby(e.streamId, 'total', amount)
+        },
+      },
+    })
+    await store.appendToStream('t-1', [{ type: 'Deposited', data: { amount: 0 } }])
+    await store.appendToStream('t-2', [{ type: 'Deposited', data: { amount: 1 } }])
+    await store.appendToStream('t-1', [{ type: 'Deposited', data: { amount: 1 } }])
+    await store.appendToStream('t-2', [{ type: 'Deposited', data: { amount: 5 } }])
+    const runner = createProjectionRunner({
+      pool: db.pool,
+      store,
+      projections: [projection],
+      logger: silent,
+      pollIntervalMs: 50,
+      retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2 },
+    })
+    await runner.start()
+    try {
+      await waitUntilApplied(db.pool, runner, [projection])
+      const rm = createRedisReadModel(r.redis, projection)
+      // Every event except the culprit applied exactly once (no partial batch was ever written).
+      expect(await rm.get('events')).toBe('3')
+      expect(await rm.get('t-1')).toBe('oops')
+      expect(await rm.hgetall('t-2')).toEqual({ total: '6' })
+      const letters = await createProjectionAdmin({ pool: db.pool }).listDeadLetters({ projection: 'typed-keys' })
+      expect(letters.map((l) => [l.streamId, l.streamVersion, l.reason])).toEqual([['t-1', 2n, 'failed']])
+      expect(letters[0]?.error).toContain('WRONGTYPE')
+    } finally {
+      await runner.stop()
+    }
+  })
 })

@@ -1,6 +1,6 @@
 import type { LogCheckpoint } from '@annals/core'
 import type { Redis } from 'ioredis'
-import { InvalidOptionError, SinkFailedError } from '../errors.js'
+import { HandlerFailedError, InvalidOptionError, SinkFailedError } from '../errors.js'
 import type { ReadModelSink, SinkBatch, SinkCommitResult, SinkTarget } from '../sink.js'
 
 /** A value Redis stores as a string. */
@@ -81,8 +81,31 @@ local n = tonumber(ARGV[4])
 for j = 5, 4 + n do
   if redis.call('SISMEMBER', KEYS[3], ARGV[j]) == 1 then return {'duplicate'} end
 end
-for j = 5, 4 + n do redis.call('SADD', KEYS[3], ARGV[j]) end
+-- Redis does not roll a script back when a command fails half-way: find type errors before writing
+-- anything, following the types each write leaves behind (DEL then HSET on a string key is fine).
+local family = {SET='string', INCRBY='string', HSET='hash', HDEL='hash', HINCRBY='hash', SADD='set', SREM='set',
+  ZADD='zset', ZREM='zset', RPUSH='list'}
+local seen = {}
 local i = 5 + n
+while i <= #ARGV do
+  local k = KEYS[tonumber(ARGV[i + 1])]
+  local t = seen[k]
+  if t == nil then t = redis.call('TYPE', k).ok end
+  local want = family[ARGV[i]]
+  if ARGV[i] == 'DEL' then
+    t = 'none'
+  elseif ARGV[i] == 'SET' then
+    t = 'string'
+  elseif t ~= 'none' and t ~= want then
+    return {'wrongtype', k, t, ARGV[i]}
+  elseif ARGV[i] ~= 'HDEL' and ARGV[i] ~= 'SREM' and ARGV[i] ~= 'ZREM' then
+    t = want
+  end
+  seen[k] = t
+  i = i + 3 + tonumber(ARGV[i + 2])
+end
+for j = 5, 4 + n do redis.call('SADD', KEYS[3], ARGV[j]) end
+i = 5 + n
 while i <= #ARGV do
   local argc = tonumber(ARGV[i + 2])
   redis.call(ARGV[i], KEYS[tonumber(ARGV[i + 1])], unpack(ARGV, i + 3, i + 2 + argc))
@@ -198,7 +221,14 @@ export function createRedisSink(
           cause: error,
         })
       }
-      const [status, detail] = reply as [string, string | undefined]
+      const [status, detail, actualType, command] = reply as [string, string | undefined, string?, string?]
+      if (status === 'wrongtype') {
+        // A handler wrote to a key of another type: nothing was written. Which event did it is unknown
+        // here (index -1): the runner retries one event at a time and parks the culprit.
+        throw new HandlerFailedError(target.projection, '(batch)', -1, {
+          cause: new Error(`WRONGTYPE: ${command} on key "${detail}" which holds a ${actualType}`),
+        })
+      }
       if (status === 'committed') return { status }
       if (status === 'fenced') return { status }
       if (status === 'duplicate') return { status }
