@@ -34,7 +34,8 @@ export async function run(ctx: BenchContext): Promise<void> {
     )
     if (annals) {
       // Neighbours, as in the raw table, so the stream is found among others.
-      for (let k = 0; k < 200; k++) await annals.store.appendToStream(`acct-${k}`, newEvents(`acct-${k}`, 1, 100))
+      for (let k = 0; k < (ctx.mode === 'quick' ? 20 : 200); k++)
+        await annals.store.appendToStream(`acct-${k}`, newEvents(`acct-${k}`, 1, 100))
       for (let v = 1; v <= 1000; v += 100) await annals.store.appendToStream('load-1k', newEvents('load-1k', v, 100))
       await annals.pool.query('VACUUM ANALYZE')
     }
