@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { type AccountService, createAccountService } from './accounts/account-service.js'
 import { type AppDeps, buildApp } from './http/server.js'
 import type { AccountsReadModel, BankSearch } from './read-models/read-model.js'
-import { createStreamTransfers } from './transfers/stream-transfers.js'
+import { createSagaTransfers } from './transfers/transfer-saga.js'
 import type { Transfers } from './transfers/transfers.js'
 
 /** The read side of the bank: read models plus the workers that keep them up to date. */
@@ -24,7 +24,7 @@ export type BankParts = Readonly<{
   snapshots: SnapshotStore
   idempotency: IdempotencyStore
   readSide: ReadSide
-  /** Builds the transfer saga; default: the stream-backed orchestrator. */
+  /** Builds the transfers; default: the @annals/sagas transfer saga. */
   transfers?: (deps: { store: EventStore; accounts: AccountService }) => Transfers
   /** Releases pools and clients, after the read side stopped. */
   release?: () => Promise<void>
@@ -44,7 +44,9 @@ export async function assembleBank(
   options: Readonly<{ logger?: FastifyServerOptions['logger']; bodyLimit?: number }> = {},
 ): Promise<Bank> {
   const accounts = createAccountService({ store: parts.store, snapshots: parts.snapshots })
-  const transfers = (parts.transfers ?? createStreamTransfers)({ store: parts.store, accounts })
+  const transfers = parts.transfers
+    ? parts.transfers({ store: parts.store, accounts })
+    : createSagaTransfers({ store: parts.store, accounts, snapshots: parts.snapshots, idempotency: parts.idempotency })
   const deps: AppDeps = {
     store: parts.store,
     snapshots: parts.snapshots,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type BankUnderTest, startBank } from './bank-under-test.js'
-import { countEvents, expectProblem, openAccount } from './helpers.js'
+import { expectProblem, openAccount } from './helpers.js'
 
 let bank: BankUnderTest
 let accountId: string
@@ -40,17 +40,17 @@ describe('bad input is a 4xx problem+json and appends nothing', () => {
   for (const kind of ['deposits', 'withdrawals'] as const) {
     for (const [name, amount] of AMOUNTS) {
       it(`${kind}: amount ${name}`, async () => {
-        const before = await countEvents(bank.deps.store)
+        const before = await bank.countEvents()
         const response = await raw(`/accounts/${accountId}/${kind}`, `{"amount":${amount}}`)
         const problem = expectProblem(response, 400)
         if (problem.errors) expect(problem.errors.map((e) => e.field)).toContain('body.amount')
-        expect(await countEvents(bank.deps.store)).toBe(before)
+        expect(await bank.countEvents()).toBe(before)
       })
     }
   }
 
   it('transfers: every bad amount', async () => {
-    const before = await countEvents(bank.deps.store)
+    const before = await bank.countEvents()
     for (const [, amount] of AMOUNTS) {
       const response = await raw(
         '/transfers',
@@ -58,7 +58,7 @@ describe('bad input is a 4xx problem+json and appends nothing', () => {
       )
       expectProblem(response, 400)
     }
-    expect(await countEvents(bank.deps.store)).toBe(before)
+    expect(await bank.countEvents()).toBe(before)
   })
 
   const cases: readonly [string, () => Promise<import('fastify').LightMyRequestResponse>, number, string?][] = [
@@ -123,10 +123,10 @@ describe('bad input is a 4xx problem+json and appends nothing', () => {
   ]
   for (const [name, send, status, field] of cases) {
     it(name, async () => {
-      const before = await countEvents(bank.deps.store)
+      const before = await bank.countEvents()
       const problem = expectProblem(await send(), status)
       if (field) expect(problem.errors?.map((e) => e.field)).toContain(field)
-      expect(await countEvents(bank.deps.store)).toBe(before)
+      expect(await bank.countEvents()).toBe(before)
     })
   }
 

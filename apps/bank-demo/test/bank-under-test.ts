@@ -4,15 +4,22 @@ import {
   createInMemoryIdempotencyStore,
   createInMemorySnapshotStore,
 } from '@annals/core/testing'
+import { storeNames } from '@annals/store-postgres'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { assembleBank, type Bank } from '../src/compose.js'
 import { inMemoryReadSide } from '../src/embedded.js'
 import { postgresWriteSide } from '../src/postgres-write-side.js'
 import { serverParts } from '../src/servers.js'
+import { countEvents } from './helpers.js'
 
 /** A bank for one test file, on the real servers, with its own database, key prefix and indexes. */
-export type BankUnderTest = Bank & Readonly<{ projectionsIdle(): Promise<void> }>
+export type BankUnderTest = Bank &
+  Readonly<{
+    projectionsIdle(): Promise<void>
+    /** Every event stored, counted in the store itself (the global log's reader may lag behind commits). */
+    countEvents(): Promise<number>
+  }>
 
 const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -33,7 +40,7 @@ export async function startBank(name: string): Promise<BankUnderTest> {
       readSide: inMemoryReadSide(store, 20),
     })
     await bank.readSide.start()
-    return { ...bank, projectionsIdle: () => bank.readSide.idle() }
+    return { ...bank, projectionsIdle: () => bank.readSide.idle(), countEvents: () => countEvents(store) }
   }
   const suffix = `${name.replace(/[^a-z0-9]/g, '_')}_${randomBytes(4).toString('hex')}`
   const database = `annals_bank_${suffix}`
@@ -61,6 +68,16 @@ export async function startBank(name: string): Promise<BankUnderTest> {
   return {
     ...bank,
     projectionsIdle: () => bank.readSide.idle(),
+    async countEvents() {
+      const client = new pg.Client({ connectionString: url.toString() })
+      await client.connect()
+      try {
+        const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${storeNames('bank', '').events}`)
+        return Number(rows[0]?.n ?? 0)
+      } finally {
+        await client.end()
+      }
+    },
     async close() {
       await bank.close()
       await cleanUp(database, keyPrefix, indexPrefix)

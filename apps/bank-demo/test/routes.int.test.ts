@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type BankUnderTest, startBank } from './bank-under-test.js'
-import { countEvents, eventually, expectProblem, move, openAccount } from './helpers.js'
+import { eventually, expectProblem, move, openAccount } from './helpers.js'
 
 let bank: BankUnderTest
 beforeAll(async () => {
@@ -202,7 +202,7 @@ describe('transfers', () => {
 
 describe('idempotency keys', () => {
   it('replays the first response for the same key and body, appending nothing', async () => {
-    const { app, deps } = bank
+    const { app } = bank
     const id = await openAccount(app)
     const request = {
       method: 'POST' as const,
@@ -212,21 +212,21 @@ describe('idempotency keys', () => {
     }
     const first = await app.inject(request)
     expect(first.statusCode).toBe(201)
-    const events = await countEvents(deps.store)
+    const events = await bank.countEvents()
     const second = await app.inject(request)
     expect(second.statusCode).toBe(201)
     expect(second.json()).toEqual(first.json())
     expect(second.headers['idempotent-replayed']).toBe('true')
-    expect(await countEvents(deps.store)).toBe(events)
+    expect(await bank.countEvents()).toBe(events)
     expect((await app.inject({ url: `/accounts/${id}/balance` })).json().balance).toBe(250)
 
     const other = await app.inject({ ...request, payload: { amount: 251 } })
     expectProblem(other, 422, 'ANNALS_ERR_IDEMPOTENCY_KEY_REUSED')
-    expect(await countEvents(deps.store)).toBe(events)
+    expect(await bank.countEvents()).toBe(events)
   })
 
   it('opens one account and runs one transfer per key', async () => {
-    const { app, deps } = bank
+    const { app } = bank
     const open = { method: 'POST' as const, url: '/accounts', payload: { owner: 'Keyed', currency: 'EUR' } }
     const key = `open-${Date.now()}`
     const a = await app.inject({ ...open, headers: { 'idempotency-key': key } })
@@ -241,18 +241,18 @@ describe('idempotency keys', () => {
       headers: { 'idempotency-key': `transfer-${to}` },
     }
     const t1 = await app.inject(transfer)
-    const events = await countEvents(deps.store)
+    const events = await bank.countEvents()
     const t2 = await app.inject(transfer)
     expect(t2.json()).toEqual(t1.json())
-    expect(await countEvents(deps.store)).toBe(events)
+    expect(await bank.countEvents()).toBe(events)
     // A refused transfer is a final answer too: the same key gives the same 422, nothing re-runs.
     const refused = { ...transfer, headers: { 'idempotency-key': `refused-${to}` } }
     const r1 = await app.inject(refused)
     expectProblem(r1, 422, 'BANK_INSUFFICIENT_FUNDS')
-    const after = await countEvents(deps.store)
+    const after = await bank.countEvents()
     const r2 = await app.inject(refused)
     expect(r2.json()).toEqual(r1.json())
-    expect(await countEvents(deps.store)).toBe(after)
+    expect(await bank.countEvents()).toBe(after)
     expectProblem(
       await app.inject({ ...transfer, headers: { 'idempotency-key': 'x'.repeat(201) } }),
       400,
