@@ -12,7 +12,13 @@ async function chooseParts(): Promise<BankParts> {
   const databaseUrl = process.env.DATABASE_URL
   if (databaseUrl) {
     return serverParts(
-      { databaseUrl, redisUrl: process.env.REDIS_URL, elasticsearchUrl: process.env.ELASTICSEARCH_URL },
+      {
+        databaseUrl,
+        redisUrl: process.env.REDIS_URL,
+        elasticsearchUrl: process.env.ELASTICSEARCH_URL,
+        ...(process.env.BANK_REDIS_PREFIX ? { redisKeyPrefix: process.env.BANK_REDIS_PREFIX } : {}),
+        ...(process.env.BANK_INDEX_PREFIX ? { indexPrefix: process.env.BANK_INDEX_PREFIX } : {}),
+      },
       (pool) => postgresWriteSide(pool),
     )
   }

@@ -4,6 +4,7 @@ import { type AnyProjection, createProjectionRunner, migrateProjections } from '
 import type { Client } from '@elastic/elasticsearch'
 import { Redis } from 'ioredis'
 import pg from 'pg'
+import { pino } from 'pino'
 import type { BankParts, ReadSide } from './compose.js'
 import { inMemoryReadSide } from './embedded.js'
 import type { AccountsReadModel, BankSearch } from './read-models/read-model.js'
@@ -45,6 +46,8 @@ export async function serverParts(
   config: ServerConfig,
   write: (pool: pg.Pool) => Promise<WriteSide>,
 ): Promise<BankParts> {
+  // Workers log warnings and errors only, unless LOG_LEVEL asks for more.
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' })
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 20 })
   const schema = config.projectionSchema ?? 'annals'
   const side = await write(pool)
@@ -68,7 +71,7 @@ export async function serverParts(
     const client: Client = await connectSearchEngine(config.elasticsearchUrl)
     releases.push(() => client.close())
     const indexPrefix = config.indexPrefix ?? 'bank-'
-    const search2 = searchProjections(client, indexPrefix)
+    const search2 = searchProjections(client, indexPrefix, logger)
     projections.push(search2.accounts, search2.transactions)
     search = createElasticsearchBankSearch(client, search2, indexPrefix)
     described.push('Elasticsearch search')
@@ -90,6 +93,7 @@ export async function serverParts(
       pollIntervalMs: config.pollIntervalMs ?? 250,
       controlIntervalMs: 250,
       leaseTtlMs: 5_000,
+      logger,
     })
   }
 

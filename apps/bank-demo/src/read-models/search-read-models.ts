@@ -6,6 +6,7 @@ import {
   type ElasticsearchWriter,
 } from '@annals/elasticsearch'
 import type { Client } from '@elastic/elasticsearch'
+import type { Logger } from 'pino'
 import { AccountClosed, AccountOpened, MoneyDeposited, MoneyWithdrawn } from '../accounts/account.js'
 import type { AccountHit, BankSearch, TransactionHit } from './read-model.js'
 
@@ -24,7 +25,7 @@ const keyword = { type: 'keyword' } as const
 const ownerField = { type: 'text', fields: { keyword: { type: 'keyword' } } } as const
 
 /** The two search projections (accounts and transactions) on one Elasticsearch/OpenSearch client. */
-export function searchProjections(client: Client, indexPrefix: string) {
+export function searchProjections(client: Client, indexPrefix: string, logger?: Logger) {
   const accounts = defineElasticsearchProjection({
     name: 'search-accounts',
     version: 1,
@@ -33,6 +34,7 @@ export function searchProjections(client: Client, indexPrefix: string) {
       client,
       indexPrefix,
       refresh: 'wait_for',
+      ...(logger ? { logger } : {}),
       mappings: {
         properties: {
           accountId: keyword,
@@ -91,6 +93,7 @@ export function searchProjections(client: Client, indexPrefix: string) {
       client,
       indexPrefix,
       refresh: 'wait_for',
+      ...(logger ? { logger } : {}),
       mappings: {
         properties: {
           doc: keyword,
