@@ -6,8 +6,9 @@ export default defineProject({
   test: {
     name: '@annals/sagas',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 60_000,
+    // Worker-process tests slow down a lot on a loaded machine (each child compiles with tsx on start).
+    testTimeout: 180_000,
     hookTimeout: 60_000,
-    typecheck: { enabled: true, include: ['src/**/*.test-d.ts'], tsconfig: './tsconfig.test.json' },
+    typecheck: { enabled: true, include: ['src/**/*.test-d.ts'], tsconfig: './tsconfig.typecheck.json' },
   },
 })

@@ -35,7 +35,7 @@ describe(`choreography reactor${usingInterimStore ? ' (interim event store)' : '
     workers.push(first)
     const deposit = await world.accounts.handle({ type: 'Deposit', data: { accountId: 'src-1', amount: 25 } })
     const eventId = deposit.events[0]?.eventId as string
-    expect((await first.exited).signal).toBe('SIGKILL')
+    expect((await first.exited).signal, first.output()).toBe('SIGKILL')
     expect(reactions()).toEqual([eventId])
     expect(await world.balance('mirror-1')).toBe(25)
 

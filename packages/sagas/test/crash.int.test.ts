@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { transferWithReceipt } from '../examples/bank-transfer.js'
 import { getSaga } from '../src/postgres/saga-admin.js'
 import { startSaga } from '../src/postgres/start-saga.js'
-import { createTestDatabase, createWorld, settled, spawnWorker, type WorkerProcess } from './helpers.js'
+import { createTestDatabase, createWorld, settled, spawnWorker, type WorkerProcess, waitFor } from './helpers.js'
 import { usingInterimStore } from './store.js'
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
@@ -81,21 +81,33 @@ describe(`kill -9 at every step boundary of a three-step saga${usingInterimStore
         const env = { DATABASE_URL: db.url, SCHEMA: schema }
         const first = spawnWorker({ ...env, CRASH_SAGA: 't', CRASH_AT: String(crashAt) })
         workers.push(first)
-        const crashed = await Promise.race([
-          first.exited.then((exit) => exit.signal === 'SIGKILL'),
-          settled(world, 'transfer-with-receipt', 't', first).then(() => false),
-        ])
+        // Stop at whichever comes first (polling both, so nothing keeps running after the test).
+        let exit: { signal: NodeJS.Signals | null } | null = null
+        void first.exited.then((e) => {
+          exit = e
+        })
+        const crashed = await waitFor(
+          'the worker to crash or the saga to end',
+          async () => {
+            if (exit) return exit.signal === 'SIGKILL' ? 'crashed' : 'exited'
+            const s = await world.status('transfer-with-receipt', 't')
+            return s === 'completed' || s === 'compensated' || s === 'failed' ? 'ended' : null
+          },
+          120_000,
+          50,
+        ).then((how) => how === 'crashed')
         await first.kill()
+        const firstOutput = first.output()
         const second = spawnWorker(env)
         workers.push(second)
-        const status = await settled(world, 'transfer-with-receipt', 't', second)
+        const status = await settled(world, 'transfer-with-receipt', 't', second, 120_000)
         await second.kill()
-        return { path, crashAt, crashed, status, world }
+        return { path, crashAt, crashed, status, world, firstOutput }
       }),
     )
-    for (const { path, crashAt, crashed, status, world } of outcomes) {
+    for (const { path, crashAt, crashed, status, world, firstOutput } of outcomes) {
       const label = `${path.name} path, crash at boundary ${crashAt}`
-      expect(crashed, label).toBe(crashAt <= path.boundaries)
+      expect(crashed, `${label}\n${firstOutput}`).toBe(crashAt <= path.boundaries)
       expect(status, label).toBe(path.status)
       // Each command took effect exactly once (a second debit or credit would add an event).
       expect(await world.types('account-a'), label).toEqual(path.a)
@@ -110,5 +122,5 @@ describe(`kill -9 at every step boundary of a three-step saga${usingInterimStore
       expect(undone, label).toEqual(path.status === 'compensated' ? ['credit-target', 'debit-source'] : [])
       expect(state.status, label).toBe(path.status)
     }
-  }, 300_000)
+  }, 900_000)
 })

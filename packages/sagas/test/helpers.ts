@@ -16,6 +16,8 @@ export async function createTestDatabase(prefix = 'annals_sagas') {
   url.pathname = `/${name}`
   const connectionString = url.toString()
   const pool = new pg.Pool({ connectionString, max: 10 })
+  // Dropping the database terminates its connections; an idle client's error must not crash the run.
+  pool.on('error', () => {})
   return {
     name,
     url: connectionString,
@@ -140,7 +142,7 @@ export async function settled(
   saga: string,
   sagaId: string,
   worker?: WorkerProcess,
-  timeoutMs = 30_000,
+  timeoutMs = 90_000,
 ) {
   try {
     return await waitFor(

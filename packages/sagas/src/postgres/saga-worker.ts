@@ -47,7 +47,7 @@ export type SagaWorkerOptions = Readonly<{
   workerId?: string
   /** Look for due instances at least this often. Default 500 ms. */
   pollIntervalMs?: number
-  /** How long a claimed instance stays reserved for this worker. Default 30000 ms. */
+  /** How long a claimed instance stays reserved for this worker (renewed every third of it while driven). Default 30000 ms. */
   lockTtlMs?: number
   /** Instances driven at once. Default 8. */
   concurrency?: number
@@ -310,7 +310,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
   }
 
   // A rolling pool: a slow saga holds one slot, the others keep flowing.
-  const inFlight = new Set<Promise<void>>()
+  const inFlight = new Map<string, Promise<void>>()
   async function run(): Promise<void> {
     while (running) {
       const free = concurrency - inFlight.size
@@ -322,20 +322,34 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
           log.error({ err: error }, 'cannot claim saga instances')
         }
       }
-      if (claimed.length === 0) {
+      const fresh = claimed.filter((row) => !inFlight.has(`${row.saga}\u0000${row.saga_id}`))
+      if (fresh.length === 0) {
         await idle(pollIntervalMs)
         continue
       }
-      for (const row of claimed) {
+      for (const row of fresh) {
+        const key = `${row.saga}\u0000${row.saga_id}`
         const drive: Promise<void> = driveOne(row).finally(() => {
-          inFlight.delete(drive)
+          inFlight.delete(key)
           wake()
         })
-        inFlight.add(drive)
+        inFlight.set(key, drive)
       }
     }
-    await Promise.all(inFlight)
+    await Promise.all(inFlight.values())
   }
+
+  // Keeps the claims of long drives: another worker takes an instance only from a worker that stopped.
+  async function renewLocks(): Promise<void> {
+    if (inFlight.size === 0) return
+    await pool
+      .query(`UPDATE ${t.instances} SET locked_until = now() + $2 * interval '1 millisecond' WHERE locked_by = $1`, [
+        workerId,
+        lockTtlMs,
+      ])
+      .catch((error: unknown) => log.warn({ err: error }, 'cannot renew saga locks'))
+  }
+  let renewTimer: NodeJS.Timeout | null = null
 
   async function start(): Promise<void> {
     if (running) throw new SagaWorkerAlreadyStartedError()
@@ -350,6 +364,8 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
       process.once('SIGINT', signalHandler)
     }
     await subscriptions.start()
+    renewTimer = setInterval(() => void renewLocks(), Math.max(50, Math.floor(lockTtlMs / 3)))
+    renewTimer.unref()
     loop = run()
     log.info({ sagas: sagaNames, reactors: (options.reactors ?? []).map((r) => r.name) }, 'saga worker started')
   }
@@ -362,6 +378,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
     process.off('SIGTERM', signalHandler)
     process.off('SIGINT', signalHandler)
     await loop
+    if (renewTimer) clearInterval(renewTimer)
     await subscriptions.stop()
     log.info('saga worker stopped')
   }
