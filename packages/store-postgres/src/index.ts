@@ -42,6 +42,7 @@ export {
   createPostgresEventStore,
   type OutboxMessage,
   type OutboxOptions,
+  outboxMessageId,
   type PostgresEventStore,
   type PostgresEventStoreOptions,
 } from './postgres-event-store.js'

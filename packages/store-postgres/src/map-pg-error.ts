@@ -19,6 +19,9 @@ export type AppendContext = Readonly<{
   importedAt?: readonly (Date | undefined)[]
 }>
 
+/** @internal SQLSTATEs raised by the append function (a class Postgres itself does not use). */
+export const APPEND_SQLSTATE = { concurrency: 'AN001', duplicateEventId: 'AN002', timeBackwards: 'AN003' } as const
+
 function isPgError(error: unknown): error is PgErrorLike {
   return typeof error === 'object' && error !== null && ('code' in error || 'message' in error)
 }
@@ -36,18 +39,21 @@ export function mapPgError(error: unknown, context?: AppendContext): unknown {
     const index = Number(indexText) - 1
     return { index, streamId: context?.streams[index] ?? '(unknown)' }
   }
-  if (message === 'ANNALS_CONCURRENCY' && context) {
+  // The append function's own SQLSTATEs (see migrations.ts); the message is the fallback for a
+  // function installed by an earlier version that raised P0001.
+  const is = (sqlState: string, name: string) => error.code === sqlState || (error.code === 'P0001' && message === name)
+  if (is(APPEND_SQLSTATE.concurrency, 'ANNALS_CONCURRENCY') && context) {
     const [index, actual] = detail.split('|')
     const at = streamAt(index)
     return new ConcurrencyError(at.streamId, context.expected[at.index] ?? 'any', BigInt(actual ?? '0'), {
       cause: error,
     })
   }
-  if (message === 'ANNALS_DUPLICATE_EVENT_ID') {
+  if (is(APPEND_SQLSTATE.duplicateEventId, 'ANNALS_DUPLICATE_EVENT_ID')) {
     const [index, eventId, ...reason] = detail.split('|')
     return new DuplicateEventIdError(eventId ?? '', streamAt(index).streamId, reason.join('|'))
   }
-  if (message === 'ANNALS_TIME_BACKWARDS' && context) {
+  if (is(APPEND_SQLSTATE.timeBackwards, 'ANNALS_TIME_BACKWARDS') && context) {
     const [index, lastMs] = detail.split('|')
     const at = streamAt(index)
     return new TimeTravelBackwardsError(

@@ -11,6 +11,9 @@ function idx(names: StoreNames, name: string): string {
 // The append: one statement, one round trip. It locks every stream row in stream-id order (no deadlocks
 // between multi-stream appends), checks versions and idempotent re-sends, inserts events and outbox rows
 // from arrays, and sends one NOTIFY (Postgres coalesces identical notifications per transaction).
+// Its own failures carry SQLSTATEs of a class Postgres does not use (AN001 version conflict, AN002
+// re-used event id, AN003 time going backwards), so map-pg-error.ts never mistakes a foreign
+// RAISE (P0001) for them.
 /** @internal The append function's DDL; `migrate` re-creates it on every run (CREATE OR REPLACE). */
 export function appendFunction(n: StoreNames): string {
   return `CREATE OR REPLACE FUNCTION ${n.appendFunction}(
@@ -43,6 +46,7 @@ DECLARE
   v_written boolean := false;
   v_bad uuid;
   v_fast boolean;
+  v_seen boolean;
 BEGIN
   IF v_n > 1 THEN
     -- Several streams: lock them all up front in stream-id order, so that appends naming the same
@@ -57,8 +61,11 @@ BEGIN
     v_hi := v_lo + p_counts[v_i] - 1;
     v_expected := p_expected[v_i];
     v_fast := false;
-    IF v_n = 1 AND p_counts[v_i] > 0 AND NOT (p_check_ids[v_i]
-        AND EXISTS (SELECT 1 FROM ${n.events} e WHERE e.event_id = ANY (p_ids[v_lo:v_hi]))) THEN
+    v_seen := false;
+    IF p_check_ids[v_i] THEN
+      v_seen := EXISTS (SELECT 1 FROM ${n.events} e WHERE e.event_id = ANY (p_ids[v_lo:v_hi]));
+    END IF;
+    IF v_n = 1 AND p_counts[v_i] > 0 AND NOT v_seen THEN
       -- The common case in one statement: lock the stream row, check the version, move it. Anything
       -- unusual (a conflict, a new stream raced by another, time going backwards) takes the slow path,
       -- which finds out exactly what happened.
@@ -93,7 +100,7 @@ BEGIN
       IF v_found > 0 THEN
         IF v_found <> p_counts[v_i] THEN
           SELECT e.event_id INTO v_bad FROM ${n.events} e WHERE e.event_id = ANY (p_ids[v_lo:v_hi]) LIMIT 1;
-          RAISE EXCEPTION USING MESSAGE = 'ANNALS_DUPLICATE_EVENT_ID',
+          RAISE EXCEPTION USING ERRCODE = 'AN002', MESSAGE = 'ANNALS_DUPLICATE_EVENT_ID',
             DETAIL = v_i || '|' || v_bad || '|some ids of this append were already stored, others not';
         END IF;
         SELECT e.stream_version INTO v_first FROM ${n.events} e
@@ -105,11 +112,11 @@ BEGIN
              OR e.stream_version <> v_first + x.k - 1 OR e.type <> x.t OR e.data <> x.d::jsonb
           ORDER BY x.k LIMIT 1;
         IF FOUND THEN
-          RAISE EXCEPTION USING MESSAGE = 'ANNALS_DUPLICATE_EVENT_ID',
+          RAISE EXCEPTION USING ERRCODE = 'AN002', MESSAGE = 'ANNALS_DUPLICATE_EVENT_ID',
             DETAIL = v_i || '|' || v_bad || '|it was stored in another stream, at another place or with other content';
         END IF;
         IF (v_expected >= 0 AND v_first - 1 <> v_expected) OR (v_expected = -2 AND v_first = 1) THEN
-          RAISE EXCEPTION USING MESSAGE = 'ANNALS_DUPLICATE_EVENT_ID',
+          RAISE EXCEPTION USING ERRCODE = 'AN002', MESSAGE = 'ANNALS_DUPLICATE_EVENT_ID',
             DETAIL = v_i || '|' || p_ids[v_lo] || '|it was stored after version ' || (v_first - 1) || ', not as expected';
         END IF;
         v_all := v_all || array_fill(NULL::bigint, ARRAY[p_counts[v_i]]);
@@ -124,7 +131,7 @@ BEGIN
     END IF;
 
     IF (v_expected >= 0 AND v_version <> v_expected) OR (v_expected = -2 AND v_version = 0) THEN
-      RAISE EXCEPTION USING MESSAGE = 'ANNALS_CONCURRENCY', DETAIL = v_i || '|' || v_version;
+      RAISE EXCEPTION USING ERRCODE = 'AN001', MESSAGE = 'ANNALS_CONCURRENCY', DETAIL = v_i || '|' || v_version;
     END IF;
 
     IF p_counts[v_i] = 0 THEN
@@ -140,7 +147,7 @@ BEGIN
       v_time := greatest(v_now, v_last);
     ELSE
       IF v_last IS NOT NULL AND p_recorded_at[v_lo] < v_last THEN
-        RAISE EXCEPTION USING MESSAGE = 'ANNALS_TIME_BACKWARDS',
+        RAISE EXCEPTION USING ERRCODE = 'AN003', MESSAGE = 'ANNALS_TIME_BACKWARDS',
           DETAIL = v_i || '|' || floor(extract(epoch FROM v_last) * 1000)::bigint;
       END IF;
       v_time := NULL;

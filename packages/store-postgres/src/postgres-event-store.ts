@@ -4,6 +4,7 @@ import {
   type AppendOptions,
   type AppendResult,
   DuplicateEventIdError,
+  deterministicId,
   type Event,
   type EventMetadata,
   type EventStore,
@@ -34,7 +35,7 @@ import { checkText, toJsonText } from './validation.js'
 /** One message for the outbox table, derived from one appended event by `outbox.publish`. */
 export type OutboxMessage = Readonly<{
   topic: string
-  /** Default: the event id when the event yields one message, else a name-based UUID of event id + index. */
+  /** Default: the event id when the event yields one message, else `outboxMessageId(eventId, index)` (core's `deterministicId`). */
   messageId?: string
   /** Default: the stream id. */
   partitionKey?: string
@@ -123,13 +124,9 @@ function expectedCode(expected: ExpectedVersion): string {
   }
 }
 
-function messageIdFor(eventId: string, index: number): string {
-  const ns = Buffer.from(eventId.replaceAll('-', ''), 'hex')
-  const hash = createHash('sha1').update(ns).update(`outbox:${index}`, 'utf8').digest()
-  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50
-  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80
-  const hex = hash.subarray(0, 16).toString('hex')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+/** The outbox message id of message `index` of an event that yields several messages (one message: the event id). */
+export function outboxMessageId(eventId: string, index: number): string {
+  return deterministicId(`outbox\u0000${eventId}\u0000${index}`)
 }
 
 /**
@@ -281,7 +278,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
             if (typeof metadata.causationId === 'string') headers['causation-id'] = metadata.causationId
             Object.assign(headers, message.headers)
             ob.event.push(eventIndex)
-            ob.ids.push(message.messageId ?? (messages.length === 1 ? eventId : messageIdFor(eventId, m)))
+            ob.ids.push(message.messageId ?? (messages.length === 1 ? eventId : outboxMessageId(eventId, m)))
             ob.topics.push(message.topic)
             ob.keys.push(checkText(message.partitionKey ?? p.streamId, 'outbox message', [...path, 'partitionKey']))
             ob.types.push(checkText(message.type ?? event.type, 'outbox message', [...path, 'type']))

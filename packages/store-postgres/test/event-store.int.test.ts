@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { isAnnalsError, type RecordedEvent } from '@annals/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { migrate } from '../src/migrate.js'
-import { createPostgresEventStore, type PostgresEventStore } from '../src/postgres-event-store.js'
+import { createPostgresEventStore, outboxMessageId, type PostgresEventStore } from '../src/postgres-event-store.js'
 import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.js'
 
 let db: TestDatabase
@@ -50,6 +50,7 @@ describe('concurrency', () => {
     expect(lost).toHaveLength(19)
     for (const error of lost) {
       expect(isAnnalsError(error, 'ANNALS_ERR_CONCURRENCY')).toBe(true)
+      expect((error as { cause?: { code?: string } }).cause?.code).toBe('AN001')
       expect((error as { expected: bigint }).expected).toBe(2n)
       expect((error as { actual: bigint }).actual).toBe(3n)
     }
@@ -275,7 +276,8 @@ describe('outbox rows in the append', () => {
       type: 'audit.shipped',
       payload: { by: 'post' },
     })
-    expect(rows[1].message_id).not.toBe(shipped?.eventId)
+    expect(rows[1].message_id).toBe(outboxMessageId(shipped?.eventId as string, 0))
+    expect(rows[2].message_id).toBe(outboxMessageId(shipped?.eventId as string, 1))
     expect(rows[1].message_id).not.toBe(rows[2].message_id)
     expect(rows[1].event_position).toBe(shipped?.globalPosition.toString())
 
