@@ -1,6 +1,6 @@
 import type { EventStore, LogWatcher } from '@annals/core'
-import { createInMemoryEventStore, createInMemoryLogWatcher } from '@annals/core/testing'
 import { createProjectionAdmin, createProjectionRunner, migrateProjections } from '@annals/projections'
+import { createPostgresEventStore, createPostgresLogWatcher, migrate } from '@annals/store-postgres'
 import type { Client } from '@elastic/elasticsearch'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -28,10 +28,21 @@ describe('Elasticsearch projections in the runner (real Postgres, real engine)',
       logger: silent,
     })
   })
+  const watchers: LogWatcher[] = []
   afterAll(async () => {
+    for (const w of watchers) await w.close()
     await engine?.cleanup()
     await db?.drop()
   })
+
+  /** A Postgres event store in its own schema, so each test replays only its own log. */
+  async function newStore(schema: string) {
+    await migrate({ pool: db.pool, schema })
+    const store = createPostgresEventStore({ pool: db.pool, schema })
+    const watcher = createPostgresLogWatcher({ pool: db.pool, schema })
+    watchers.push(watcher)
+    return { store, watcher }
+  }
 
   function runnerFor(
     store: EventStore,
@@ -53,7 +64,7 @@ describe('Elasticsearch projections in the runner (real Postgres, real engine)',
   }
 
   it('parks the events of a document the engine rejects with its reason and applies the rest of the batch', async () => {
-    const store = createInMemoryEventStore()
+    const { store, watcher } = await newStore('log_dl')
     const projection = accountsProjection('dl_accounts', 1, sink)
     for (let i = 0; i < 5; i++) {
       await store.appendToStream<AccountEvent>(`acc-${i}`, [
@@ -61,7 +72,7 @@ describe('Elasticsearch projections in the runner (real Postgres, real engine)',
         { type: 'Deposited', data: { amount: 10 } },
       ])
     }
-    const runner = runnerFor(store, createInMemoryLogWatcher(store), [projection])
+    const runner = runnerFor(store, watcher, [projection])
     await runner.start()
     try {
       await runner.waitUntilIdle({ timeoutMs: 30_000 })
@@ -97,7 +108,7 @@ describe('Elasticsearch projections in the runner (real Postgres, real engine)',
   })
 
   it('rebuilds into a new index while events are appended and a reader queries the alias: no failed or empty read', async () => {
-    const store = createInMemoryEventStore()
+    const { store, watcher } = await newStore('log_rb')
     const accounts = 20
     for (let i = 0; i < accounts; i++) {
       await store.appendToStream<AccountEvent>(`acc-${String(i).padStart(2, '0')}`, [
@@ -114,7 +125,6 @@ describe('Elasticsearch projections in the runner (real Postgres, real engine)',
       )
     }
     const projection = accountsProjection('rb_accounts', 1, sink)
-    const watcher = createInMemoryLogWatcher(store)
     const runner = runnerFor(store, watcher, [projection])
     const admin = createProjectionAdmin({ pool: db.pool })
     const reader = createSearch(client, projection)
@@ -126,6 +136,8 @@ describe('Elasticsearch projections in the runner (real Postgres, real engine)',
     try {
       await runner.waitUntilIdle({ timeoutMs: 60_000 })
       expect(await sink.liveGeneration({ projection: 'rb_accounts', schema: 'annals' })).toBe(1)
+      // The first build is visible after the engine's refresh; the claim is about what follows.
+      await waitFor('generation 1 to be searchable', async () => (await reader.search({ size: 0 })).total === accounts)
 
       const writer = (async () => {
         let n = 0
@@ -193,7 +205,7 @@ describe('Elasticsearch projections in the runner (real Postgres, real engine)',
       const expected = new Map<string, number>()
       let after: Parameters<EventStore['readAll']>[0] = {}
       for (;;) {
-        const batch = await store.readAll(after)
+        const batch: Awaited<ReturnType<EventStore['readAll']>> = await store.readAll(after)
         for (const e of batch.events) {
           if (e.type === 'Deposited')
             expected.set(e.streamId, (expected.get(e.streamId) ?? 0) + (e.data as { amount: number }).amount)
