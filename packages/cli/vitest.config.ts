@@ -6,7 +6,8 @@ export default defineProject({
   test: {
     name: '@annals/cli',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 60_000,
+    // Each test spawns several CLI processes (tsx start-up): slow on a loaded machine.
+    testTimeout: 180_000,
     hookTimeout: 60_000,
     typecheck: { enabled: true, include: ['src/**/*.test-d.ts'], tsconfig: '../../tsconfig.test.json' },
   },
