@@ -201,6 +201,13 @@ function showError(error) {
 
 async function refresh() {
   if (!state.accountId) return
+  // The summary comes from the read model, which may trail the event store by a moment: keep polling it.
+  const accountId = state.accountId
+  const summary = await getJson(`/accounts/${accountId}`)
+  if (state.accountId === accountId) {
+    state.summary = summary
+    renderSummary()
+  }
   const history = await getJson(`/accounts/${state.accountId}/history`)
   if (history.entries.length === state.history?.entries.length) return
   const slider = $('#time-slider')

@@ -81,6 +81,15 @@ describe('the bank page', () => {
     })
     expect(response.statusCode).toBe(201)
     await page.locator('#events tbody tr', { hasText: 'Page test transfer' }).first().waitFor({ timeout: 15_000 })
+    const current = (await bank.app.inject({ url: `/accounts/${ada}/balance` })).json()
+    // The read-model summary catches up with the event store's balance.
+    await page.waitForFunction(
+      `document.querySelector('#current-balance')?.textContent?.startsWith(${JSON.stringify(
+        (current.balance / 100).toLocaleString('en-GB', { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+      )})`,
+      undefined,
+      { timeout: 15_000 },
+    )
     await page.locator('#time-slider').fill('1000')
     await page.waitForTimeout(300)
     await mkdir(new URL('../docs/', import.meta.url), { recursive: true })
