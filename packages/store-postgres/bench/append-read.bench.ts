@@ -117,17 +117,25 @@ try {
         if (seen < have) throw new Error(`read ${seen} of ${have} (is a long transaction holding the fence?)`)
       }),
     )
+    // The raw baseline pages through the same (transaction_id, global_position) index without the
+    // fence and without decoding envelopes: what is left is the store's own cost. (Paging on
+    // global_position alone would need an index of its own, or sort the table on every batch.)
     rawReadRates.push(
       await rate(have, async () => {
-        let after = '0'
+        let afterTx = '0'
+        let afterPos = '0'
         for (;;) {
-          const page = await one.query<{ global_position: string }>(
-            `SELECT global_position::text AS global_position, event_id, stream_id, stream_version, type, data, metadata, recorded_at
-             FROM annals.events WHERE global_position > $1 ORDER BY global_position LIMIT 1000`,
-            [after],
+          const page = await one.query<{ tx: string; global_position: string }>(
+            `SELECT transaction_id::text AS tx, global_position::text AS global_position, event_id, stream_id,
+               stream_version::text, type, data, metadata, recorded_at
+             FROM annals.events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+             ORDER BY transaction_id, global_position LIMIT 1000`,
+            [afterTx, afterPos],
           )
-          if (page.rows.length === 0) break
-          after = page.rows[page.rows.length - 1]?.global_position as string
+          const last = page.rows[page.rows.length - 1]
+          if (!last) break
+          afterTx = last.tx
+          afterPos = last.global_position
         }
       }),
     )
