@@ -27,6 +27,23 @@ export class OpenSearchCompatTransport extends SniffingTransport {
   }
 }
 
+/**
+ * A transport for the v9 client against an Elasticsearch 8.x node: the v9 client asks for
+ * `compatible-with=9`, which 8.x refuses; this asks for `compatible-with=8` (the product check stays on).
+ */
+export class Elasticsearch8CompatTransport extends SniffingTransport {
+  constructor(options: TransportOptions) {
+    super({
+      ...options,
+      vendoredHeaders: {
+        jsonContentType: 'application/vnd.elasticsearch+json; compatible-with=8',
+        ndjsonContentType: 'application/vnd.elasticsearch+x-ndjson; compatible-with=8',
+        accept: 'application/vnd.elasticsearch+json; compatible-with=8, text/plain',
+      },
+    })
+  }
+}
+
 /** Which engine a node runs, as its root endpoint says. */
 export type SearchEngineKind = 'elasticsearch' | 'opensearch'
 
@@ -50,10 +67,32 @@ export async function detectSearchEngine(
   node: string,
   init: { headers?: Record<string, string> } = {},
 ): Promise<SearchEngineKind> {
+  return (await probe(node, init)).kind
+}
+
+async function probe(
+  node: string,
+  init: { headers?: Record<string, string> },
+): Promise<{ kind: SearchEngineKind; major: number }> {
   const response = await fetch(new URL('/', node), { headers: { accept: 'application/json', ...init.headers } })
   if (!response.ok) throw new Error(`GET ${node} answered HTTP ${response.status}`)
-  const body = (await response.json()) as { version?: { distribution?: string } }
-  return body.version?.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch'
+  const body = (await response.json()) as { version?: { distribution?: string; number?: string } }
+  const major = Number((body.version?.number ?? '0').split('.')[0])
+  return { kind: body.version?.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch', major }
+}
+
+function headersOf(options: Omit<ClientOptions, 'node' | 'Transport'>): Record<string, string> {
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(options.headers ?? {})) if (typeof v === 'string') headers[k] = v
+  const auth = options.auth as
+    | { username?: string; password?: string; apiKey?: string | { id: string; api_key: string } }
+    | undefined
+  if (auth?.username !== undefined) {
+    headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password ?? ''}`).toString('base64')}`
+  } else if (typeof auth?.apiKey === 'string') headers.authorization = `ApiKey ${auth.apiKey}`
+  else if (auth?.apiKey)
+    headers.authorization = `ApiKey ${Buffer.from(`${auth.apiKey.id}:${auth.apiKey.api_key}`).toString('base64')}`
+  return headers
 }
 
 /** Options of {@link connectSearchEngine}. */
@@ -64,8 +103,9 @@ export type ConnectSearchEngineOptions = Omit<ClientOptions, 'node' | 'Transport
   }>
 
 /**
- * Creates a client that works with whatever engine answers at `node`: the stock client for
- * Elasticsearch 8/9, the compat transport for OpenSearch 2.x.
+ * Creates a client that works with whatever engine answers at `node` (auto mode asks `GET /`, sending the
+ * client's `auth` and `headers`): the stock client for Elasticsearch 9, `compatible-with=8` media types for
+ * Elasticsearch 8, the compat transport for OpenSearch 2.x.
  * @example
  * const client = await connectSearchEngine(process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200')
  */
@@ -77,8 +117,9 @@ export async function connectSearchEngine(node: string, options: ConnectSearchEn
       `expected auto, elasticsearch or opensearch (got ${String(engine)})`,
     )
   }
-  const kind = engine === 'auto' ? await detectSearchEngine(node) : engine
-  return kind === 'opensearch'
-    ? createOpenSearchCompatibleClient(node, clientOptions)
-    : new Client({ ...clientOptions, node })
+  const found =
+    engine === 'auto' ? await probe(node, { headers: headersOf(clientOptions) }) : { kind: engine, major: 0 }
+  if (found.kind === 'opensearch') return createOpenSearchCompatibleClient(node, clientOptions)
+  if (found.major === 8) return new Client({ ...clientOptions, node, Transport: Elasticsearch8CompatTransport })
+  return new Client({ ...clientOptions, node })
 }

@@ -8,6 +8,7 @@ export {
   connectSearchEngine,
   createOpenSearchCompatibleClient,
   detectSearchEngine,
+  Elasticsearch8CompatTransport,
   OpenSearchCompatTransport,
   type SearchEngineKind,
 } from './compat-transport.js'
