@@ -166,9 +166,11 @@ async function main() {
     await live.start()
     await live.waitUntilIdle({ timeoutMs: 60_000 })
     const latencies: number[] = []
+    const appends: number[] = []
     for (let i = 1; i <= samples; i++) {
       const t0 = performance.now()
       await store.appendToStream('latency', [{ type: 'Deposited', data: { account: 'latency', amount: 1 } }])
+      appends.push(performance.now() - t0)
       while ((await rm.hget('latency', 'balance')) !== String(i)) {
         /* spin on the reader: this is what a client polling the read model sees */
       }
@@ -177,6 +179,10 @@ async function main() {
     await live.stop()
     await watcher.close()
     latencies.sort((a, b) => a - b)
+    appends.sort((a, b) => a - b)
+    console.log(
+      `append alone: p50 ${percentile(appends, 50).toFixed(2)} ms, p99 ${percentile(appends, 99).toFixed(2)} ms`,
+    )
     console.log(
       `append-to-visible (Redis, ${samples} samples): p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${percentile(latencies, 100).toFixed(2)} ms`,
     )
