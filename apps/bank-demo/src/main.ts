@@ -19,7 +19,7 @@ async function chooseParts(): Promise<BankParts> {
         ...(process.env.BANK_REDIS_PREFIX ? { redisKeyPrefix: process.env.BANK_REDIS_PREFIX } : {}),
         ...(process.env.BANK_INDEX_PREFIX ? { indexPrefix: process.env.BANK_INDEX_PREFIX } : {}),
       },
-      (pool) => postgresWriteSide(pool),
+      (pool, outbox) => postgresWriteSide(pool, outbox),
     )
   }
   if (process.env.BANK_STORE === 'memory') return embeddedParts()

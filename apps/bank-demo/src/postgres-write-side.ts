@@ -1,24 +1,82 @@
 import {
+  createOutboxRelay,
+  createRedisStreamsPublisher,
+  migrateOutbox,
+  publicationMap,
+  streamKey,
+} from '@annals/outbox'
+import {
   createPostgresEventStore,
   createPostgresIdempotencyStore,
   createPostgresLogWatcher,
   createPostgresSnapshotStore,
   migrate,
 } from '@annals/store-postgres'
+import type { Redis } from 'ioredis'
 import type pg from 'pg'
+import type { Logger } from 'pino'
+import type { AccountEvent } from './accounts/account.js'
 import type { WriteSide } from './servers.js'
 
-/** The write side on PostgreSQL (@annals/store-postgres): migrates, then event, snapshot and idempotency stores. */
-export async function postgresWriteSide(pool: pg.Pool, schema = 'bank'): Promise<WriteSide> {
+/** The integration topic every deposit and withdrawal is published to (through the outbox). */
+export const TRANSACTIONS_TOPIC = 'bank.transactions'
+
+/** Where the outbox relay publishes (Redis Streams), when there is a Redis. */
+export type OutboxTarget = Readonly<{ redis: Redis; keyPrefix: string; logger?: Logger }>
+
+const movement = (kind: 'deposit' | 'withdrawal') => ({
+  topic: TRANSACTIONS_TOPIC,
+  toMessage: (e: { data: { accountId: string; amount: number; transferId?: string | undefined } }) => ({
+    type: `bank.${kind}`,
+    payload: { accountId: e.data.accountId, amount: e.data.amount, transferId: e.data.transferId ?? null },
+  }),
+})
+
+/**
+ * The write side on PostgreSQL (@annals/store-postgres): migrates, then event, snapshot and
+ * idempotency stores. With an outbox target, every deposit and withdrawal also gets an outbox row in
+ * its append's transaction, and a relay moves the rows to the Redis stream `<prefix>outbox:bank.transactions`.
+ */
+export async function postgresWriteSide(pool: pg.Pool, outbox?: OutboxTarget, schema = 'bank'): Promise<WriteSide> {
   await migrate({ pool, schema })
   const watcher = createPostgresLogWatcher({ pool, schema })
+  if (outbox) await migrateOutbox({ pool, schema })
+  const store = createPostgresEventStore({
+    pool,
+    schema,
+    ...(outbox
+      ? {
+          outbox: {
+            publish: publicationMap<AccountEvent>({
+              MoneyDeposited: movement('deposit'),
+              MoneyWithdrawn: movement('withdrawal'),
+            }),
+          },
+        }
+      : {}),
+  })
+  const relay = outbox
+    ? createOutboxRelay({
+        pool,
+        schema,
+        publisher: createRedisStreamsPublisher({ redis: outbox.redis, keyPrefix: `${outbox.keyPrefix}outbox` }),
+        listenChannel: store.names.channel,
+        ...(outbox.logger ? { logger: outbox.logger } : {}),
+      })
+    : null
+  relay?.start()
   return {
-    store: createPostgresEventStore({ pool, schema }),
+    store,
     // All snapshots are kept: time travel into any part of the history starts near its target.
     snapshots: createPostgresSnapshotStore({ pool, schema, keep: 'all' }),
     idempotency: createPostgresIdempotencyStore({ pool, schema }),
     watcher,
-    describe: `PostgreSQL event store (schema ${schema})`,
-    release: () => watcher.close(),
+    describe: outbox
+      ? `PostgreSQL event store (schema ${schema}) with outbox → Redis stream ${streamKey(`${outbox.keyPrefix}outbox`, TRANSACTIONS_TOPIC)}`
+      : `PostgreSQL event store (schema ${schema})`,
+    async release() {
+      await relay?.stop()
+      await watcher.close()
+    },
   }
 }

@@ -7,6 +7,7 @@ import pg from 'pg'
 import { pino } from 'pino'
 import type { BankParts, ReadSide } from './compose.js'
 import { inMemoryReadSide } from './embedded.js'
+import type { OutboxTarget } from './postgres-write-side.js'
 import type { AccountsReadModel, BankSearch } from './read-models/read-model.js'
 import { accountSummariesProjection, createRedisAccountsReadModel } from './read-models/redis-read-models.js'
 import { createElasticsearchBankSearch, searchProjections } from './read-models/search-read-models.js'
@@ -44,25 +45,23 @@ export type WriteSide = Readonly<{
  */
 export async function serverParts(
   config: ServerConfig,
-  write: (pool: pg.Pool) => Promise<WriteSide>,
+  write: (pool: pg.Pool, outbox: OutboxTarget | undefined) => Promise<WriteSide>,
 ): Promise<BankParts> {
   // Workers log warnings and errors only, unless LOG_LEVEL asks for more.
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' })
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 20 })
   const schema = config.projectionSchema ?? 'annals'
-  const side = await write(pool)
   const releases: (() => Promise<void>)[] = []
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }) : null
+  const redisKeyPrefix = config.redisKeyPrefix ?? 'bank:'
+  const side = await write(pool, redis ? { redis, keyPrefix: redisKeyPrefix, logger } : undefined)
   const projections: AnyProjection[] = []
   let accounts: AccountsReadModel | null = null
   let search: BankSearch | null = null
   const described: string[] = [side.describe]
 
-  if (config.redisUrl) {
-    const redis = new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 })
-    releases.push(async () => {
-      await redis.quit()
-    })
-    const projection = accountSummariesProjection(redis, config.redisKeyPrefix ?? 'bank:')
+  if (redis) {
+    const projection = accountSummariesProjection(redis, redisKeyPrefix)
     projections.push(projection)
     accounts = createRedisAccountsReadModel(redis, projection)
     described.push('Redis account summaries')
@@ -123,6 +122,7 @@ export async function serverParts(
     async release() {
       for (const release of releases) await release()
       await side.release?.()
+      await redis?.quit()
       await pool.end()
     },
   }

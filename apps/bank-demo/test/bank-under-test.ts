@@ -19,6 +19,8 @@ export type BankUnderTest = Bank &
     projectionsIdle(): Promise<void>
     /** Every event stored, counted in the store itself (the global log's reader may lag behind commits). */
     countEvents(): Promise<number>
+    /** The Redis key prefix of this bank (null on the in-memory adapters). */
+    redisKeyPrefix: string | null
   }>
 
 const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -40,7 +42,12 @@ export async function startBank(name: string): Promise<BankUnderTest> {
       readSide: inMemoryReadSide(store, 20),
     })
     await bank.readSide.start()
-    return { ...bank, projectionsIdle: () => bank.readSide.idle(), countEvents: () => countEvents(store) }
+    return {
+      ...bank,
+      projectionsIdle: () => bank.readSide.idle(),
+      countEvents: () => countEvents(store),
+      redisKeyPrefix: null,
+    }
   }
   const suffix = `${name.replace(/[^a-z0-9]/g, '_')}_${randomBytes(4).toString('hex')}`
   const database = `annals_bank_${suffix}`
@@ -61,13 +68,14 @@ export async function startBank(name: string): Promise<BankUnderTest> {
       indexPrefix,
       pollIntervalMs: 50,
     },
-    (pool) => postgresWriteSide(pool),
+    (pool, outbox) => postgresWriteSide(pool, outbox),
   )
   const bank = await assembleBank(parts)
   await bank.readSide.start()
   return {
     ...bank,
     projectionsIdle: () => bank.readSide.idle(),
+    redisKeyPrefix: keyPrefix,
     async countEvents() {
       const client = new pg.Client({ connectionString: url.toString() })
       await client.connect()

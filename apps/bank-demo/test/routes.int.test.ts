@@ -1,4 +1,6 @@
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TRANSACTIONS_TOPIC } from '../src/postgres-write-side.js'
 import { type BankUnderTest, startBank } from './bank-under-test.js'
 import { eventually, expectProblem, move, openAccount } from './helpers.js'
 
@@ -290,6 +292,42 @@ describe('search', () => {
     expectProblem(await app.inject({ url: `/search/accounts?q=${'a'.repeat(201)}` }), 400)
   })
 })
+
+describe('outbox', () => {
+  it.skipIf(process.env.BANK_TEST_MODE === 'memory')(
+    'publishes every deposit and withdrawal to the Redis stream through the transactional outbox',
+    async () => {
+      const { app } = bank
+      const id = await openAccount(app)
+      await move(app, 'deposits', id, 321)
+      await move(app, 'withdrawals', id, 21)
+      const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379')
+      try {
+        const key = `${bank.redisKeyPrefix}outbox:${TRANSACTIONS_TOPIC}`
+        const mine = await eventually(async () => {
+          const entries = await redis.xrange(key, '-', '+')
+          const found = entries
+            .map(([, fields]) => Object.fromEntries(chunk(fields)))
+            .filter((f) => typeof f.payload === 'string' && JSON.parse(f.payload).accountId === id)
+          expect(found).toHaveLength(2)
+          return found
+        })
+        expect(mine.map((f) => [f.type, JSON.parse(f.payload as string).amount])).toEqual([
+          ['bank.deposit', 321],
+          ['bank.withdrawal', 21],
+        ])
+      } finally {
+        await redis.quit()
+      }
+    },
+  )
+})
+
+const chunk = (fields: string[]) => {
+  const pairs: [string, string][] = []
+  for (let i = 0; i + 1 < fields.length; i += 2) pairs.push([fields[i] as string, fields[i + 1] as string])
+  return pairs
+}
 
 describe('OpenAPI', () => {
   it('documents every route from the zod schemas', async () => {
