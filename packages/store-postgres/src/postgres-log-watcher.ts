@@ -20,6 +20,14 @@ export type PostgresLogWatcherOptions = Readonly<{
   tablePrefix?: string
   /** Delay before reconnecting after the connection died (doubles up to 30 s). Default 100 ms. */
   reconnectDelayMs?: number
+  /**
+   * How often the LISTEN connection is probed with `SELECT 1` (0: never). Default 30 s. A peer that
+   * vanished without closing the socket (a dropped NAT entry, a frozen server) sends neither an error
+   * nor an end, so without a probe the watcher would wait, silent, for TCP to give up.
+   */
+  heartbeatMs?: number
+  /** A probe that has not answered within this time counts as a lost connection. Default 10 s. */
+  heartbeatTimeoutMs?: number
   logger?: StoreLogger
 }>
 
@@ -43,6 +51,14 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
   const names = storeNames(options.schema ?? 'annals', options.tablePrefix ?? '')
   const logger = options.logger ?? silent
   const baseDelay = options.reconnectDelayMs ?? 100
+  const heartbeatMs = options.heartbeatMs ?? 30_000
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 10_000
+  for (const [name, value] of [
+    ['heartbeatMs', heartbeatMs],
+    ['heartbeatTimeoutMs', heartbeatTimeoutMs],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 0) throw new InvalidOptionError(name, 'must be an integer >= 0')
+  }
   if (!options.pool && !options.connectionString && !options.pglite) {
     throw new InvalidOptionError('pool', 'give pool, connectionString or pglite')
   }
@@ -52,6 +68,7 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
   let current: { client: pg.Client | pg.PoolClient; pooled: boolean } | null = null
   let unlistenPglite: (() => Promise<void>) | null = null
   let timer: NodeJS.Timeout | null = null
+  let heartbeat: NodeJS.Timeout | null = null
   let delay = baseDelay
   let firstReady: () => void = () => undefined
   const readyPromise = new Promise<void>((resolve) => {
@@ -81,7 +98,11 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
     let pooled = false
     try {
       if (options.connectionString) {
-        client = new pg.Client({ connectionString: options.connectionString, application_name: 'annals-log-watcher' })
+        client = new pg.Client({
+          connectionString: options.connectionString,
+          application_name: 'annals-log-watcher',
+          keepAlive: true,
+        })
         client.on('error', (error) => lost(client, error))
         await client.connect()
       } else {
@@ -99,6 +120,7 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
       current = { client, pooled }
       connected = true
       delay = baseDelay
+      startHeartbeat(client)
       firstReady()
       if (everConnected) {
         logger.info?.({ channel: names.channel }, 'log watcher reconnected')
@@ -111,6 +133,34 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
       logger.warn({ err: error, channel: names.channel }, 'log watcher could not LISTEN; retrying')
       schedule()
     }
+  }
+
+  function startHeartbeat(client: pg.Client | pg.PoolClient): void {
+    if (heartbeatMs === 0) return
+    const probe = async () => {
+      heartbeat = null
+      if (closed || current?.client !== client) return
+      let deadline: NodeJS.Timeout | undefined
+      try {
+        await Promise.race([
+          client.query('SELECT 1'),
+          new Promise((_, reject) => {
+            deadline = setTimeout(() => reject(new Error('heartbeat timed out')), heartbeatTimeoutMs)
+          }),
+        ])
+      } catch (error) {
+        lost(client, error as Error)
+        return
+      } finally {
+        clearTimeout(deadline)
+      }
+      if (!closed && current?.client === client) {
+        heartbeat = setTimeout(probe, heartbeatMs)
+        heartbeat.unref?.()
+      }
+    }
+    heartbeat = setTimeout(probe, heartbeatMs)
+    heartbeat.unref?.()
   }
 
   function release(client: pg.Client | pg.PoolClient, pooled: boolean, error: Error | undefined): void {
@@ -131,6 +181,8 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
     const { pooled } = current
     current = null
     connected = false
+    if (heartbeat) clearTimeout(heartbeat)
+    heartbeat = null
     release(client, pooled, error)
     if (closed) return
     logger.warn({ err: error, channel: names.channel }, 'log watcher lost its LISTEN connection; reconnecting')
@@ -163,6 +215,8 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
       listeners.clear()
       if (timer) clearTimeout(timer)
       timer = null
+      if (heartbeat) clearTimeout(heartbeat)
+      heartbeat = null
       connected = false
       firstReady()
       if (unlistenPglite) await unlistenPglite()
