@@ -63,6 +63,7 @@ export type ElasticsearchSinkOptions = Readonly<{
   dropGraceMs?: number
   /** `refresh` of each bulk (`wait_for` makes writes visible before the checkpoint moves). Default false. */
   refresh?: boolean | 'wait_for'
+  /** Default: pino at `ANNALS_LOG_LEVEL` (else `info`). */
   logger?: Logger
 }>
 
@@ -144,7 +145,7 @@ export function createElasticsearchSink<Doc extends object = SearchDocument>(
   const dropGraceMs = nonNegativeInt('dropGraceMs', options.dropGraceMs, 1000)
   const versionOf = versionFunction(options.version)
   const policy = retryPolicy(options.retry)
-  const log = options.logger ?? pino({ name: 'annals-elasticsearch' })
+  const log = options.logger ?? pino({ name: 'annals-elasticsearch', level: process.env.ANNALS_LOG_LEVEL ?? 'info' })
   const refresh = options.refresh ?? false
   const mappings: estypes.MappingTypeMapping = {
     ...options.mappings,
