@@ -59,17 +59,24 @@ export async function startBank(name: string): Promise<BankUnderTest> {
   url.pathname = `/${database}`
   const keyPrefix = `bank-test:${suffix}:`
   const indexPrefix = `bank-test-${suffix.replace(/_/g, '-')}-`
-  const parts = await serverParts(
-    {
-      databaseUrl: url.toString(),
-      redisUrl: REDIS_URL,
-      elasticsearchUrl: ELASTICSEARCH_URL,
-      redisKeyPrefix: keyPrefix,
-      indexPrefix,
-      pollIntervalMs: 50,
-    },
-    (pool, outbox) => postgresWriteSide(pool, outbox),
-  )
+  let parts: Awaited<ReturnType<typeof serverParts>>
+  try {
+    parts = await serverParts(
+      {
+        databaseUrl: url.toString(),
+        redisUrl: REDIS_URL,
+        elasticsearchUrl: ELASTICSEARCH_URL,
+        redisKeyPrefix: keyPrefix,
+        indexPrefix,
+        pollIntervalMs: 50,
+      },
+      (pool, outbox) => postgresWriteSide(pool, outbox),
+    )
+  } catch (error) {
+    // A bank that failed to start must not leave its database behind.
+    await cleanUp(database, keyPrefix, indexPrefix)
+    throw error
+  }
   const bank = await assembleBank(parts)
   await bank.readSide.start()
   return {
