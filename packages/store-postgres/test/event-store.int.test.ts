@@ -89,7 +89,7 @@ describe('bad input and limits', () => {
     expect(await codeOf(store.appendToStream(id, [{ type: 'A', data: { s: 'a\u0000b' } }]))).toBe(
       'ANNALS_ERR_VALIDATION',
     )
-    expect(await codeOf(store.appendToStream(id, [{ type: 'A', data: { ['k\u0000']: 1 } }]))).toBe(
+    expect(await codeOf(store.appendToStream(id, [{ type: 'A', data: { 'k\u0000': 1 } }]))).toBe(
       'ANNALS_ERR_VALIDATION',
     )
     expect(await codeOf(store.appendToStream(id, [{ type: 'A', data: {}, metadata: { note: ['x', '\u0000'] } }]))).toBe(
