@@ -18,6 +18,7 @@ import { pino } from 'pino'
 import { type AnnalsConfig, findConfigFile, loadConfig } from './config.js'
 import { type Connections, openConnections, pingRedis } from './connections.js'
 import { NotMigratedError, UsageError } from './errors.js'
+import { addOperationsCommands } from './operations-commands.js'
 import { formatSeconds, renderTable, toJson } from './output.js'
 
 /** Where the CLI reads and writes (injectable for tests and embedding). */
@@ -361,6 +362,10 @@ export function buildProgram(io: CliIo): Command {
         )
       }, 'optional')
     })
+
+  addOperationsCommands(program, io, (work) =>
+    withSession(({ connections, schema }) => work({ pool: connections.pool, schema }), 'optional'),
+  )
 
   return program
 }

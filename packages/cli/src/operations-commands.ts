@@ -1,0 +1,158 @@
+import { getOutboxStatus, listDeadMessages, retryDeadMessages } from '@annals/outbox'
+import { SAGA_STATUSES, type SagaStatus } from '@annals/sagas'
+import { countSagas, getSaga, listSagas } from '@annals/sagas/postgres'
+import { createPostgresEventStore } from '@annals/store-postgres'
+import type { Command } from 'commander'
+import type pg from 'pg'
+import { UsageError } from './errors.js'
+import { formatSeconds, renderTable, toJson } from './output.js'
+
+/** What the outbox and saga commands need from the CLI session. */
+export type OperationsSession = Readonly<{ pool: pg.Pool; schema: string }>
+
+/** Runs `work` with an open session (connections closed afterwards); provided by the program. */
+export type WithSession = <T>(work: (session: OperationsSession) => Promise<T>) => Promise<T>
+
+type Io = Readonly<{ stdout: (text: string) => void }>
+
+/** Adds `annals outbox status|dead|retry` and `annals sagas list|show` to the program. */
+export function addOperationsCommands(program: Command, io: Io, withSession: WithSession): void {
+  const outbox = program.command('outbox').description('the transactional outbox and its relay')
+  outbox
+    .command('status')
+    .description('backlog, age of the oldest unsent message, dead messages')
+    .option('--prefix <prefix>', 'outbox table prefix', '')
+    .option('--json', 'print JSON')
+    .action(async (o: { prefix: string; json?: boolean }) => {
+      await withSession(async ({ pool, schema }) => {
+        const status = await getOutboxStatus({ pool, schema, tablePrefix: o.prefix })
+        if (o.json) return io.stdout(`${toJson(status)}\n`)
+        io.stdout(
+          `${renderTable(
+            ['PENDING', 'OLDEST PENDING', 'DEAD', 'SENT (RETAINED)'],
+            [
+              [
+                String(status.pending),
+                status.oldestPendingAgeMs === null ? '-' : formatSeconds(status.oldestPendingAgeMs / 1000),
+                String(status.dead),
+                String(status.sentRetained),
+              ],
+            ],
+          )}\n`,
+        )
+      })
+    })
+  outbox
+    .command('dead')
+    .description('messages that exhausted their attempts (their keys wait behind them)')
+    .option('--prefix <prefix>', 'outbox table prefix', '')
+    .option('--topic <topic>', 'only this topic')
+    .option('--json', 'print JSON')
+    .action(async (o: { prefix: string; topic?: string; json?: boolean }) => {
+      await withSession(async ({ pool, schema }) => {
+        const dead = await listDeadMessages({
+          pool,
+          schema,
+          tablePrefix: o.prefix,
+          ...(o.topic ? { topic: o.topic } : {}),
+        })
+        if (o.json) return io.stdout(`${toJson(dead)}\n`)
+        io.stdout(
+          `${renderTable(
+            ['MESSAGE', 'TOPIC', 'KEY', 'TYPE', 'ATTEMPTS', 'ERROR'],
+            dead.map((m) => [
+              m.messageId,
+              m.topic,
+              m.partitionKey,
+              m.type,
+              String(m.attempts),
+              (m.lastError ?? '').slice(0, 80),
+            ]),
+          )}\n`,
+        )
+      })
+    })
+  outbox
+    .command('retry')
+    .description('put dead messages back in line (all, or the given message ids)')
+    .option('--prefix <prefix>', 'outbox table prefix', '')
+    .option('--id <messageId...>', 'only these message ids')
+    .action(async (o: { prefix: string; id?: string[] }) => {
+      await withSession(async ({ pool, schema }) => {
+        const { retried } = await retryDeadMessages({
+          pool,
+          schema,
+          tablePrefix: o.prefix,
+          ...(o.id ? { messageIds: o.id } : {}),
+        })
+        io.stdout(`${retried} dead message(s) put back in line; the relay publishes them in key order\n`)
+      })
+    })
+
+  const sagas = program.command('sagas').description('saga instances: progress, compensation, history')
+  sagas
+    .command('list')
+    .description('saga instances, most recently updated first')
+    .option('--status <status...>', `only these statuses (${SAGA_STATUSES.join(', ')})`)
+    .option('--saga <name>', 'only instances of this saga')
+    .option('--limit <n>', 'at most n rows', '100')
+    .option('--json', 'print JSON')
+    .action(async (o: { status?: string[]; saga?: string; limit: string; json?: boolean }) => {
+      const limit = Number(o.limit)
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new UsageError(`--limit must be a positive integer (got ${o.limit})`)
+      for (const status of o.status ?? []) {
+        if (!SAGA_STATUSES.includes(status as SagaStatus)) {
+          throw new UsageError(`--status ${status} is not one of ${SAGA_STATUSES.join(', ')}`)
+        }
+      }
+      await withSession(async ({ pool, schema }) => {
+        const rows = await listSagas({
+          pool,
+          schema,
+          limit,
+          ...(o.status ? { status: o.status as SagaStatus[] } : {}),
+          ...(o.saga ? { saga: o.saga } : {}),
+        })
+        if (o.json) {
+          const counts = await countSagas({ pool, schema, ...(o.saga ? { saga: o.saga } : {}) })
+          return io.stdout(`${toJson({ counts, sagas: rows })}\n`)
+        }
+        io.stdout(
+          `${renderTable(
+            ['SAGA', 'ID', 'STATUS', 'STEP', 'DEADLINE', 'ATTEMPTS', 'UPDATED', 'LAST ERROR'],
+            rows.map((s) => [
+              s.saga,
+              s.sagaId,
+              s.status,
+              s.currentStep ?? '-',
+              s.deadlineAt?.toISOString() ?? '-',
+              String(s.attempts),
+              s.updatedAt.toISOString(),
+              (s.lastError ?? '').slice(0, 60),
+            ]),
+          )}\n`,
+        )
+      })
+    })
+  sagas
+    .command('show')
+    .description("one saga instance's state and step history")
+    .argument('<saga>', 'saga name')
+    .argument('<id>', 'saga instance id')
+    .option('--json', 'print JSON')
+    .action(async (saga: string, id: string, o: { json?: boolean }) => {
+      await withSession(async ({ pool, schema }) => {
+        const store = createPostgresEventStore({ pool, schema })
+        const details = await getSaga({ store, pool, schema }, saga, id)
+        if (o.json) return io.stdout(`${toJson(details)}\n`)
+        io.stdout(`${saga} ${id}: ${details.state.status}\n`)
+        io.stdout(
+          `${renderTable(
+            ['VERSION', 'TIME', 'ENTRY', 'STEP'],
+            details.history.map((h) => [h.version.toString(), h.recordedAt.toISOString(), h.type, h.step ?? '-']),
+          )}\n`,
+        )
+      })
+    })
+}
