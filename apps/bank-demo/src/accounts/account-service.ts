@@ -59,26 +59,28 @@ export function createAccountService(stores: { store: EventStore; snapshots?: Sn
   // Transfers race with deposits on the same accounts: give conflicts room to resolve before a 409.
   const handler = createCommandHandler(BankAccount, { ...stores, retry: { maxAttempts: 20, maxDelayMs: 100 } })
 
-  async function requireStream(accountId: string) {
+  async function currencyOf(accountId: string): Promise<string> {
     const read = await stores.store.readStream(accountStream(accountId), { limit: 1 })
     const first = read.events[0]
     if (!first) {
       throw new DomainError(BankErrorCodes.ACCOUNT_NOT_FOUND, `Account ${accountId} does not exist`, { accountId })
     }
-    return BankAccount.events.decode(first)
+    const opened = BankAccount.events.decode(first)
+    return opened.type === 'AccountOpened' ? opened.data.currency : ''
   }
 
   return {
     handler,
     async balanceAt(accountId, asOf) {
-      const opened = await requireStream(accountId)
       const loaded = await loadAggregate(BankAccount, stores, accountStream(accountId), asOf ? { asOf } : undefined)
       const state = loaded.state
+      // Only a point before the opening folds nothing: then (and only then) ask whether the account exists at all.
+      const currency = state.status === 'none' ? await currencyOf(accountId) : state.currency
       return {
         accountId,
         status: state.status,
         balance: state.status === 'none' ? 0 : state.balance,
-        currency: opened.type === 'AccountOpened' ? opened.data.currency : null,
+        currency,
         version: loaded.version.toString(),
         lastEventAt: loaded.lastEvent?.recordedAt.toISOString() ?? null,
         snapshotVersion: loaded.snapshotVersion?.toString() ?? null,
