@@ -261,4 +261,14 @@ export const MIGRATIONS: readonly Migration[] = [
       appendFunction(n),
     ],
   },
+  {
+    // Keys are claimed by a row (result NULL until the work is done) instead of a lock held by an open
+    // transaction: a caller no longer occupies a connection while its work (which may need the same
+    // pool) runs.
+    name: '0002-idempotency-claims',
+    statements: (n) => [
+      `ALTER TABLE ${n.idempotencyKeys} ALTER COLUMN result DROP NOT NULL,
+        ADD COLUMN claim uuid, ADD COLUMN claimed_until timestamptz`,
+    ],
+  },
 ]

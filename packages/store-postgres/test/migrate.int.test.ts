@@ -23,7 +23,7 @@ async function tables(schema: string): Promise<string[]> {
 describe('migrate', () => {
   it('creates every table in the configured schema with the prefix; re-running applies nothing', async () => {
     const first = await migrate({ pool: db.pool, schema: 'mig_a', tablePrefix: 'x_' })
-    expect(first.applied).toEqual(['0001-init'])
+    expect(first.applied).toEqual(['0001-init', '0002-idempotency-claims'])
     expect(await tables('mig_a')).toEqual([
       'x_annals_migrations',
       'x_checkpoints',
@@ -38,7 +38,7 @@ describe('migrate', () => {
 
   it('runs concurrently without failing (advisory lock)', async () => {
     const results = await Promise.all([1, 2, 3].map(() => migrate({ pool: db.pool, schema: 'mig_b' })))
-    expect(results.flatMap((r) => r.applied)).toEqual(['0001-init'])
+    expect(results.flatMap((r) => r.applied)).toEqual(['0001-init', '0002-idempotency-claims'])
   })
 
   it('rejects an unsafe schema name before touching the database', async () => {
@@ -61,7 +61,7 @@ describe('annals-pg migrate (CLI)', () => {
   it('migrates DATABASE_URL, then reports it up to date', async () => {
     const run = io({ DATABASE_URL: db.connectionString })
     expect(await main(['migrate', '--schema', 'cli_s', '--table-prefix', 'p_'], run.io)).toBe(0)
-    expect(run.out.join('')).toContain('applied 0001-init in schema "cli_s"')
+    expect(run.out.join('')).toContain('applied 0001-init, 0002-idempotency-claims in schema "cli_s"')
     expect(await tables('cli_s')).toContain('p_events')
     const rerun = io({ DATABASE_URL: db.connectionString })
     expect(await main(['migrate', '--schema', 'cli_s', '--table-prefix', 'p_'], rerun.io)).toBe(0)
