@@ -201,6 +201,25 @@ describe('Elasticsearch sink against the real engine', () => {
     expect(await getDoc('fencing', CHECKPOINT_ID)).not.toBeNull()
   })
 
+  it('forgets the documents it remembers when another owner wrote in between', async () => {
+    const t = target('handover')
+    const other = createElasticsearchSink<AccountDoc>({ client, indexPrefix: engine.indexPrefix, logger: silent })
+    await sink.prepare(t)
+    const opened = recorded('acc-1', 1n, 'Opened', { owner: 'ada' })
+    expect(await sink.commit(t, batch([opened], null, { token: 1n }))).toEqual({ status: 'committed' })
+    // Another worker takes the lease and deposits; this sink still remembers version 1.
+    await other.fence(t, 2n)
+    const d2 = recorded('acc-1', 2n, 'Deposited', { amount: 5 })
+    expect(await other.commit(t, batch([d2], cpOf(opened), { token: 2n }))).toEqual({ status: 'committed' })
+    const d3 = recorded('acc-1', 3n, 'Deposited', { amount: 1 })
+    expect(await sink.commit(t, batch([d3], cpOf(opened), { token: 1n }))).toEqual({ status: 'fenced' })
+    // It takes the lease back (fence, then load the checkpoint, as the runner does) and goes on.
+    await sink.fence(t, 3n)
+    const cp = await sink.loadCheckpoint(t)
+    expect(await sink.commit(t, batch([d3], cp, { token: 3n }))).toEqual({ status: 'committed' })
+    expect(await getDoc('handover', 'acc-1')).toEqual({ version: 3, source: { owner: 'ada', balance: 6 } })
+  })
+
   it('moves the alias atomically from one generation to the next and drops the old index', async () => {
     const p = 'swap'
     const e1 = recorded('acc-1', 1n, 'Opened', { owner: 'ada' })

@@ -63,6 +63,12 @@ export type ElasticsearchSinkOptions = Readonly<{
   dropGraceMs?: number
   /** `refresh` of each bulk (`wait_for` makes writes visible before the checkpoint moves). Default false. */
   refresh?: boolean | 'wait_for'
+  /**
+   * Documents per generation this sink remembers after writing them, so `update` does not re-read them
+   * from the engine in the next batch (it is this lease holder's own writes; cleared when the lease or the
+   * checkpoint moves under it). 0 turns it off. Default 20000.
+   */
+  cacheSize?: number
   /** Default: pino at `ANNALS_LOG_LEVEL` (else `info`). */
   logger?: Logger
 }>
@@ -143,6 +149,25 @@ export function createElasticsearchSink<Doc extends object = SearchDocument>(
   if (shards < 1) throw new InvalidElasticsearchOptionError('shards', 'must be >= 1')
   const replicas = nonNegativeInt('replicas', options.replicas, 0)
   const dropGraceMs = nonNegativeInt('dropGraceMs', options.dropGraceMs, 1000)
+  const cacheSize = nonNegativeInt('cacheSize', options.cacheSize, 20_000)
+  // Per index: documents as this sink last wrote them (accepted by the engine), oldest first.
+  const caches = new Map<string, Map<string, StoredDocument<Doc>>>()
+  const forget = (index: string) => caches.delete(index)
+  function remember(index: string, id: string, value: StoredDocument<Doc> | null): void {
+    if (cacheSize === 0) return
+    let cache = caches.get(index)
+    if (!cache) {
+      cache = new Map()
+      caches.set(index, cache)
+    }
+    cache.delete(id)
+    if (value === null) return
+    cache.set(id, value)
+    if (cache.size > cacheSize) {
+      const oldest = cache.keys().next()
+      if (!oldest.done) cache.delete(oldest.value)
+    }
+  }
   const versionOf = versionFunction(options.version)
   const policy = retryPolicy(options.retry)
   const log = options.logger ?? pino({ name: 'annals-elasticsearch', level: process.env.ANNALS_LOG_LEVEL ?? 'info' })
@@ -233,6 +258,8 @@ export function createElasticsearchSink<Doc extends object = SearchDocument>(
   }
 
   async function fetchDocument(index: string, id: string): Promise<StoredDocument<Doc> | null> {
+    const cached = caches.get(index)?.get(id)
+    if (cached) return cached
     const res = await withRetry(`get ${index}/${id}`, policy, () =>
       client.get<Record<string, unknown>>({ index, id, realtime: true }, { ignore: [404] }),
     )
@@ -271,7 +298,16 @@ export function createElasticsearchSink<Doc extends object = SearchDocument>(
       res.items.forEach((entry, i) => {
         const w = todo[i] as PendingWrite<Doc>
         const item = (entry.index ?? Object.values(entry)[0]) as BulkItem
-        if (item.status < 300 || item.status === 409) return
+        if (item.status < 300) {
+          remember(index, w.id, { version: w.version, doc: w.doc })
+          return
+        }
+        if (item.status === 409) {
+          // The engine holds a newer (or equal) version than ours: read it from the engine next time.
+          remember(index, w.id, null)
+          return
+        }
+        remember(index, w.id, null)
         if (isRetryableStatus(item.status)) {
           retry.push(w)
           lastStatus = item.status
@@ -319,6 +355,7 @@ export function createElasticsearchSink<Doc extends object = SearchDocument>(
     },
 
     async loadCheckpoint(target) {
+      forget(indexOf(target))
       return (await readState(indexOf(target))).checkpoint
     },
 
@@ -327,12 +364,17 @@ export function createElasticsearchSink<Doc extends object = SearchDocument>(
       let state = await readState(index)
       if (!state.indexExists) {
         // The index vanished (deleted by hand, lost): recreate it empty and let the runner rebuild it.
+        forget(index)
         await createIndex(index)
         if (batch.expected !== null) return { status: 'conflict', actual: null } satisfies SinkCommitResult
         state = await readState(index)
       }
-      if (state.token > batch.token) return { status: 'fenced' } satisfies SinkCommitResult
-      if (!sameCheckpoint(state.checkpoint, batch.expected)) return { status: 'conflict', actual: state.checkpoint }
+      if (state.token > batch.token || !sameCheckpoint(state.checkpoint, batch.expected)) {
+        // Someone else wrote here: what this sink remembers may be behind the engine.
+        forget(index)
+        if (state.token > batch.token) return { status: 'fenced' } satisfies SinkCommitResult
+        return { status: 'conflict', actual: state.checkpoint } satisfies SinkCommitResult
+      }
       const replayIds = batch.replayIds.map(String)
       if (replayIds.some((id) => state.replayed.includes(id))) return { status: 'duplicate' } satisfies SinkCommitResult
 
@@ -374,6 +416,7 @@ export function createElasticsearchSink<Doc extends object = SearchDocument>(
       if (!stored) {
         // Our writes are versioned, so having sent them is harmless; only the checkpoint is refused.
         const now = await readState(index)
+        forget(index)
         if (now.token > batch.token) return { status: 'fenced' } satisfies SinkCommitResult
         return { status: 'conflict', actual: now.checkpoint } satisfies SinkCommitResult
       }
@@ -383,6 +426,7 @@ export function createElasticsearchSink<Doc extends object = SearchDocument>(
     async fence(target, token) {
       await sink.prepare(target)
       const index = indexOf(target)
+      forget(index)
       for (;;) {
         const state = await readState(index)
         if (state.token >= token) return
@@ -423,6 +467,7 @@ export function createElasticsearchSink<Doc extends object = SearchDocument>(
 
     async drop(target) {
       const index = indexOf(target)
+      forget(index)
       const retired = retiredAt.get(index)
       if (retired !== undefined) {
         const wait = retired + dropGraceMs - Date.now()
