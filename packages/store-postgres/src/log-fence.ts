@@ -37,17 +37,23 @@ type HolderRow = {
 }
 
 const FENCE_SQL = `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS fence`
-// backend_xid is the 32-bit xid; age() orders it correctly across wraparound.
-const HOLDERS_SQL = `SELECT * FROM (
-    SELECT a.pid::text AS pid, a.backend_xid::text AS xid,
+// pg_stat_activity and pg_prepared_xacts show 32-bit xids; the log stores 64-bit xid8s. A running
+// transaction is at or above the fence, so its xid8 is the fence's epoch (or the next one, when its
+// 32 bits wrapped past the fence's) joined to its 32 bits. age() orders 32-bit xids across wraparound.
+const HOLDERS_SQL = `WITH f AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::numeric AS x)
+  SELECT h.pid, (CASE WHEN base + h.xid32 < f.x THEN base + 4294967296 + h.xid32 ELSE base + h.xid32 END)::text AS xid,
+    h.age_ms, h.application_name, h.database, h.state, h.query, h.gid
+  FROM (
+    SELECT a.pid::text AS pid, a.backend_xid::text::numeric AS xid32,
       (extract(epoch FROM clock_timestamp() - a.xact_start) * 1000)::bigint::text AS age_ms,
       a.application_name, a.datname::text AS database, a.state, a.query, NULL::text AS gid, age(a.backend_xid) AS age
     FROM pg_stat_activity a WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid()
     UNION ALL
-    SELECT NULL, p.transaction::text, (extract(epoch FROM clock_timestamp() - p.prepared) * 1000)::bigint::text,
+    SELECT NULL, p.transaction::text::numeric, (extract(epoch FROM clock_timestamp() - p.prepared) * 1000)::bigint::text,
       p.owner::text, p.database::text, 'prepared', '', p.gid, age(p.transaction)
     FROM pg_prepared_xacts p
-  ) h ORDER BY h.age DESC LIMIT $1`
+  ) h, f, LATERAL (SELECT floor(f.x / 4294967296) * 4294967296 AS base) b
+  ORDER BY h.age DESC LIMIT $1`
 
 /** @internal Reads the fence status through any runner. */
 export async function getLogFenceStatus(runner: SqlRunner, limit = 5): Promise<LogFenceStatus> {

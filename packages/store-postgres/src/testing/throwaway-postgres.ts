@@ -40,7 +40,12 @@ function freePort(): Promise<number> {
  * fence is server-wide, so tests that hold transactions open run here, not on the shared server.
  * Runs the server as the `postgres` user when the caller is root (initdb refuses root).
  */
-export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
+export async function startThrowawayPostgres(
+  options: Readonly<{
+    /** Start transaction ids in this epoch (`pg_resetwal -e`): xid8 values beyond 2^32, as on an old server. */
+    xidEpoch?: number
+  }> = {},
+): Promise<ThrowawayPostgres> {
   const bin = findBinDir()
   const dir = mkdtempSync(join(tmpdir(), 'annals-pg-'))
   const asRoot = process.getuid?.() === 0
@@ -55,6 +60,7 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
       : execFileSync(join(bin, command), args, { stdio: 'pipe' })
   const data = join(dir, 'data')
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'])
+  if (options.xidEpoch !== undefined) run('pg_resetwal', ['-e', String(options.xidEpoch), data])
   const port = await freePort()
   let stopped = false
   const stopNow = () => {
