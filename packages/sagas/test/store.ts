@@ -1,19 +1,6 @@
-import type { EventStore, LogWatcher } from '@annals/core'
-import * as real from '@annals/store-postgres'
-import type pg from 'pg'
-import * as interim from './interim-pg-store.js'
+import { createPostgresEventStore, createPostgresLogWatcher, migrate } from '@annals/store-postgres'
 
-type Api = Readonly<{
-  migrate(o: { pool: pg.Pool; schema: string }): Promise<unknown>
-  createPostgresEventStore(o: { pool: pg.Pool; schema: string }): EventStore
-  createPostgresLogWatcher(o: { pool: pg.Pool; schema: string }): LogWatcher | Promise<LogWatcher>
-}>
-
-const candidate = real as unknown as Partial<Api>
-/** The Postgres event store the integration tests use: @annals/store-postgres once it exports its API. */
-export const pgStore: Api =
-  typeof candidate.createPostgresEventStore === 'function' && typeof candidate.migrate === 'function'
-    ? (candidate as Api)
-    : interim
-/** True while @annals/store-postgres has not landed (the tests then say so). */
-export const usingInterimStore = pgStore === interim
+/** The Postgres event store the integration tests and the worker process use. */
+export const pgStore = { migrate, createPostgresEventStore, createPostgresLogWatcher }
+/** Kept for test titles: the interim store is gone now that @annals/store-postgres has landed. */
+export const usingInterimStore = false
