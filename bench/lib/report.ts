@@ -64,6 +64,40 @@ export type Machine = Readonly<{
   load: string
 }>
 
+/** Pads every markdown table's columns the way the repository's formatter (biome) does. */
+export function alignTables(markdown: string): string {
+  const lines = markdown.split('\n')
+  const out: string[] = []
+  for (let i = 0; i < lines.length; ) {
+    if (!lines[i]!.startsWith('|')) {
+      out.push(lines[i]!)
+      i++
+      continue
+    }
+    const block: string[][] = []
+    while (i < lines.length && lines[i]!.startsWith('|')) {
+      block.push(
+        lines[i]!.slice(1, -1)
+          .split('|')
+          .map((c) => c.trim()),
+      )
+      i++
+    }
+    const widths: number[] = []
+    block.forEach((row, r) => {
+      if (r === 1) return
+      row.forEach((c, k) => {
+        widths[k] = Math.max(widths[k] ?? 3, [...c].length)
+      })
+    })
+    block.forEach((row, r) => {
+      const cells = row.map((c, k) => (r === 1 ? '-'.repeat(widths[k]!) : c + ' '.repeat(widths[k]! - [...c].length)))
+      out.push(`| ${cells.join(' | ')} |`)
+    })
+  }
+  return out.join('\n')
+}
+
 /** The report as markdown (printed to stdout and written to the results file). */
 export function renderReport(ctx: BenchContext, machine: Machine): string {
   const out: string[] = []
@@ -148,5 +182,5 @@ export function renderReport(ctx: BenchContext, machine: Machine): string {
     for (const e of ctx.errors) out.push(`- ${e.workload}: ${e.error}`)
   }
   out.push('')
-  return out.join('\n')
+  return alignTables(out.join('\n'))
 }
