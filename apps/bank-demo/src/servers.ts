@@ -50,6 +50,8 @@ export async function serverParts(
   // Workers log warnings and errors only, unless LOG_LEVEL asks for more.
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' })
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 20 })
+  // An idle client whose connection dies (server restart, admin termination) must not crash the app.
+  pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL client failed'))
   const schema = config.projectionSchema ?? 'annals'
   const releases: (() => Promise<void>)[] = []
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }) : null

@@ -64,6 +64,7 @@ describe('annals CLI (spawned, real Postgres and Redis)', () => {
       TEST_KEY_PREFIX: keyPrefix,
     }
     pool = new pg.Pool({ connectionString: env.DATABASE_URL })
+    pool.on('error', () => undefined)
     redis = new Redis(REDIS_URL)
   })
   afterAll(async () => {

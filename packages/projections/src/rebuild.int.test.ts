@@ -174,6 +174,7 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
     await waitUntilApplied(db.pool, first, [v1])
     await first.stop()
     const readerPool = new pg.Pool({ connectionString: db.url, max: 2 })
+    readerPool.on('error', () => undefined)
     const problems: string[] = []
     let reads = 0
     let reading = true

@@ -21,6 +21,8 @@ export async function createTestDatabase(prefix = 'annals_proj') {
   url.pathname = `/${name}`
   const connectionString = url.toString()
   const pool = new pg.Pool({ connectionString, max: 10 })
+  // Dropping the database terminates its connections; an idle client's error must not crash the run.
+  pool.on('error', () => undefined)
   return {
     name,
     url: connectionString,

@@ -10,6 +10,7 @@ import { workerProjections } from './worker-projections.js'
 
 const env = process.env
 const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 6 })
+pool.on('error', () => undefined)
 const redis = new Redis(env.REDIS_URL ?? 'redis://127.0.0.1:6379')
 const store = pgStore.createPostgresEventStore({ pool, schema: 'annals' })
 const watcher = await pgStore.createPostgresLogWatcher({ pool, schema: 'annals' })

@@ -13,6 +13,7 @@ import { mirrorDeposits, workerSagas } from './worker-sagas.js'
 const env = process.env
 const schema = env.SCHEMA ?? 'annals'
 const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 8 })
+pool.on('error', () => undefined)
 await pgStore.migrate({ pool, schema })
 const store = pgStore.createPostgresEventStore({ pool, schema })
 const watcher = await pgStore.createPostgresLogWatcher({ pool, schema })
