@@ -10,7 +10,7 @@ function idx(names: StoreNames, name: string): string {
 
 // The append: one statement, one round trip. It locks every stream row in stream-id order (no deadlocks
 // between multi-stream appends), checks versions and idempotent re-sends, inserts events and outbox rows
-// from arrays, and sends one NOTIFY (Postgres coalesces identical notifications per transaction).
+// from arrays, and writes no NOTIFY: the store wakes readers after the commit (see postgres-event-store.ts).
 // Its own failures carry SQLSTATEs of a class Postgres does not use (AN001 version conflict, AN002
 // re-used event id, AN003 time going backwards), so map-pg-error.ts never mistakes a foreign
 // RAISE (P0001) for them.
@@ -43,7 +43,6 @@ DECLARE
   v_all bigint[] := '{}';
   v_allv bigint[] := '{}';
   v_allt timestamptz[] := '{}';
-  v_written boolean := false;
   v_bad uuid;
   v_fast boolean;
   v_seen boolean;
@@ -173,7 +172,6 @@ BEGIN
     v_all := v_all || v_pos;
     v_allv := v_allv || v_ver;
     v_allt := v_allt || v_rat;
-    v_written := true;
     o_stream_index := v_i; o_duplicate := false; o_next_version := (v_version + p_counts[v_i])::text;
     o_transaction_id := pg_current_xact_id()::text;
     o_recorded_ms := floor(extract(epoch FROM v_time) * 1000)::bigint::text;
@@ -201,9 +199,6 @@ BEGIN
     ORDER BY o.k;
   END IF;
 
-  IF v_written THEN
-    PERFORM pg_notify('${n.channel}', '');
-  END IF;
 END
 $annals_append$`
 }

@@ -177,12 +177,33 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
       FROM s, unnest($4::uuid[], $5::text[], $6::integer[], $7::text[], $8::text[]) WITH ORDINALITY AS x(id, t, sv, d, m, k)
       ORDER BY x.k
       RETURNING global_position, stream_version
-    ), n AS (SELECT pg_notify($10, '') FROM s)
+    )
     SELECT 1 AS o_stream_index, false AS o_duplicate, (SELECT (s.base + $3::integer)::text FROM s) AS o_next_version,
       pg_current_xact_id()::text AS o_transaction_id,
       (SELECT (extract(epoch FROM s.at) * 1000)::bigint::text FROM s) AS o_recorded_ms,
-      (SELECT string_agg(ins.global_position::text, ',' ORDER BY ins.stream_version) FROM ins) AS o_positions,
-      (SELECT count(*) FROM n) AS notified`
+      (SELECT string_agg(ins.global_position::text, ',' ORDER BY ins.stream_version) FROM ins) AS o_positions`
+
+  // The wake-up is sent after the append committed, in its own statement, at most one in flight per
+  // store (later appends meanwhile coalesce into one more). A NOTIFY inside the append transaction
+  // would take Postgres' notification-queue lock through the commit's WAL flush and serialise every
+  // concurrent append (measured: 16 writers at 0.18x of raw INSERTs). Wake-ups are hints: readers also poll.
+  let notifyInFlight = false
+  let notifyAgain = false
+  function wakeReaders(): void {
+    if (notifyInFlight) {
+      notifyAgain = true
+      return
+    }
+    notifyInFlight = true
+    notifyAgain = false
+    executor
+      .query('SELECT pg_notify($1, $2)', [names.channel, ''])
+      .catch(() => undefined)
+      .finally(() => {
+        notifyInFlight = false
+        if (notifyAgain) wakeReaders()
+      })
+  }
 
   function prepare(append: StreamAppend, imported: boolean, seenIds: Set<string>, index: number): Prepared {
     const streamId = checkText(append.streamId, 'stream id', ['appends', index, 'streamId'])
@@ -367,7 +388,6 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
             only.data,
             only.metadata,
             only.checkIds,
-            names.channel,
           ],
           fastName,
         )
@@ -379,6 +399,14 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     }
     if (rows.length !== prepared.length) {
       throw new UnexpectedResultError(`The append function returned ${rows.length} rows for ${prepared.length} streams`)
+    }
+    if (
+      rows.some(
+        (row, index) =>
+          !(row.o_duplicate === true || row.o_duplicate === 't') && (prepared[index]?.events.length ?? 0) > 0,
+      )
+    ) {
+      wakeReaders()
     }
     return rows.map((row, index) => {
       const p = prepared[index] as Prepared
