@@ -1,39 +1,14 @@
 import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import pg from 'pg'
+import { createTestDatabase as createStoreTestDatabase } from '@annals/store-postgres/testing'
+import type pg from 'pg'
 
 export const PG_ADMIN_URL = process.env.ANNALS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
-/** Creates a throwaway database; `drop()` removes it (terminating leftover connections). */
+/** Creates a throwaway database (the store's test helper); `drop()` removes it. `url` is its connection string. */
 export async function createTestDatabase(prefix = 'annals_sagas') {
-  const name = `${prefix}_${randomBytes(5).toString('hex')}`
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  const url = new URL(PG_ADMIN_URL)
-  url.pathname = `/${name}`
-  const connectionString = url.toString()
-  const pool = new pg.Pool({ connectionString, max: 10 })
-  // Dropping the database terminates its connections; an idle client's error must not crash the run.
-  pool.on('error', () => {})
-  return {
-    name,
-    url: connectionString,
-    pool,
-    async drop() {
-      await pool.end().catch(() => {})
-      const c = new pg.Client({ connectionString: PG_ADMIN_URL })
-      await c.connect()
-      await c.query(
-        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-        [name],
-      )
-      await c.query(`DROP DATABASE IF EXISTS ${name}`)
-      await c.end()
-    },
-  }
+  const db = await createStoreTestDatabase(prefix, { adminUrl: PG_ADMIN_URL })
+  return { name: db.name, url: db.connectionString, pool: db.pool, drop: db.drop }
 }
 
 export async function waitFor<T>(
