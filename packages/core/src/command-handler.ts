@@ -1,4 +1,5 @@
 import { type Aggregate, toEventArray } from './aggregate.js'
+import { sleep, toBackoff } from './backoff.js'
 import type { Command } from './command.js'
 import { eventMetadataFor } from './correlation.js'
 import {
@@ -94,12 +95,6 @@ type StoredOutcome = Readonly<{
   correlationId: string
 }>
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-function backoffDelay(policy: Required<RetryPolicy>, attempt: number): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (attempt - 1))
-  return Math.floor(Math.random() * ceiling)
-}
 
 /**
  * Creates a command handler for an aggregate.
@@ -131,6 +126,8 @@ export function createCommandHandler<S, C extends Command, E extends Event, CIn 
   if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
     throw new InvalidArgumentError('retry.maxAttempts', 'must be an integer >= 1')
   }
+  // Full jitter: racing writers on one hot stream spread out furthest.
+  const retryDelay = toBackoff({ ...retry, jitter: 'full' }, retry)
   const stores = { store: options.store, ...(options.snapshots ? { snapshots: options.snapshots } : {}) }
   const onSnapshotError =
     options.onSnapshotError ??
@@ -249,7 +246,7 @@ export function createCommandHandler<S, C extends Command, E extends Event, CIn 
       } catch (error) {
         if (isConcurrencyError(error) && handleOptions?.expectedVersion === undefined) {
           lastConflict = error
-          if (attempt < retry.maxAttempts) await sleep(backoffDelay(retry, attempt))
+          if (attempt < retry.maxAttempts) await sleep(retryDelay(attempt))
           continue
         }
         if (key !== undefined && isDuplicateEventIdError(error)) {

@@ -10,6 +10,7 @@ export {
   foldEvents,
   type StateOf,
 } from './aggregate.js'
+export { type Backoff, type BackoffDefaults, type BackoffPolicy, sleep, toBackoff } from './backoff.js'
 export {
   type CheckpointStore,
   compareCheckpoints,
@@ -98,6 +99,7 @@ export {
   type LoadedAggregate,
   loadAggregate,
 } from './load-aggregate.js'
+export { type Logger, type PartialLogger, silentLogger, toLogger } from './logger.js'
 export type { EventPublisher, OutboundMessage } from './publisher.js'
 export {
   parseSchema,
@@ -109,3 +111,9 @@ export {
 } from './schema.js'
 export { everyNEvents, type SnapshotContext, type SnapshotPolicy } from './snapshot-policy.js'
 export type { Snapshot, SnapshotQuery, SnapshotStore } from './snapshot-store.js'
+export {
+  type Worker,
+  type WorkerLifecycle,
+  type WorkerLifecycleHooks,
+  createWorkerLifecycle,
+} from './worker-lifecycle.js'

@@ -19,11 +19,11 @@ describe('error catalogue', () => {
 
   it('exports an error class for every code, whose instances carry it', () => {
     const made = [
-      new api.InvalidIdentifierError('schema name', 'x;', 'bad'),
-      new api.MigrationError('0001-init', 'boom'),
-      new api.NotMigratedError('annals'),
-      new api.InvalidOptionError('keep', 'bad'),
-      new api.UnexpectedResultError('odd'),
+      new api.PgInvalidIdentifierError('schema name', 'x;', 'bad'),
+      new api.PgMigrationError('0001-init', 'boom'),
+      new api.PgNotMigratedError('annals'),
+      new api.PgInvalidOptionError('keep', 'bad'),
+      new api.PgUnexpectedResultError('odd'),
       new api.ThrowawayPostgresError('no initdb'),
     ]
     expect(made.map((e) => e.code).sort()).toEqual([...codes].sort())

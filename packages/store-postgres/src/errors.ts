@@ -17,27 +17,27 @@ export const PgStoreErrorCodes = {
 export type PgStoreErrorCode = (typeof PgStoreErrorCodes)[keyof typeof PgStoreErrorCodes]
 
 /** A schema name or table prefix is not a safe SQL identifier. */
-export class InvalidIdentifierError extends AnnalsError<'ANNALS_PG_ERR_INVALID_IDENTIFIER'> {
+export class PgInvalidIdentifierError extends AnnalsError<'ANNALS_PG_ERR_INVALID_IDENTIFIER'> {
   readonly identifier: string
   constructor(what: string, identifier: string, reason: string) {
     super(PgStoreErrorCodes.INVALID_IDENTIFIER, `Invalid ${what} ${JSON.stringify(identifier)}: ${reason}`)
-    this.name = 'InvalidIdentifierError'
+    this.name = 'PgInvalidIdentifierError'
     this.identifier = identifier
   }
 }
 
 /** A migration failed; nothing of it was applied (each run is one transaction). */
-export class MigrationError extends AnnalsError<'ANNALS_PG_ERR_MIGRATION'> {
+export class PgMigrationError extends AnnalsError<'ANNALS_PG_ERR_MIGRATION'> {
   readonly migration: string | null
   constructor(migration: string | null, message: string, options?: { cause?: unknown }) {
     super(PgStoreErrorCodes.MIGRATION, `Migration ${migration ?? '(setup)'} failed: ${message}`, options)
-    this.name = 'MigrationError'
+    this.name = 'PgMigrationError'
     this.migration = migration
   }
 }
 
 /** The store's tables or functions are missing: `migrate()` was not run for this schema and prefix. */
-export class NotMigratedError extends AnnalsError<'ANNALS_PG_ERR_NOT_MIGRATED'> {
+export class PgNotMigratedError extends AnnalsError<'ANNALS_PG_ERR_NOT_MIGRATED'> {
   readonly schema: string
   constructor(schema: string, options?: { cause?: unknown }) {
     super(
@@ -45,26 +45,26 @@ export class NotMigratedError extends AnnalsError<'ANNALS_PG_ERR_NOT_MIGRATED'> 
       `The Annals tables in schema "${schema}" are missing: run migrate({ pool, schema }) or \`annals-pg migrate\``,
       options,
     )
-    this.name = 'NotMigratedError'
+    this.name = 'PgNotMigratedError'
     this.schema = schema
   }
 }
 
 /** An option given to a store factory is out of range or missing. */
-export class InvalidOptionError extends AnnalsError<'ANNALS_PG_ERR_INVALID_OPTION'> {
+export class PgInvalidOptionError extends AnnalsError<'ANNALS_PG_ERR_INVALID_OPTION'> {
   readonly option: string
   constructor(option: string, message: string) {
     super(PgStoreErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`)
-    this.name = 'InvalidOptionError'
+    this.name = 'PgInvalidOptionError'
     this.option = option
   }
 }
 
 /** The database answered something the store cannot interpret (a bug or a foreign change to the tables). */
-export class UnexpectedResultError extends AnnalsError<'ANNALS_PG_ERR_UNEXPECTED_RESULT'> {
+export class PgUnexpectedResultError extends AnnalsError<'ANNALS_PG_ERR_UNEXPECTED_RESULT'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super(PgStoreErrorCodes.UNEXPECTED_RESULT, message, options)
-    this.name = 'UnexpectedResultError'
+    this.name = 'PgUnexpectedResultError'
   }
 }
 

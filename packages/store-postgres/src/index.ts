@@ -1,21 +1,14 @@
 export {
-  InvalidIdentifierError,
-  InvalidOptionError,
+  PgInvalidIdentifierError,
+  PgInvalidOptionError,
   isPgStoreError,
-  MigrationError,
-  NotMigratedError,
+  PgMigrationError,
+  PgNotMigratedError,
   type PgStoreErrorCode,
   PgStoreErrorCodes,
   ThrowawayPostgresError,
-  UnexpectedResultError,
+  PgUnexpectedResultError,
 } from './errors.js'
-export {
-  quoteIdentifier,
-  type StoreNames,
-  storeNames,
-  validateSchemaName,
-  validateTablePrefix,
-} from './identifiers.js'
 export {
   type FenceHolder,
   getLogFenceStatusOf as getLogFenceStatus,
@@ -57,4 +50,4 @@ export {
   type StoreLogger,
 } from './postgres-log-watcher.js'
 export { createPostgresSnapshotStore, type PostgresSnapshotStoreOptions } from './postgres-snapshot-store.js'
-export type { PgliteLike, PgliteTransactionLike, SqlRunner, StoreConnection } from './sql-executor.js'
+export type { PgliteLike, PgliteTransactionLike, SqlRunner, StoreConnection } from './sql/executor.js'

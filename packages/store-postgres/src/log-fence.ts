@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { type SqlRunner, type StoreConnection, toExecutor } from './sql-executor.js'
+import { type SqlRunner, type StoreConnection, toExecutor } from './sql/executor.js'
 
 /** A transaction that holds the global log's fence back (it is running, or prepared and not finished). */
 export type FenceHolder = Readonly<{

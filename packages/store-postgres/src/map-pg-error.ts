@@ -6,7 +6,7 @@ import {
   TimeTravelBackwardsError,
   ValidationError,
 } from '@annals/core'
-import { NotMigratedError } from './errors.js'
+import { PgNotMigratedError } from './errors.js'
 
 type PgErrorLike = { code?: string; message?: string; detail?: string; constraint?: string }
 
@@ -83,7 +83,7 @@ export function mapPgError(error: unknown, context?: AppendContext): unknown {
     case '42P01':
     case '42883':
     case '3F000':
-      return new NotMigratedError(context?.schema ?? '(unknown)', { cause: error })
+      return new PgNotMigratedError(context?.schema ?? '(unknown)', { cause: error })
     default:
       return error
   }

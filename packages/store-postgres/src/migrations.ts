@@ -1,12 +1,7 @@
-import type { StoreNames } from './identifiers.js'
-import { quoteIdentifier } from './identifiers.js'
+import type { StoreTables } from './store-tables.js'
 
-/** One schema change: a name (applied in name order) and its SQL statements. */
-export type Migration = Readonly<{ name: string; statements: (names: StoreNames) => readonly string[] }>
+import type { SqlMigration } from './sql/migrator.js'
 
-function idx(names: StoreNames, name: string): string {
-  return quoteIdentifier(names.prefix + name)
-}
 
 // The append: one statement, one round trip. It locks every stream row in stream-id order (no deadlocks
 // between multi-stream appends), checks versions and idempotent re-sends, inserts events and outbox rows
@@ -15,7 +10,7 @@ function idx(names: StoreNames, name: string): string {
 // re-used event id, AN003 time going backwards), so map-pg-error.ts never mistakes a foreign
 // RAISE (P0001) for them.
 /** @internal The append function's DDL; `migrate` re-creates it on every run (CREATE OR REPLACE). */
-export function appendFunction(n: StoreNames): string {
+export function appendFunction(n: StoreTables): string {
   return `CREATE OR REPLACE FUNCTION ${n.appendFunction}(
   p_streams text[], p_expected bigint[], p_counts integer[], p_check_ids boolean[],
   p_ids uuid[], p_types text[], p_schema_versions integer[], p_data text[], p_metadata text[],
@@ -204,10 +199,11 @@ $annals_append$`
 }
 
 /** The store's migrations, in order. Each runs inside the migrate transaction; re-running is a no-op. */
-export const MIGRATIONS: readonly Migration[] = [
+export function storeMigrations(n: StoreTables): readonly SqlMigration[] {
+  return [
   {
     name: '0001-init',
-    statements: (n) => [
+    statements: [
       `CREATE TABLE ${n.streams} (
         stream_id text PRIMARY KEY,
         version bigint NOT NULL,
@@ -226,11 +222,11 @@ export const MIGRATIONS: readonly Migration[] = [
         recorded_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
         -- The log order is the primary key: one index serves log reads and lookups by position's
         -- transaction, and every append maintains one index fewer.
-        CONSTRAINT ${idx(n, 'events_log_pkey')} PRIMARY KEY (transaction_id, global_position),
-        CONSTRAINT ${idx(n, 'events_stream_version_key')} UNIQUE (stream_id, stream_version),
-        CONSTRAINT ${idx(n, 'events_event_id_key')} UNIQUE (event_id)
+        CONSTRAINT ${n.local('events_log_pkey')} PRIMARY KEY (transaction_id, global_position),
+        CONSTRAINT ${n.local('events_stream_version_key')} UNIQUE (stream_id, stream_version),
+        CONSTRAINT ${n.local('events_event_id_key')} UNIQUE (event_id)
       )`,
-      `CREATE INDEX ${idx(n, 'events_type_log_idx')} ON ${n.events} (type, transaction_id, global_position)`,
+      `CREATE INDEX ${n.local('events_type_log_idx')} ON ${n.events} (type, transaction_id, global_position)`,
       `CREATE TABLE ${n.snapshots} (
         stream_id text NOT NULL,
         state_version integer NOT NULL,
@@ -261,9 +257,10 @@ export const MIGRATIONS: readonly Migration[] = [
     // transaction: a caller no longer occupies a connection while its work (which may need the same
     // pool) runs.
     name: '0002-idempotency-claims',
-    statements: (n) => [
+    statements: [
       `ALTER TABLE ${n.idempotencyKeys} ALTER COLUMN result DROP NOT NULL,
         ADD COLUMN claim uuid, ADD COLUMN claimed_until timestamptz`,
     ],
   },
 ]
+}

@@ -10,7 +10,7 @@ import {
 import { createPostgresIdempotencyStore } from './postgres-idempotency-store.js'
 import { createPostgresLogWatcher, type PostgresLogWatcher } from './postgres-log-watcher.js'
 import { createPostgresSnapshotStore } from './postgres-snapshot-store.js'
-import type { PgliteLike } from './sql-executor.js'
+import type { PgliteLike } from './sql/executor.js'
 
 /** Options of {@link createPgliteStores}. */
 export type PgliteStoresOptions = Readonly<{

@@ -1,7 +1,7 @@
 import type { CheckpointStore, LogCheckpoint } from '@annals/core'
 import type pg from 'pg'
-import { storeNames } from './identifiers.js'
-import { type SqlRunner, type StoreConnection, toExecutor } from './sql-executor.js'
+import { storeTables } from './store-tables.js'
+import { type SqlRunner, type StoreConnection, toExecutor } from './sql/executor.js'
 import { checkText } from './validation.js'
 
 /** Options of {@link createPostgresCheckpointStore}. */
@@ -13,7 +13,7 @@ export type CheckpointTableOptions = Readonly<{ schema?: string; tablePrefix?: s
 type Sql = { load: string; upsert: string; insert: string; update: string }
 
 function statements(options: CheckpointTableOptions): Sql {
-  const t = storeNames(options.schema ?? 'annals', options.tablePrefix ?? '').checkpoints
+  const t = storeTables(options).checkpoints
   return {
     load: `SELECT transaction_id::text AS tx, position::text AS pos FROM ${t} WHERE consumer = $1`,
     upsert: `INSERT INTO ${t} (consumer, transaction_id, position) VALUES ($1, $2::xid8, $3::bigint)

@@ -24,12 +24,12 @@ import {
   TimeTravelBackwardsError,
   ValidationError,
 } from '@annals/core'
-import { InvalidOptionError, UnexpectedResultError } from './errors.js'
-import { type StoreNames, storeNames } from './identifiers.js'
+import { PgInvalidOptionError, PgUnexpectedResultError } from './errors.js'
+import { type StoreTables, storeTables } from './store-tables.js'
 import { getLogFenceStatus, type LogFenceStatus } from './log-fence.js'
 import { type AppendContext, mapPgError } from './map-pg-error.js'
 import { EVENT_COLUMNS, type EventRow, toRecordedEvent } from './rows.js'
-import { type StoreConnection, toExecutor } from './sql-executor.js'
+import { type StoreConnection, toExecutor } from './sql/executor.js'
 import { checkText, toJsonText } from './validation.js'
 
 /** One message for the outbox table, derived from one appended event by `outbox.publish`. */
@@ -80,7 +80,7 @@ export interface PostgresEventStore extends EventStore {
   /** What holds the commit-safe fence of the global log back (the oldest running transaction). */
   logFence(): Promise<LogFenceStatus>
   /** Schema, prefix, qualified table names and NOTIFY channel in use. */
-  readonly names: StoreNames
+  readonly names: StoreTables
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -135,15 +135,15 @@ export function outboxMessageId(eventId: string, index: number): string {
  * @example const store = createPostgresEventStore({ pool, schema: 'annals' })
  */
 export function createPostgresEventStore(options: PostgresEventStoreOptions): PostgresEventStore {
-  const names = storeNames(options.schema ?? 'annals', options.tablePrefix ?? '')
+  const names = storeTables(options)
   const executor = toExecutor(options)
   const maxEvents = options.limits?.maxEventsPerAppend ?? 10_000
   const maxBytes = options.limits?.maxBytesPerAppend ?? 16 * 1024 * 1024
   if (!Number.isInteger(maxEvents) || maxEvents < 1) {
-    throw new InvalidOptionError('limits.maxEventsPerAppend', 'must be an integer >= 1')
+    throw new PgInvalidOptionError('limits.maxEventsPerAppend', 'must be an integer >= 1')
   }
   if (!Number.isInteger(maxBytes) || maxBytes < 1) {
-    throw new InvalidOptionError('limits.maxBytesPerAppend', 'must be an integer >= 1')
+    throw new PgInvalidOptionError('limits.maxBytesPerAppend', 'must be an integer >= 1')
   }
   const publish = options.outbox?.publish
   const statementName = executor.kind === 'pg' ? `annals_append_${hashName(names.appendFunction)}` : undefined
@@ -398,7 +398,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
       throw mapPgError(error, context)
     }
     if (rows.length !== prepared.length) {
-      throw new UnexpectedResultError(`The append function returned ${rows.length} rows for ${prepared.length} streams`)
+      throw new PgUnexpectedResultError(`The append function returned ${rows.length} rows for ${prepared.length} streams`)
     }
     if (
       rows.some(

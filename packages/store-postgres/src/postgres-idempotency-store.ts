@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { IdempotencyKeyReusedError, type IdempotencyStore } from '@annals/core'
-import { InvalidOptionError } from './errors.js'
-import { storeNames } from './identifiers.js'
-import { type StoreConnection, toExecutor } from './sql-executor.js'
+import { PgInvalidOptionError } from './errors.js'
+import { storeTables } from './store-tables.js'
+import { type StoreConnection, toExecutor } from './sql/executor.js'
 import { checkText, toJsonText } from './validation.js'
 
 /** Options of {@link createPostgresIdempotencyStore}. */
@@ -30,11 +30,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * key can be tried again; a crashed caller's claim expires after `claimMs`.
  */
 export function createPostgresIdempotencyStore(options: PostgresIdempotencyStoreOptions): IdempotencyStore {
-  const names = storeNames(options.schema ?? 'annals', options.tablePrefix ?? '')
+  const names = storeTables(options)
   const executor = toExecutor(options)
   const claimMs = options.claimMs ?? 30_000
   if (!Number.isInteger(claimMs) || claimMs < 100) {
-    throw new InvalidOptionError('claimMs', 'must be an integer >= 100')
+    throw new PgInvalidOptionError('claimMs', 'must be an integer >= 100')
   }
   const table = names.idempotencyKeys
   const select = `SELECT fingerprint, result::text AS result, claim::text AS claim, claimed_until > clock_timestamp() AS live

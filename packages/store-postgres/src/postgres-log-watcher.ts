@@ -1,8 +1,9 @@
 import type { LogWatcher } from '@annals/core'
 import pg from 'pg'
-import { InvalidOptionError } from './errors.js'
-import { quoteIdentifier, storeNames } from './identifiers.js'
-import type { PgliteLike } from './sql-executor.js'
+import { PgInvalidOptionError } from './errors.js'
+import { quoteIdentifier } from './sql/identifiers.js'
+import { storeTables } from './store-tables.js'
+import type { PgliteLike } from './sql/executor.js'
 
 /** A minimal structured logger (pino fits). */
 export type StoreLogger = Readonly<{
@@ -48,7 +49,7 @@ const silent: StoreLogger = { warn: () => undefined }
  * On PGlite it uses PGlite's in-process `listen`.
  */
 export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): PostgresLogWatcher {
-  const names = storeNames(options.schema ?? 'annals', options.tablePrefix ?? '')
+  const names = storeTables(options)
   const logger = options.logger ?? silent
   const baseDelay = options.reconnectDelayMs ?? 100
   const heartbeatMs = options.heartbeatMs ?? 30_000
@@ -57,10 +58,10 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
     ['heartbeatMs', heartbeatMs],
     ['heartbeatTimeoutMs', heartbeatTimeoutMs],
   ] as const) {
-    if (!Number.isInteger(value) || value < 0) throw new InvalidOptionError(name, 'must be an integer >= 0')
+    if (!Number.isInteger(value) || value < 0) throw new PgInvalidOptionError(name, 'must be an integer >= 0')
   }
   if (!options.pool && !options.connectionString && !options.pglite) {
-    throw new InvalidOptionError('pool', 'give pool, connectionString or pglite')
+    throw new PgInvalidOptionError('pool', 'give pool, connectionString or pglite')
   }
   const listeners = new Set<() => void>()
   let closed = false

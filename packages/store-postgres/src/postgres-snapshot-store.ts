@@ -5,10 +5,10 @@ import {
   type SnapshotStore,
   type StreamId,
 } from '@annals/core'
-import { InvalidOptionError } from './errors.js'
-import { storeNames } from './identifiers.js'
+import { PgInvalidOptionError } from './errors.js'
+import { storeTables } from './store-tables.js'
 import { mapPgError } from './map-pg-error.js'
-import { type StoreConnection, toExecutor } from './sql-executor.js'
+import { type StoreConnection, toExecutor } from './sql/executor.js'
 import { checkText, toJsonText } from './validation.js'
 
 /** Options of {@link createPostgresSnapshotStore}. */
@@ -34,11 +34,11 @@ type SnapshotRow = {
  * handler does); several per stream are kept so time travel starts near its target.
  */
 export function createPostgresSnapshotStore(options: PostgresSnapshotStoreOptions): SnapshotStore {
-  const names = storeNames(options.schema ?? 'annals', options.tablePrefix ?? '')
+  const names = storeTables(options)
   const executor = toExecutor(options)
   const keep = options.keep ?? 10
   if (keep !== 'all' && (!Number.isInteger(keep) || keep < 1)) {
-    throw new InvalidOptionError('keep', "must be an integer >= 1 or 'all'")
+    throw new PgInvalidOptionError('keep', "must be an integer >= 1 or 'all'")
   }
   const upsert = `INSERT INTO ${names.snapshots} (stream_id, state_version, stream_version, global_position, recorded_at, state)
     VALUES ($1, $2::integer, $3::bigint, $4::bigint, $5::timestamptz, $6::jsonb)

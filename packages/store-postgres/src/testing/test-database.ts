@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { quoteIdentifier, validateSchemaName } from '../identifiers.js'
+import { quoteIdentifier, validateSchemaName } from '../sql/identifiers.js'
 
 /** A database created for one test file, dropped by `drop()`. */
 export type TestDatabase = Readonly<{

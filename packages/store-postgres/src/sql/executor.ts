@@ -1,6 +1,7 @@
 import { CompiledQuery, type QueryResult } from 'kysely'
 import type pg from 'pg'
-import { InvalidOptionError } from './errors.js'
+import { PgInvalidOptionError } from '../errors.js'
+import { withTransaction } from './transaction.js'
 
 /** The structural slice of a PGlite instance the store uses (so `@electric-sql/pglite` stays optional). */
 export interface PgliteLike {
@@ -65,25 +66,7 @@ export function toExecutor(connection: StoreConnection): SqlExecutor {
       kind: 'pg',
       pool,
       query: runner.query,
-      async transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
-        const client = await pool.connect()
-        let broken: Error | undefined
-        try {
-          await client.query('BEGIN')
-          const result = await work(pgRunner(client))
-          await client.query('COMMIT')
-          return result
-        } catch (error) {
-          try {
-            await client.query('ROLLBACK')
-          } catch (rollbackError) {
-            broken = rollbackError as Error
-          }
-          throw error
-        } finally {
-          client.release(broken)
-        }
-      },
+      transaction: (work) => withTransaction(pool, (client) => work(pgRunner(client))),
     }
   }
   if ('pglite' in connection && connection.pglite) {
@@ -117,5 +100,5 @@ export function toExecutor(connection: StoreConnection): SqlExecutor {
       transaction: (work) => db.transaction().execute((trx) => work(run(trx))),
     }
   }
-  throw new InvalidOptionError('connection', 'give one of { pool }, { pglite } or { db } (a Kysely instance)')
+  throw new PgInvalidOptionError('connection', 'give one of { pool }, { pglite } or { db } (a Kysely instance)')
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { storeNames, validateSchemaName, validateTablePrefix } from './identifiers.js'
+import { storeTables } from '../store-tables.js'
+import { validateSchemaName, validateTablePrefix } from './identifiers.js'
 
 const code = (fn: () => unknown) => {
   try {
@@ -12,11 +13,11 @@ const code = (fn: () => unknown) => {
 
 describe('identifiers', () => {
   it('accepts plain names and quotes them in every qualified name', () => {
-    const names = storeNames('app_1', 'es_')
+    const names = storeTables({ schema: 'app_1', tablePrefix: 'es_' })
     expect(names.events).toBe('"app_1"."es_events"')
     expect(names.appendFunction).toBe('"app_1"."es_append_events"')
     expect(names.channel).toBe('app_1_es_events')
-    expect(storeNames().events).toBe('"annals"."events"')
+    expect(storeTables().events).toBe('"annals"."events"')
   })
 
   it.each([
