@@ -1,10 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import * as core from './index.js'
+import { errorCatalogueSuite } from './testing/error-catalogue-suite.js'
 
-const docs = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8')
-const documented = [...docs.matchAll(/^\| `(ANNALS_[A-Z_]+)` *\|/gm)].map((m) => m[1])
-const codes = Object.values(core.CoreErrorCodes)
 
 // One instance of every error class core exports (DomainError carries application codes).
 const instances: core.AnnalsError[] = [
@@ -24,27 +21,16 @@ const instances: core.AnnalsError[] = [
   new core.AsyncSchemaError('X'),
 ]
 
+errorCatalogueSuite({
+  name: '@annals/core',
+  codes: core.CoreErrorCodes,
+  prefix: 'ANNALS_ERR_',
+  entry: core,
+  instances,
+  docs: new URL('../docs/errors.md', import.meta.url),
+})
+
 describe('error catalogue', () => {
-  it('has unique codes, all prefixed ANNALS_ERR_', () => {
-    expect(new Set(codes).size).toBe(codes.length)
-    for (const code of codes) expect(code).toMatch(/^ANNALS_ERR_[A-Z_]+$/)
-  })
-
-  it('documents every code in docs/errors.md, and nothing else', () => {
-    expect([...documented].sort()).toEqual([...codes].sort())
-  })
-
-  it('has one exported error class per code', () => {
-    expect(instances.map((e) => e.code).sort()).toEqual([...codes].sort())
-    for (const error of instances) {
-      expect(error).toBeInstanceOf(core.AnnalsError)
-      expect(error).toBeInstanceOf(Error)
-      expect((core as Record<string, unknown>)[error.name]).toBe(error.constructor)
-      expect(core.isAnnalsError(error, error.code)).toBe(true)
-      expect(error.message.length).toBeGreaterThan(0)
-    }
-  })
-
   it('guards recognise errors by code, also across package copies', () => {
     const foreign = { code: 'ANNALS_ERR_CONCURRENCY', message: 'from another copy' }
     expect(core.isConcurrencyError(foreign)).toBe(true)

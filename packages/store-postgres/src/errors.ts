@@ -69,10 +69,10 @@ export class PgUnexpectedResultError extends AnnalsError<'ANNALS_PG_ERR_UNEXPECT
 }
 
 /** A throwaway PostgreSQL cluster (test helper) could not be created, started or stopped. */
-export class ThrowawayPostgresError extends AnnalsError<'ANNALS_PG_ERR_THROWAWAY_POSTGRES'> {
+export class PgThrowawayPostgresError extends AnnalsError<'ANNALS_PG_ERR_THROWAWAY_POSTGRES'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super(PgStoreErrorCodes.THROWAWAY_POSTGRES, message, options)
-    this.name = 'ThrowawayPostgresError'
+    this.name = 'PgThrowawayPostgresError'
   }
 }
 

@@ -6,7 +6,7 @@ export {
   PgNotMigratedError,
   type PgStoreErrorCode,
   PgStoreErrorCodes,
-  ThrowawayPostgresError,
+  PgThrowawayPostgresError,
   PgUnexpectedResultError,
 } from './errors.js'
 export {

@@ -1,5 +1,6 @@
 export { type CheckpointStoreFactory, checkpointStoreContract } from './checkpoint-store-contract.js'
 export { type DeciderSpec, type DeciderThen, type DeciderWhen, deciderSpec, given } from './decider-spec.js'
+export { type ErrorCatalogue, errorCatalogueSuite } from './error-catalogue-suite.js'
 export { type EventStoreFactory, eventStoreContract } from './event-store-contract.js'
 export { type IdempotencyStoreFactory, idempotencyStoreContract } from './idempotency-store-contract.js'
 export { createInMemoryCheckpointStore } from './in-memory-checkpoint-store.js'

@@ -3,7 +3,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ThrowawayPostgresError } from '../errors.js'
+import { PgThrowawayPostgresError } from '../errors.js'
 
 /** A private PostgreSQL server for tests that disturb the whole server (long-open transactions). */
 export type ThrowawayPostgres = Readonly<{
@@ -20,7 +20,7 @@ function findBinDir(): string {
     const dir = join(root, version, 'bin')
     if (existsSync(join(dir, 'initdb'))) return dir
   }
-  throw new ThrowawayPostgresError('initdb not found under /usr/lib/postgresql/*/bin')
+  throw new PgThrowawayPostgresError('initdb not found under /usr/lib/postgresql/*/bin')
 }
 
 function freePort(): Promise<number> {
@@ -99,7 +99,7 @@ export async function startThrowawayPostgres(
       try {
         stopNow()
       } catch (cause) {
-        throw new ThrowawayPostgresError(`could not stop the throwaway server in ${dir}`, { cause })
+        throw new PgThrowawayPostgresError(`could not stop the throwaway server in ${dir}`, { cause })
       }
     },
   }
