@@ -1,3 +1,14 @@
+export { createSagaEngine } from './engine/saga-engine.js'
+export type {
+  Delivery,
+  DriveResult,
+  SagaBoundary,
+  SagaEngine,
+  SagaEngineOptions,
+  SagaHooks,
+  StartSagaOptions,
+  StartSagaResult,
+} from './engine/saga-engine-types.js'
 export {
   CorruptSagaHistoryError,
   InvalidSagaDefinitionError,
@@ -41,17 +52,6 @@ export {
   sagaStreamId,
   startOn,
 } from './saga-definition.js'
-export {
-  createSagaEngine,
-  type Delivery,
-  type DriveResult,
-  type SagaBoundary,
-  type SagaEngine,
-  type SagaEngineOptions,
-  type SagaHooks,
-  type StartSagaOptions,
-  type StartSagaResult,
-} from './saga-engine.js'
 export {
   type Compensated,
   type CompensationFailed,

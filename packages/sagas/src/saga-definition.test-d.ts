@@ -2,9 +2,9 @@ import type { AggregateCommandInputOf, RecordedEvent } from '@annals/core'
 import { describe, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
 import { Account, Mailbox, MoneyDeposited, PayoutConfirmed, PayoutRejected } from '../examples/bank-transfer.js'
+import type { SagaEngine } from './engine/saga-engine-types.js'
 import { defineReactor } from './reactor.js'
 import { awaitEvents, defineSaga, type SagaInputOf, startOn } from './saga-definition.js'
-import type { SagaEngine } from './saga-engine.js'
 
 const input = z.object({ transferId: z.string(), from: z.string(), amount: z.number() })
 

@@ -11,16 +11,11 @@ import {
 } from '@annals/projections'
 import type { Pool, PoolClient } from 'pg'
 import { type Logger, pino } from 'pino'
+import { createSagaEngine } from '../engine/saga-engine.js'
+import type { SagaEngine, SagaHooks, StartSagaOptions, StartSagaResult } from '../engine/saga-engine-types.js'
 import { InvalidSagaOptionError, SagaWorkerAlreadyStartedError } from '../errors.js'
 import type { AnyReactor } from '../reactor.js'
 import { type AnySagaDefinition, type SagaDefinition, sagaStreamId } from '../saga-definition.js'
-import {
-  createSagaEngine,
-  type SagaEngine,
-  type SagaHooks,
-  type StartSagaOptions,
-  type StartSagaResult,
-} from '../saga-engine.js'
 import type { SagaStarted } from '../saga-events.js'
 import { migrateSagas } from './migrate-sagas.js'
 import { type SagaTables, sagaTables } from './names.js'

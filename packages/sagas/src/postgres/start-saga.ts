@@ -1,7 +1,8 @@
 import type { EventStore } from '@annals/core'
 import type { Pool } from 'pg'
+import { createSagaEngine } from '../engine/saga-engine.js'
+import type { StartSagaOptions, StartSagaResult } from '../engine/saga-engine-types.js'
 import type { SagaDefinition } from '../saga-definition.js'
-import { createSagaEngine, type StartSagaOptions, type StartSagaResult } from '../saga-engine.js'
 import { sagaTables } from './names.js'
 import { ensureInstanceRow } from './saga-worker.js'
 

@@ -10,8 +10,8 @@ import {
   Payout,
   RejectPayout,
   transferWithReceipt,
-} from '../examples/bank-transfer.js'
-import type { AnySagaDefinition } from './saga-definition.js'
+} from '../../examples/bank-transfer.js'
+import type { AnySagaDefinition } from '../saga-definition.js'
 import { createSagaEngine } from './saga-engine.js'
 
 async function setup(sagas: readonly AnySagaDefinition[] = [bankTransfer, transferWithReceipt]) {
@@ -276,7 +276,7 @@ describe('steps confirmed by events', () => {
 
 describe('sagas started by events', () => {
   it('starts one instance per trigger event (and per saga id), caused by it', async () => {
-    const { requestedTransfer, TransferRequested } = await import('../test/worker-sagas.js')
+    const { requestedTransfer, TransferRequested } = await import('../../test/worker-sagas.js')
     const t = await setup([requestedTransfer])
     await t.open('a', 'EUR', 100)
     await t.open('b', 'EUR', 0)
