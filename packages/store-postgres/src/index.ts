@@ -1,7 +1,7 @@
 export {
+  isPgStoreError,
   PgInvalidIdentifierError,
   PgInvalidOptionError,
-  isPgStoreError,
   PgMigrationError,
   PgNotMigratedError,
   type PgStoreErrorCode,

@@ -1,8 +1,8 @@
 import { PgMigrationError } from './errors.js'
-import { storeTables } from './store-tables.js'
 import { appendFunction, storeMigrations } from './migrations.js'
 import { type StoreConnection, toExecutor } from './sql/executor.js'
 import { runMigrations } from './sql/migrator.js'
+import { storeTables } from './store-tables.js'
 
 /** Where to migrate: a connection plus the schema (default `annals`) and table prefix (default none). */
 export type MigrateOptions = StoreConnection & Readonly<{ schema?: string; tablePrefix?: string }>
@@ -24,8 +24,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
     // The function is code, not data: always install the current version (a database migrated by an
     // older release gets the newer append).
     always: [{ name: 'append function', statements: [appendFunction(names)] }],
-    onError: (migration, error) =>
-      new PgMigrationError(migration, (error as Error).message, { cause: error }),
+    onError: (migration, error) => new PgMigrationError(migration, (error as Error).message, { cause: error }),
   })
   return { schema: names.schema, tablePrefix: names.tablePrefix, applied }
 }

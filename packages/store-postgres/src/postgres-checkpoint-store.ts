@@ -1,7 +1,7 @@
 import type { CheckpointStore, LogCheckpoint } from '@annals/core'
 import type pg from 'pg'
-import { storeTables } from './store-tables.js'
 import { type SqlRunner, type StoreConnection, toExecutor } from './sql/executor.js'
+import { storeTables } from './store-tables.js'
 import { checkText } from './validation.js'
 
 /** Options of {@link createPostgresCheckpointStore}. */

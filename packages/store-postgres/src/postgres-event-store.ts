@@ -25,11 +25,11 @@ import {
   ValidationError,
 } from '@annals/core'
 import { PgInvalidOptionError, PgUnexpectedResultError } from './errors.js'
-import { type StoreTables, storeTables } from './store-tables.js'
 import { getLogFenceStatus, type LogFenceStatus } from './log-fence.js'
 import { type AppendContext, mapPgError } from './map-pg-error.js'
 import { EVENT_COLUMNS, type EventRow, toRecordedEvent } from './rows.js'
 import { type StoreConnection, toExecutor } from './sql/executor.js'
+import { type StoreTables, storeTables } from './store-tables.js'
 import { checkText, toJsonText } from './validation.js'
 
 /** One message for the outbox table, derived from one appended event by `outbox.publish`. */
@@ -398,7 +398,9 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
       throw mapPgError(error, context)
     }
     if (rows.length !== prepared.length) {
-      throw new PgUnexpectedResultError(`The append function returned ${rows.length} rows for ${prepared.length} streams`)
+      throw new PgUnexpectedResultError(
+        `The append function returned ${rows.length} rows for ${prepared.length} streams`,
+      )
     }
     if (
       rows.some(

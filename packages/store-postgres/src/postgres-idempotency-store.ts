@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { IdempotencyKeyReusedError, type IdempotencyStore } from '@annals/core'
 import { PgInvalidOptionError } from './errors.js'
-import { storeTables } from './store-tables.js'
 import { type StoreConnection, toExecutor } from './sql/executor.js'
+import { storeTables } from './store-tables.js'
 import { checkText, toJsonText } from './validation.js'
 
 /** Options of {@link createPostgresIdempotencyStore}. */

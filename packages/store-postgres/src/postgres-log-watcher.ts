@@ -1,9 +1,9 @@
 import type { LogWatcher } from '@annals/core'
 import pg from 'pg'
 import { PgInvalidOptionError } from './errors.js'
+import type { PgliteLike } from './sql/executor.js'
 import { quoteIdentifier } from './sql/identifiers.js'
 import { storeTables } from './store-tables.js'
-import type { PgliteLike } from './sql/executor.js'
 
 /** A minimal structured logger (pino fits). */
 export type StoreLogger = Readonly<{

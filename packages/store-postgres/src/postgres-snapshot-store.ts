@@ -6,9 +6,9 @@ import {
   type StreamId,
 } from '@annals/core'
 import { PgInvalidOptionError } from './errors.js'
-import { storeTables } from './store-tables.js'
 import { mapPgError } from './map-pg-error.js'
 import { type StoreConnection, toExecutor } from './sql/executor.js'
+import { storeTables } from './store-tables.js'
 import { checkText, toJsonText } from './validation.js'
 
 /** Options of {@link createPostgresSnapshotStore}. */

@@ -1,3 +1,4 @@
+import { outboxTables } from './outbox/outbox-tables.js'
 import { type TableLocation, type TableNames, tableNames } from './sql/identifiers.js'
 
 const STORE_TABLES = {
@@ -6,7 +7,6 @@ const STORE_TABLES = {
   snapshots: 'snapshots',
   checkpoints: 'checkpoints',
   idempotencyKeys: 'idempotency_keys',
-  outbox: 'outbox',
   appendFunction: 'append_events',
   migrations: 'annals_migrations',
 } as const
@@ -14,6 +14,8 @@ const STORE_TABLES = {
 /** The qualified, quoted names of every object the event store owns in one schema with one prefix. */
 export type StoreTables = TableNames<keyof typeof STORE_TABLES> &
   Readonly<{
+    /** The outbox table the append writes to (named by {@link outboxTables}, its owner). */
+    outbox: string
     /** The unquoted NOTIFY channel announcing appends. */
     channel: string
   }>
@@ -25,5 +27,5 @@ export function storeTables(location: TableLocation = {}): StoreTables {
   const names = tableNames(location, STORE_TABLES)
   let channel = `${names.schema}_${names.tablePrefix}events`
   if (Buffer.byteLength(channel, 'utf8') > MAX_CHANNEL_BYTES) channel = channel.slice(0, MAX_CHANNEL_BYTES)
-  return { ...names, channel }
+  return { ...names, outbox: outboxTables(location).outbox, channel }
 }

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../src/cli.js'
 import { migrate } from '../src/migrate.js'
+import { createPostgresEventStore } from '../src/postgres-event-store.js'
 import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.js'
+import { legacyMigrate } from './fixtures/legacy-migrate.js'
 
 let db: TestDatabase
 
@@ -39,6 +41,23 @@ describe('migrate', () => {
   it('runs concurrently without failing (advisory lock)', async () => {
     const results = await Promise.all([1, 2, 3].map(() => migrate({ pool: db.pool, schema: 'mig_b' })))
     expect(results.flatMap((r) => r.applied)).toEqual(['0001-init', '0002-idempotency-claims'])
+  })
+
+  it('applies nothing again on a database migrated by release 0.1, whose ledger it keeps', async () => {
+    expect(await legacyMigrate(db.pool, 'mig_old', 'o_')).toEqual(['0001-init', '0002-idempotency-claims'])
+    expect((await migrate({ pool: db.pool, schema: 'mig_old', tablePrefix: 'o_' })).applied).toEqual([])
+    const { rows } = await db.pool.query('SELECT name FROM mig_old.o_annals_migrations ORDER BY name')
+    expect(rows).toEqual([{ name: '0001-init' }, { name: '0002-idempotency-claims' }])
+    const store = createPostgresEventStore({ pool: db.pool, schema: 'mig_old', tablePrefix: 'o_' })
+    const [result] = await store.appendToStreams([{ streamId: 's-1', events: [{ type: 'Opened', data: {} }] }])
+    expect(result?.nextExpectedVersion).toBe(1n)
+  })
+
+  it.each(['Bank', `Bank_${'x'.repeat(58)}`])('accepts mixed case and 63 bytes: schema %s', async (schema) => {
+    expect((await migrate({ pool: db.pool, schema })).applied).toEqual(['0001-init', '0002-idempotency-claims'])
+    const store = createPostgresEventStore({ pool: db.pool, schema })
+    await store.appendToStream('s-1', [{ type: 'Opened', data: {} }])
+    expect((await store.readStream('s-1')).currentVersion).toBe(1n)
   })
 
   it('rejects an unsafe schema name before touching the database', async () => {

@@ -1,4 +1,4 @@
-import type { SqlRunner, SqlExecutor } from './executor.js'
+import type { SqlExecutor, SqlRunner } from './executor.js'
 import { quoteIdentifier } from './identifiers.js'
 
 /** One schema change: applied once, in list order, inside the migration transaction. */
@@ -77,7 +77,8 @@ async function ledgerWriter(
   )
   if (columns.some((c) => c.column_name === 'timestamp')) {
     // kysely's format: the timestamp is an ISO string in a varchar column.
-    return (name) => tx.query(`INSERT INTO ${ledger} (name, timestamp) VALUES ($1, $2)`, [name, new Date().toISOString()])
+    return (name) =>
+      tx.query(`INSERT INTO ${ledger} (name, timestamp) VALUES ($1, $2)`, [name, new Date().toISOString()])
   }
   return (name) => tx.query(`INSERT INTO ${ledger} (name) VALUES ($1)`, [name])
 }
