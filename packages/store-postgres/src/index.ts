@@ -32,6 +32,7 @@ export {
 } from './postgres-checkpoint-store.js'
 export {
   type AppendLimits,
+  type CountEventsOptions,
   createPostgresEventStore,
   type OutboxMessage,
   type OutboxOptions,

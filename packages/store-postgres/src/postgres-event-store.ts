@@ -75,10 +75,24 @@ export type PostgresEventStoreOptions = StoreConnection &
     outbox?: OutboxOptions
   }>
 
+/** Options of {@link PostgresEventStore.countEvents}. */
+export type CountEventsOptions = Readonly<{
+  after?: LogCheckpoint
+  types?: readonly string[]
+  limit?: number
+}>
+
 /** The Postgres event store: the {@link EventStore} port plus diagnostics of the global log. */
 export interface PostgresEventStore extends EventStore {
   /** What holds the commit-safe fence of the global log back (the oldest running transaction). */
   logFence(): Promise<LogFenceStatus>
+  /**
+   * Counts the stored events after `after` (default: the log's start) of the given types (default:
+   * all), stopping at `limit` (default: no cap) so that a far-behind reader does not scan the whole
+   * log. The count is of committed rows, fence or not: a progress or lag figure, not a read.
+   * @example const pending = await store.countEvents({ after: checkpoint, types: ['MoneyDeposited'], limit: 1_000_000 })
+   */
+  countEvents(options?: CountEventsOptions): Promise<number>
   /** Schema, prefix, qualified table names and NOTIFY channel in use. */
   readonly names: StoreTables
 }
@@ -498,6 +512,20 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     return limit
   }
 
+  function checkAfter(after: LogCheckpoint = LOG_START): LogCheckpoint {
+    if (after.transactionId < 0n || after.position < 0n) {
+      throw new InvalidArgumentError('after', 'transactionId and position must be >= 0n')
+    }
+    return after
+  }
+
+  const countSql = `SELECT count(*)::text AS n FROM (
+      SELECT 1 FROM ${names.events} e
+      WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+        AND ($3::text[] IS NULL OR e.type = ANY ($3::text[]))
+      LIMIT $4::bigint
+    ) AS x`
+
   const store: PostgresEventStore = {
     names,
 
@@ -554,11 +582,8 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     },
 
     async readAll<E extends Event = Event>(readOptions?: ReadAllOptions): Promise<ReadAllResult<E>> {
-      const after: LogCheckpoint = readOptions?.after ?? LOG_START
+      const after = checkAfter(readOptions?.after)
       const limit = checkLimit(readOptions?.limit, 1000, 1) as number
-      if (after.transactionId < 0n || after.position < 0n) {
-        throw new InvalidArgumentError('after', 'transactionId and position must be >= 0n')
-      }
       const types = readOptions?.types ? [...new Set(readOptions.types)] : null
       try {
         if (types === null) {
@@ -607,6 +632,23 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
 
     logFence(): Promise<LogFenceStatus> {
       return getLogFenceStatus(executor)
+    },
+
+    async countEvents(countOptions?: CountEventsOptions): Promise<number> {
+      const after = checkAfter(countOptions?.after)
+      const limit = checkLimit(countOptions?.limit, null, 0)
+      const types = countOptions?.types ? [...countOptions.types] : null
+      try {
+        const [row] = await executor.query<{ n: string }>(countSql, [
+          after.transactionId.toString(),
+          after.position.toString(),
+          types,
+          limit,
+        ])
+        return Number(row?.n ?? 0)
+      } catch (error) {
+        throw mapPgError(error, { schema: names.schema, streams: [], expected: [] })
+      }
     },
   }
   return store

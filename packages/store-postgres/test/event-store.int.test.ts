@@ -221,6 +221,40 @@ describe('index-backed log reads', () => {
   })
 })
 
+describe('countEvents', () => {
+  it('counts events after a checkpoint, of some types, up to a cap', async () => {
+    await migrate({ pool: db.pool, schema: 'counted' })
+    const counted = createPostgresEventStore({ pool: db.pool, schema: 'counted' })
+    expect(await counted.countEvents()).toBe(0)
+    const [first] = await counted.appendToStreams([
+      {
+        streamId: 'a',
+        events: [
+          { type: 'Opened', data: {} },
+          { type: 'Noted', data: {} },
+        ],
+      },
+    ])
+    await counted.appendToStream('b', [
+      { type: 'Opened', data: {} },
+      { type: 'Closed', data: {} },
+      { type: 'Noted', data: {} },
+    ])
+    const opened = first?.events[0] as RecordedEvent
+    const after = { transactionId: opened.transactionId, position: opened.globalPosition }
+    expect(await counted.countEvents()).toBe(5)
+    expect(await counted.countEvents({ types: ['Opened', 'Closed'] })).toBe(3)
+    expect(await counted.countEvents({ types: [] })).toBe(0)
+    expect(await counted.countEvents({ after })).toBe(4)
+    expect(await counted.countEvents({ after, types: ['Opened'] })).toBe(1)
+    expect(await counted.countEvents({ limit: 2 })).toBe(2)
+    expect(await codeOf(counted.countEvents({ limit: -1 }))).toBe('ANNALS_ERR_INVALID_ARGUMENT')
+    expect(await codeOf(counted.countEvents({ after: { transactionId: -1n, position: 0n } }))).toBe(
+      'ANNALS_ERR_INVALID_ARGUMENT',
+    )
+  })
+})
+
 describe('outbox rows in the append', () => {
   it('writes one row per message in the same statement, and none for a failed append', async () => {
     await db.pool.query(`CREATE TABLE "es".outbox (message_id uuid NOT NULL, topic text NOT NULL,
