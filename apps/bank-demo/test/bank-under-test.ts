@@ -4,7 +4,7 @@ import {
   createInMemoryIdempotencyStore,
   createInMemorySnapshotStore,
 } from '@annals/core/testing'
-import { storeNames } from '@annals/store-postgres'
+import { createPostgresEventStore } from '@annals/store-postgres'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { assembleBank, type Bank } from '../src/compose.js'
@@ -84,13 +84,11 @@ export async function startBank(name: string): Promise<BankUnderTest> {
     projectionsIdle: () => bank.readSide.idle(),
     redisKeyPrefix: keyPrefix,
     async countEvents() {
-      const client = new pg.Client({ connectionString: url.toString() })
-      await client.connect()
+      const pool = new pg.Pool({ connectionString: url.toString(), max: 1 })
       try {
-        const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${storeNames('bank', '').events}`)
-        return Number(rows[0]?.n ?? 0)
+        return await createPostgresEventStore({ pool, schema: 'bank' }).countEvents()
       } finally {
-        await client.end()
+        await pool.end()
       }
     },
     async close() {
