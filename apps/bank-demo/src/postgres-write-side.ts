@@ -60,7 +60,7 @@ export async function postgresWriteSide(pool: pg.Pool, outbox?: OutboxTarget, sc
         pool,
         schema,
         publisher: createRedisStreamsPublisher({ redis: outbox.redis, keyPrefix: `${outbox.keyPrefix}outbox` }),
-        listenChannel: store.names.channel,
+        ...(watcher ? { watcher } : {}),
         ...(outbox.logger ? { logger: outbox.logger } : {}),
       })
     : null

@@ -10,7 +10,7 @@ import {
   type ProjectionStatus,
   UnknownProjectionError,
 } from '@annals/projections'
-import { createPostgresEventStore, createPostgresLogWatcher, migrate, storeNames } from '@annals/store-postgres'
+import { createPostgresEventStore, createPostgresLogWatcher, migrate } from '@annals/store-postgres'
 import cliProgress from 'cli-progress'
 import { Command, CommanderError } from 'commander'
 import type pg from 'pg'
@@ -82,11 +82,7 @@ function checkpointText(s: ProjectionStatus): string {
 /** Handled events in the log (the total of a rebuild's progress); null when the store table is unknown. */
 async function countHandled(pool: pg.Pool, schema: string, types: readonly string[]): Promise<number | null> {
   try {
-    const { rows } = await pool.query<{ n: string }>(
-      `SELECT count(*)::text AS n FROM ${storeNames(schema).events} WHERE type = ANY($1::text[])`,
-      [types],
-    )
-    return Number(rows[0]?.n ?? 0)
+    return await createPostgresEventStore({ pool, schema }).countEvents({ types })
   } catch {
     return null
   }

@@ -95,7 +95,6 @@ type StoredOutcome = Readonly<{
   correlationId: string
 }>
 
-
 /**
  * Creates a command handler for an aggregate.
  *

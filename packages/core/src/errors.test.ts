@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest'
 import * as core from './index.js'
 import { errorCatalogueSuite } from './testing/error-catalogue-suite.js'
 
-
 // One instance of every error class core exports (DomainError carries application codes).
 const instances: core.AnnalsError[] = [
   new core.ConcurrencyError('s', 1n, 2n),

@@ -99,8 +99,8 @@ export {
   type LoadedAggregate,
   loadAggregate,
 } from './load-aggregate.js'
-export { type Logger, type PartialLogger, silentLogger, toLogger } from './logger.js'
-export type { EventPublisher, OutboundMessage } from './publisher.js'
+export { type Logger, type PartialLogger, silentLogger, toLogger, withLogFields } from './logger.js'
+export type { EventPublisher, OutboundMessage, OutboxMessage, PublishableEvent } from './publisher.js'
 export {
   parseSchema,
   type Schema,
@@ -112,8 +112,8 @@ export {
 export { everyNEvents, type SnapshotContext, type SnapshotPolicy } from './snapshot-policy.js'
 export type { Snapshot, SnapshotQuery, SnapshotStore } from './snapshot-store.js'
 export {
+  createWorkerLifecycle,
   type Worker,
   type WorkerLifecycle,
   type WorkerLifecycleHooks,
-  createWorkerLifecycle,
 } from './worker-lifecycle.js'

@@ -1,3 +1,5 @@
+import type { Event, EventMetadata, StreamId } from './event.js'
+
 /** A message leaving the system through a broker (an integration event). */
 export type OutboundMessage = Readonly<{
   /** Unique, stable id (the event id): consumers deduplicate on it. */
@@ -9,6 +11,35 @@ export type OutboundMessage = Readonly<{
   payload: unknown
   headers: Readonly<Record<string, string>>
 }>
+
+/**
+ * An event as an outbox mapping sees it: being appended, so it has its id, stream, metadata and schema
+ * version but no positions yet (the store puts the real ones in the message's envelope headers).
+ */
+export type PublishableEvent<E extends Event = Event> = E &
+  Readonly<{
+    eventId: string
+    streamId: StreamId
+    schemaVersion: number
+    metadata: EventMetadata
+  }>
+
+/**
+ * What an outbox mapping yields for one event: an {@link OutboundMessage} the event store completes in
+ * the append. Defaults: the event id as message id (one message) or a name-based id per message
+ * (several), the stream id as key, the event type and data.
+ */
+export type OutboxMessage = Readonly<
+  { topic: string } & Partial<Omit<OutboundMessage, 'topic'>> & {
+      /**
+       * Add the envelope headers (`annals-event-id`, `annals-event-type`, `annals-stream-id`,
+       * `annals-stream-version`, `annals-global-position`, `annals-schema-version`,
+       * `annals-recorded-at`), under the message's own. `correlation-id` and `causation-id` are always
+       * added from the metadata; the positional headers always carry the real values.
+       */
+      envelope?: boolean
+    }
+>
 
 /**
  * Publishes messages to a broker. Resolves only after the broker acknowledged every message of the

@@ -36,6 +36,7 @@ export function createWorkerLifecycle(hooks: WorkerLifecycleHooks): WorkerLifecy
   let running = false
   let stopping = false
   let stopPromise: Promise<void> | null = null
+  let starting: Promise<void> | null = null
   let markStopped: () => void = () => {}
   let stopped: Promise<void> = Promise.resolve()
   const onSignal = (): void => void lifecycle.stop()
@@ -59,13 +60,16 @@ export function createWorkerLifecycle(hooks: WorkerLifecycleHooks): WorkerLifecy
         process.once('SIGTERM', onSignal)
         process.once('SIGINT', onSignal)
       }
+      starting = (async () => hooks.onStart())()
       try {
-        await hooks.onStart()
+        await starting
       } catch (error) {
         running = false
         removeSignals()
         markStopped()
         throw error
+      } finally {
+        starting = null
       }
     },
     stop() {
@@ -73,8 +77,19 @@ export function createWorkerLifecycle(hooks: WorkerLifecycleHooks): WorkerLifecy
       if (stopPromise) return stopPromise
       stopping = true
       removeSignals()
+      const pendingStart = starting
       stopPromise = (async () => {
         try {
+          // A stop that arrives while onStart runs (a signal during migrations) waits for it, so that
+          // onStop never tears down what is still being set up; a failed start has nothing to stop.
+          if (
+            pendingStart &&
+            !(await pendingStart.then(
+              () => true,
+              () => false,
+            ))
+          )
+            return
           await hooks.onStop()
         } finally {
           running = false

@@ -2,10 +2,10 @@ import { AnnalsError, isAnnalsError } from '@annals/core'
 
 /**
  * Every error code `@annals/outbox` can raise. Codes are stable: never reused, never renamed.
- * Documented in `packages/outbox/docs/errors.md`.
+ * Documented in `packages/outbox/docs/errors.md`. A bad schema name or table prefix raises the store
+ * toolkit's `PgInvalidIdentifierError` (`ANNALS_PG_ERR_INVALID_IDENTIFIER`), as in every package.
  */
 export const OutboxErrorCodes = {
-  INVALID_IDENTIFIER: 'ANNALS_OUTBOX_ERR_INVALID_IDENTIFIER',
   INVALID_OPTION: 'ANNALS_OUTBOX_ERR_INVALID_OPTION',
   INVALID_PUBLICATION: 'ANNALS_OUTBOX_ERR_INVALID_PUBLICATION',
   MIGRATION: 'ANNALS_OUTBOX_ERR_MIGRATION',
@@ -18,25 +18,12 @@ export const OutboxErrorCodes = {
 /** Union of the codes in {@link OutboxErrorCodes}. */
 export type OutboxErrorCode = (typeof OutboxErrorCodes)[keyof typeof OutboxErrorCodes]
 
-/** A schema name or table prefix is not a plain lower-case SQL identifier. */
-export class InvalidIdentifierError extends AnnalsError<'ANNALS_OUTBOX_ERR_INVALID_IDENTIFIER'> {
-  readonly identifier: string
-  constructor(what: string, identifier: string) {
-    super(
-      OutboxErrorCodes.INVALID_IDENTIFIER,
-      `Invalid ${what} ${JSON.stringify(identifier)}: use lower-case letters, digits and underscores, starting with a letter or underscore (at most 40 characters)`,
-    )
-    this.name = 'InvalidIdentifierError'
-    this.identifier = identifier
-  }
-}
-
 /** An option given to a relay, publisher or consumer is out of range. */
-export class InvalidOptionError extends AnnalsError<'ANNALS_OUTBOX_ERR_INVALID_OPTION'> {
+export class OutboxInvalidOptionError extends AnnalsError<'ANNALS_OUTBOX_ERR_INVALID_OPTION'> {
   readonly option: string
-  constructor(option: string, message: string) {
-    super(OutboxErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`)
-    this.name = 'InvalidOptionError'
+  constructor(option: string, message: string, options?: { cause?: unknown }) {
+    super(OutboxErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`, options)
+    this.name = 'OutboxInvalidOptionError'
     this.option = option
   }
 }
@@ -93,10 +80,10 @@ export class MalformedMessageError extends AnnalsError<'ANNALS_OUTBOX_ERR_MALFOR
 }
 
 /** `start()` was called on a relay or consumer that is already running. */
-export class AlreadyStartedError extends AnnalsError<'ANNALS_OUTBOX_ERR_ALREADY_STARTED'> {
+export class OutboxAlreadyStartedError extends AnnalsError<'ANNALS_OUTBOX_ERR_ALREADY_STARTED'> {
   constructor(what: string) {
     super(OutboxErrorCodes.ALREADY_STARTED, `${what} is already running: call stop() first`)
-    this.name = 'AlreadyStartedError'
+    this.name = 'OutboxAlreadyStartedError'
   }
 }
 

@@ -1,8 +1,9 @@
+import { outboxTables } from '@annals/store-postgres/outbox'
+import { type TableLocation, withTransaction } from '@annals/store-postgres/sql'
 import type { Pool, PoolClient } from 'pg'
-import { type OutboxTableOptions, resolveTables } from './names.js'
 
 /** Options of {@link createIdempotentHandler}. */
-export type IdempotentHandlerOptions<M extends { readonly messageId: string }> = OutboxTableOptions &
+export type IdempotentHandlerOptions<M extends { readonly messageId: string }> = TableLocation &
   Readonly<{
     pool: Pool
     /** Names the consumer: each consumer keeps its own record of what it processed. */
@@ -22,42 +23,26 @@ export type IdempotentOutcome = 'processed' | 'duplicate'
 export function createIdempotentHandler<M extends { readonly messageId: string }>(
   options: IdempotentHandlerOptions<M>,
 ): (message: M) => Promise<IdempotentOutcome> {
-  const t = resolveTables(options)
-  return async (message) => {
-    const tx = await options.pool.connect()
-    let broken: Error | undefined
-    try {
-      await tx.query('BEGIN')
+  const t = outboxTables(options)
+  return (message) =>
+    withTransaction(options.pool, async (tx): Promise<IdempotentOutcome> => {
       // A concurrent delivery of the same id waits here on the primary key until the first commits.
       const inserted = await tx.query(
         `INSERT INTO ${t.processed} (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
         [options.consumer, message.messageId],
       )
-      if (inserted.rowCount === 0) {
-        await tx.query('ROLLBACK')
-        return 'duplicate'
-      }
+      // A duplicate wrote nothing, so committing its transaction is the same as rolling it back.
+      if (inserted.rowCount === 0) return 'duplicate'
       await options.handle(message, tx)
-      await tx.query('COMMIT')
       return 'processed'
-    } catch (error) {
-      try {
-        await tx.query('ROLLBACK')
-      } catch (rollbackError) {
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError))
-      }
-      throw error
-    } finally {
-      tx.release(broken)
-    }
-  }
+    })
 }
 
 /** Deletes processed-message records older than `olderThanMs` (keep them longer than any redelivery can take). */
 export async function pruneProcessedMessages(
-  options: OutboxTableOptions & Readonly<{ pool: Pool; olderThanMs: number; consumer?: string }>,
+  options: TableLocation & Readonly<{ pool: Pool; olderThanMs: number; consumer?: string }>,
 ): Promise<{ deleted: number }> {
-  const t = resolveTables(options)
+  const t = outboxTables(options)
   const result = await options.pool.query(
     `DELETE FROM ${t.processed}
       WHERE processed_at < now() - ($1::bigint * interval '1 millisecond') AND ($2::text IS NULL OR consumer = $2)`,

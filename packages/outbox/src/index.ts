@@ -1,13 +1,11 @@
-export { type BackoffPolicy, exponentialBackoff } from './backoff.js'
 export {
-  AlreadyStartedError,
-  InvalidIdentifierError,
-  InvalidOptionError,
   InvalidPublicationError,
   isPublishFailedError,
   MalformedMessageError,
+  OutboxAlreadyStartedError,
   type OutboxErrorCode,
   OutboxErrorCodes,
+  OutboxInvalidOptionError,
   OutboxMigrationError,
   PublishFailedError,
   PublishTimeoutError,
@@ -31,15 +29,6 @@ export {
 } from './outbox-admin.js'
 export { createOutboxMetrics, type OutboxMetrics, type OutboxMetricsOptions } from './outbox-metrics.js'
 export {
-  createOutboxRelay,
-  type OutboxRelay,
-  type OutboxRelayOptions,
-  type RelayBatchResult,
-  type RelayedMessage,
-} from './outbox-relay.js'
-export {
-  envelopeHeaders,
-  type IntegrationMessage,
   type PublicationMap,
   type PublicationRoute,
   type PublishFunction,
@@ -61,3 +50,6 @@ export {
   StreamFields,
   streamKey,
 } from './redis-streams-publisher.js'
+export type { RelayedMessage } from './relay/claim-batch.js'
+export { createOutboxRelay, type OutboxRelay, type RelayBatchResult } from './relay/outbox-relay.js'
+export type { OutboxRelayOptions } from './relay/relay-options.js'

@@ -1,8 +1,11 @@
+import type { OutboundMessage } from '@annals/core'
+import { outboxTables } from '@annals/store-postgres/outbox'
+import type { TableLocation } from '@annals/store-postgres/sql'
 import type { Pool } from 'pg'
-import { type OutboxTableOptions, resolveTables } from './names.js'
+import { messageOfRow, type OutboxMessageRow } from './outbox-row.js'
 
 /** Where to find the outbox: a pool plus schema and table prefix. */
-export type OutboxLocation = OutboxTableOptions & Readonly<{ pool: Pool }>
+export type OutboxLocation = TableLocation & Readonly<{ pool: Pool }>
 
 /** The relay's state, read from the outbox table (database time). */
 export type OutboxStatus = Readonly<{
@@ -17,26 +20,21 @@ export type OutboxStatus = Readonly<{
   oldestPendingCreatedAt: Date | null
 }>
 
-/** A message that exhausted its attempts. */
-export type DeadMessage = Readonly<{
-  id: bigint
-  messageId: string
-  topic: string
-  partitionKey: string
-  type: string
-  payload: unknown
-  headers: Readonly<Record<string, string>>
-  eventId: string | null
-  eventPosition: bigint | null
-  attempts: number
-  lastError: string | null
-  createdAt: Date
-  deadAt: Date | null
-}>
+/** A message that exhausted its attempts, with the outbox row's bookkeeping. */
+export type DeadMessage = OutboundMessage &
+  Readonly<{
+    id: bigint
+    eventId: string | null
+    eventPosition: bigint | null
+    attempts: number
+    lastError: string | null
+    createdAt: Date
+    deadAt: Date | null
+  }>
 
 /** Backlog size, oldest pending age and dead count of the outbox. */
 export async function getOutboxStatus(options: OutboxLocation): Promise<OutboxStatus> {
-  const t = resolveTables(options)
+  const t = outboxTables(options)
   const { rows } = await options.pool.query<{
     pending: string
     dead: string
@@ -65,22 +63,18 @@ export async function getOutboxStatus(options: OutboxLocation): Promise<OutboxSt
 export async function listDeadMessages(
   options: OutboxLocation & Readonly<{ limit?: number; topic?: string }>,
 ): Promise<DeadMessage[]> {
-  const t = resolveTables(options)
-  const { rows } = await options.pool.query<{
-    id: string
-    message_id: string
-    topic: string
-    partition_key: string
-    type: string
-    payload: unknown
-    headers: Record<string, string>
-    event_id: string | null
-    event_position: string | null
-    attempts: number
-    last_error: string | null
-    created_at: Date
-    dead_at: Date | null
-  }>(
+  const t = outboxTables(options)
+  const { rows } = await options.pool.query<
+    OutboxMessageRow & {
+      id: string
+      event_id: string | null
+      event_position: string | null
+      attempts: number
+      last_error: string | null
+      created_at: Date
+      dead_at: Date | null
+    }
+  >(
     `SELECT id, message_id, topic, partition_key, type, payload, headers, event_id, event_position, attempts,
             last_error, created_at, dead_at
        FROM ${t.outbox}
@@ -91,12 +85,7 @@ export async function listDeadMessages(
   )
   return rows.map((r) => ({
     id: BigInt(r.id),
-    messageId: r.message_id,
-    topic: r.topic,
-    partitionKey: r.partition_key,
-    type: r.type,
-    payload: r.payload,
-    headers: r.headers,
+    ...messageOfRow(r),
     eventId: r.event_id,
     eventPosition: r.event_position === null ? null : BigInt(r.event_position),
     attempts: r.attempts,
@@ -113,7 +102,7 @@ export async function listDeadMessages(
 export async function retryDeadMessages(
   options: OutboxLocation & Readonly<{ messageIds?: readonly string[] }>,
 ): Promise<{ retried: number }> {
-  const t = resolveTables(options)
+  const t = outboxTables(options)
   const ids = options.messageIds
   const result = await options.pool.query(
     `UPDATE ${t.outbox}
@@ -128,7 +117,7 @@ export async function retryDeadMessages(
 export async function cleanupSentMessages(
   options: OutboxLocation & Readonly<{ olderThanMs: number; limit?: number }>,
 ): Promise<{ deleted: number }> {
-  const t = resolveTables(options)
+  const t = outboxTables(options)
   const result = await options.pool.query(
     `DELETE FROM ${t.outbox}
       WHERE id IN (SELECT id FROM ${t.outbox}

@@ -1,4 +1,4 @@
-import type { Event, OutboundMessage, RecordedEvent } from '@annals/core'
+import type { Event, OutboundMessage, OutboxMessage, PublishableEvent } from '@annals/core'
 import type { OutboxOptions } from '@annals/store-postgres'
 import { describe, expectTypeOf, it } from 'vitest'
 import { type PublishFunction, publicationMap } from './publication-map.js'
@@ -8,12 +8,14 @@ type OrderCancelled = Event<'OrderCancelled', { reason: string }>
 type OrderEvent = OrderPlaced | OrderCancelled
 
 describe('publicationMap typing', () => {
-  it('hands each mapping the recorded event of its own type', () => {
+  it('hands each mapping the event being appended, of its own type, without positions', () => {
     publicationMap<OrderEvent>({
       OrderPlaced: {
         topic: 'orders',
         toMessage: (e) => {
-          expectTypeOf(e).toEqualTypeOf<RecordedEvent<OrderPlaced>>()
+          expectTypeOf(e).toEqualTypeOf<PublishableEvent<OrderPlaced>>()
+          // @ts-expect-error positions are not known while the append runs
+          e.globalPosition
           expectTypeOf(e.data.total).toEqualTypeOf<number>()
           return { payload: { id: e.data.orderId } }
         },
@@ -37,6 +39,8 @@ describe('publicationMap typing', () => {
   it('produces what the Postgres event store takes as outbox.publish', () => {
     expectTypeOf(publicationMap<OrderEvent>({})).toEqualTypeOf<PublishFunction>()
     expectTypeOf<PublishFunction>().toExtend<OutboxOptions['publish']>()
-    expectTypeOf<ReturnType<PublishFunction>>().toEqualTypeOf<OutboundMessage[]>()
+    expectTypeOf<ReturnType<PublishFunction>>().toEqualTypeOf<OutboxMessage[]>()
+    // One message type: what a mapping yields is the broker's message with defaults left out.
+    expectTypeOf<OutboundMessage>().toExtend<OutboxMessage>()
   })
 })

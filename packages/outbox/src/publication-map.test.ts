@@ -1,4 +1,5 @@
-import type { Event, RecordedEvent } from '@annals/core'
+import type { Event, PublishableEvent } from '@annals/core'
+import { outboxMessageId } from '@annals/store-postgres/outbox'
 import { describe, expect, it } from 'vitest'
 import { publicationMap } from './publication-map.js'
 
@@ -6,53 +7,41 @@ type OrderPlaced = Event<'OrderPlaced', { orderId: string; customerId: string; t
 type OrderNoted = Event<'OrderNoted', { note: string }>
 type OrderEvent = OrderPlaced | OrderNoted
 
-function recorded<E extends OrderEvent>(event: E, overrides: Partial<RecordedEvent<E>> = {}): RecordedEvent<E> {
+function appending<E extends OrderEvent>(event: E): PublishableEvent<E> {
   return {
     ...event,
     eventId: '6f1c1b9e-7c1e-4d59-9d3e-0c8a2b1f4a10',
     streamId: 'order-1',
-    streamVersion: 3n,
-    globalPosition: 42n,
-    transactionId: 7n,
     schemaVersion: 1,
     metadata: { correlationId: 'req-1' },
-    recordedAt: new Date('2026-01-02T03:04:05.000Z'),
-    ...overrides,
-  } as RecordedEvent<E>
+  } as PublishableEvent<E>
 }
 
-const placed = recorded({
+const placed = appending({
   type: 'OrderPlaced',
   data: { orderId: 'o-1', customerId: 'c-9', total: 1200, internalNote: 'vip' },
 })
 
 describe('publicationMap', () => {
-  it('publishes mapped types with the event id as message id and the stream id as default key', () => {
+  // The envelope headers themselves are built by the store, with the real positions: see
+  // test/publication-map.int.test.ts.
+  it('publishes mapped types with the event id as message id, the stream id as default key, and the envelope', () => {
     const publish = publicationMap<OrderEvent>({ OrderPlaced: { topic: 'orders' } })
-    expect(publish(placed)).toEqual([
+    expect(publish(placed)).toStrictEqual([
       {
         messageId: placed.eventId,
         topic: 'orders',
         partitionKey: 'order-1',
         type: 'OrderPlaced',
         payload: placed.data,
-        headers: {
-          'annals-event-id': placed.eventId,
-          'annals-event-type': 'OrderPlaced',
-          'annals-stream-id': 'order-1',
-          'annals-stream-version': '3',
-          'annals-global-position': '42',
-          'annals-schema-version': '1',
-          'annals-recorded-at': '2026-01-02T03:04:05.000Z',
-          'correlation-id': 'req-1',
-        },
+        envelope: true,
       },
     ])
   })
 
   it('publishes nothing for types the map does not route', () => {
     const publish = publicationMap<OrderEvent>({ OrderPlaced: { topic: 'orders' } })
-    expect(publish(recorded({ type: 'OrderNoted', data: { note: 'x' } }))).toEqual([])
+    expect(publish(appending({ type: 'OrderNoted', data: { note: 'x' } }))).toEqual([])
   })
 
   it('turns the domain event into a public shape and a custom key', () => {
@@ -72,7 +61,8 @@ describe('publicationMap', () => {
       type: 'orders.placed.v1',
       payload: { orderId: 'o-1', total: 1200 },
       partitionKey: 'c-9',
-      headers: { 'content-type': 'application/json', 'annals-event-id': placed.eventId },
+      headers: { 'content-type': 'application/json' },
+      envelope: true,
     })
   })
 
@@ -85,6 +75,8 @@ describe('publicationMap', () => {
     expect(again.map((m) => m.messageId)).toEqual(first.map((m) => m.messageId))
     for (const m of first)
       expect(m.messageId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    // The one id rule: the store's, which also names the messages of a hand-written publish.
+    expect(first.map((m) => m.messageId)).toEqual([0, 1].map((i) => outboxMessageId(placed.eventId, i, 2)))
   })
 
   it('rejects a topic listed twice, an empty key, and a mapping that throws, with a coded error', () => {

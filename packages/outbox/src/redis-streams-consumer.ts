@@ -1,20 +1,14 @@
+import { createWorkerLifecycle, type Logger, type OutboundMessage, silentLogger, type Worker } from '@annals/core'
 import type { Redis } from 'ioredis'
-import { type Logger, pino } from 'pino'
-import { AlreadyStartedError, MalformedMessageError } from './errors.js'
+import { MalformedMessageError, OutboxAlreadyStartedError } from './errors.js'
 import { StreamFields, streamKey } from './redis-streams-publisher.js'
 
-/** A message read from a Redis stream. */
-export type ConsumedMessage = Readonly<{
-  /** The Redis entry id (assigned by Redis; not stable across re-publications). */
-  entryId: string
-  /** The stable message id (the event id): deduplicate on this. */
-  messageId: string
-  topic: string
-  partitionKey: string
-  type: string
-  payload: unknown
-  headers: Readonly<Record<string, string>>
-}>
+/** A message read from a Redis stream: the published message (deduplicate on its `messageId`) and where it was read. */
+export type ConsumedMessage = OutboundMessage &
+  Readonly<{
+    /** The Redis entry id (assigned by Redis; not stable across re-publications). */
+    entryId: string
+  }>
 
 /** Options of {@link createRedisStreamsConsumer}. */
 export type RedisStreamsConsumerOptions = Readonly<{
@@ -45,17 +39,19 @@ export type RedisStreamsConsumerOptions = Readonly<{
    * acknowledged, so the entries behind it can go on. Default: never (retry forever).
    */
   maxDeliveries?: number
+  /** Default: silent. */
   logger?: Logger
+  /** Stop gracefully on SIGTERM and SIGINT while running. Default false. */
+  handleSignals?: boolean
 }>
 
 /** What one {@link RedisStreamsConsumer.runOnce} did. */
 export type ConsumeResult = Readonly<{ processed: number; failed: number; deadLettered: number; claimed: number }>
 
 /** A consumer-group reader: read, handle in order, acknowledge, take over entries of dead consumers. */
-export interface RedisStreamsConsumer {
+export interface RedisStreamsConsumer extends Worker {
+  /** Takes over abandoned entries when due, then handles one batch (own pending entries first). */
   runOnce(): Promise<ConsumeResult>
-  start(): void
-  stop(): Promise<void>
 }
 
 /** The stream where a consumer group parks messages that failed `maxDeliveries` times. */
@@ -123,16 +119,12 @@ export function createRedisStreamsConsumer(options: RedisStreamsConsumerOptions)
   const retryDelayMs = options.retryDelayMs ?? 1000
   const maxDeliveries = options.maxDeliveries
   const deadKey = deadLetterStreamKey(options.keyPrefix ?? 'annals', options.topic, options.group)
-  const logger = (options.logger ?? pino({ name: 'annals-outbox', level: 'warn' })).child({
-    topic: options.topic,
-    group: options.group,
-    consumer: options.consumer,
-  })
+  const logger = options.logger ?? silentLogger
+  const where = { topic: options.topic, group: options.group, consumer: options.consumer }
   let blocking: Redis | undefined
   let groupReady = false
   let lastClaim = 0
   let running: Promise<void> | undefined
-  let stopping = false
   let wake: (() => void) | undefined
 
   async function deliveries(entryId: string): Promise<number> {
@@ -166,18 +158,21 @@ export function createRedisStreamsConsumer(options: RedisStreamsConsumerOptions)
         try {
           message = parseStreamEntry(options.topic, entryId, fields)
         } catch (error) {
-          logger.error({ err: error, entryId }, 'skipping a malformed stream entry')
+          logger.error({ ...where, err: error, entryId }, 'skipping a malformed stream entry')
         }
         if (message !== undefined) {
           try {
             await options.handle(message)
           } catch (error) {
             if (maxDeliveries === undefined || (await deliveries(entryId)) < maxDeliveries) {
-              logger.warn({ err: error, entryId, messageId: message.messageId }, 'handler failed; will retry')
+              logger.warn({ ...where, err: error, entryId, messageId: message.messageId }, 'handler failed; will retry')
               return { processed, failed: 1, deadLettered }
             }
             await deadLetter(entryId, fields, error)
-            logger.error({ err: error, entryId, messageId: message.messageId }, 'handler kept failing; dead-lettered')
+            logger.error(
+              { ...where, err: error, entryId, messageId: message.messageId },
+              'handler kept failing; dead-lettered',
+            )
             deadLettered += 1
             continue
           }
@@ -219,53 +214,46 @@ export function createRedisStreamsConsumer(options: RedisStreamsConsumerOptions)
         )) as [string, string[], ...unknown[]]
         cursor = reply[0]
         claimed += reply[1].length
-      } while (cursor !== '0-0' && !stopping)
-      if (claimed > 0) logger.info({ claimed }, 'claimed entries left pending by another consumer')
+      } while (cursor !== '0-0' && !lifecycle.stopping)
+      if (claimed > 0) logger.info({ ...where, claimed }, 'claimed entries left pending by another consumer')
     }
     // This consumer's own pending entries first (left by a failed handler, a crash, or claimed above).
-    const own = (await redis.call(
-      'XREADGROUP',
-      'GROUP',
-      options.group,
-      options.consumer,
-      'COUNT',
-      String(batchSize),
-      'STREAMS',
-      key,
-      '0',
-    )) as [string, Entry[]][] | null
-    const ownEntries = own?.[0]?.[1] ?? []
-    if (ownEntries.length > 0) return { ...(await handleEntries(ownEntries)), claimed }
+    const own = await readGroup(redis, '0', [])
+    if (own.length > 0) return { ...(await handleEntries(own)), claimed }
     blocking ??= redis.duplicate()
-    const fresh = (await blocking.call(
+    const fresh = await readGroup(blocking, '>', ['BLOCK', String(blockMs)])
+    return { ...(await handleEntries(fresh)), claimed }
+  }
+
+  /** `XREADGROUP` from `after` (`'0'`: this consumer's pending entries, `'>'`: entries never delivered). */
+  async function readGroup(client: Redis, after: '0' | '>', block: readonly string[]): Promise<Entry[]> {
+    const reply = (await client.call(
       'XREADGROUP',
       'GROUP',
       options.group,
       options.consumer,
       'COUNT',
       String(batchSize),
-      'BLOCK',
-      String(blockMs),
+      ...block,
       'STREAMS',
       key,
-      '>',
+      after,
     )) as [string, Entry[]][] | null
-    const entries = fresh?.[0]?.[1] ?? []
-    return { ...(await handleEntries(entries)), claimed }
+    return reply?.[0]?.[1] ?? []
   }
 
   async function loop(): Promise<void> {
-    while (!stopping) {
+    while (!lifecycle.stopping) {
       let pause = 0
       try {
         const result = await runOnce()
         if (result.failed > 0) pause = retryDelayMs
       } catch (error) {
-        if (stopping) break
-        logger.error({ err: error }, 'consumer read failed')
+        if (lifecycle.stopping) break
+        logger.error({ ...where, err: error }, 'consumer read failed')
         pause = retryDelayMs
       }
-      if (pause > 0 && !stopping) {
+      if (pause > 0 && !lifecycle.stopping) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, pause)
           wake = () => {
@@ -278,21 +266,33 @@ export function createRedisStreamsConsumer(options: RedisStreamsConsumerOptions)
     }
   }
 
-  return {
-    runOnce,
-    start() {
-      if (running) throw new AlreadyStartedError(`The consumer ${options.group}/${options.consumer}`)
-      stopping = false
+  const lifecycle = createWorkerLifecycle({
+    alreadyStarted: () => new OutboxAlreadyStartedError(`The consumer ${options.group}/${options.consumer}`),
+    handleSignals: options.handleSignals ?? false,
+    onStart() {
       running = loop()
     },
-    async stop() {
-      stopping = true
+    async onStop() {
       wake?.()
-      // Cuts a blocking read short instead of waiting for blockMs.
-      blocking?.disconnect()
-      blocking = undefined
       await running
       running = undefined
     },
+  })
+
+  return {
+    runOnce,
+    start: () => lifecycle.start(),
+    async stop() {
+      // Cuts a blocking read short instead of waiting for blockMs (also after runOnce without start), and
+      // again once the loop ended, in case its last batch opened a new blocking connection.
+      const disconnect = () => {
+        blocking?.disconnect()
+        blocking = undefined
+      }
+      disconnect()
+      await lifecycle.stop()
+      disconnect()
+    },
+    whenStopped: () => lifecycle.whenStopped(),
   }
 }

@@ -1,6 +1,6 @@
 import type { EventPublisher, OutboundMessage } from '@annals/core'
 import type { Redis } from 'ioredis'
-import { InvalidOptionError, PublishFailedError } from './errors.js'
+import { OutboxInvalidOptionError, PublishFailedError } from './errors.js'
 
 /** Options of {@link createRedisStreamsPublisher}. */
 export type RedisStreamsPublisherOptions = Readonly<{
@@ -37,7 +37,7 @@ export function createRedisStreamsPublisher(options: RedisStreamsPublisherOption
   const keyPrefix = options.keyPrefix ?? 'annals'
   const maxLen = options.maxLen
   if (maxLen !== undefined && (!Number.isInteger(maxLen) || maxLen < 1)) {
-    throw new InvalidOptionError('maxLen', `must be a positive integer, got ${maxLen}`)
+    throw new OutboxInvalidOptionError('maxLen', `must be a positive integer, got ${maxLen}`)
   }
   const trim: string[] = maxLen === undefined ? [] : ['MAXLEN', '~', String(maxLen)]
   return {

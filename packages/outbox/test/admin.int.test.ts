@@ -4,26 +4,16 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { pino } from 'pino'
 import { Registry } from 'prom-client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { migrateOutbox } from '../src/migrate-outbox.js'
 import { createOutboxMetrics } from '../src/outbox-metrics.js'
-import { createOutboxRelay } from '../src/outbox-relay.js'
 import { createRedisStreamsPublisher } from '../src/redis-streams-publisher.js'
-import { createTestDatabase, createTestRedis, insertOutboxRows } from './helpers.js'
+import { createOutboxRelay } from '../src/relay/outbox-relay.js'
+import { insertOutboxRows, useTestbed } from './helpers.js'
 
 const run = promisify(execFile)
 const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let r: ReturnType<typeof createTestRedis>
-
-beforeAll(async () => {
-  db = await createTestDatabase('admin')
-  r = createTestRedis()
-})
-afterAll(async () => {
-  await r?.cleanup()
-  await db?.drop()
-})
+const bed = useTestbed('admin')
 
 function msg(key: string) {
   return { messageId: randomUUID(), topic: 'orders', partitionKey: key, type: 'X', payload: { key }, headers: {} }
@@ -31,7 +21,7 @@ function msg(key: string) {
 
 async function cli(...args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, ['--conditions=@annals/source', '--import', 'tsx', bin, ...args], {
-    env: { ...process.env, DATABASE_URL: db.url },
+    env: { ...process.env, DATABASE_URL: bed.db.connectionString },
   })
   return stdout
 }
@@ -39,11 +29,11 @@ async function cli(...args: string[]): Promise<string> {
 describe('relay state', () => {
   it('exposes backlog, oldest pending age, dead count and relay counters as Prometheus metrics', async () => {
     const schema = 'metrics'
-    await migrateOutbox({ pool: db.pool, schema })
+    await migrateOutbox({ pool: bed.db.pool, schema })
     const registry = new Registry()
-    const metrics = createOutboxMetrics({ pool: db.pool, schema, registry })
-    await insertOutboxRows(db.pool, schema, [msg('a'), msg('b'), msg('c')])
-    await db.pool.query(`UPDATE ${schema}.outbox SET created_at = now() - interval '90 seconds'`)
+    const metrics = createOutboxMetrics({ pool: bed.db.pool, schema, registry })
+    await insertOutboxRows(bed.db.pool, schema, [msg('a'), msg('b'), msg('c')])
+    await bed.db.pool.query(`UPDATE ${schema}.outbox SET created_at = now() - interval '90 seconds'`)
     let text = await registry.metrics()
     expect(text).toMatch(/^annals_outbox_backlog 3$/m)
     expect(text).toMatch(/^annals_outbox_dead_messages 0$/m)
@@ -51,9 +41,9 @@ describe('relay state', () => {
     expect(age).toBeGreaterThanOrEqual(89)
 
     const relay = createOutboxRelay({
-      pool: db.pool,
+      pool: bed.db.pool,
       schema,
-      publisher: createRedisStreamsPublisher({ redis: r.redis, keyPrefix: `${r.keyPrefix}:metrics` }),
+      publisher: createRedisStreamsPublisher({ redis: bed.redis, keyPrefix: `${bed.keyPrefix}:metrics` }),
       metrics,
       logger: pino({ level: 'silent' }),
     })
@@ -67,10 +57,10 @@ describe('relay state', () => {
 
   it('annals-outbox status, dead and retry work against a real outbox', async () => {
     const schema = 'cli'
-    await migrateOutbox({ pool: db.pool, schema })
+    await migrateOutbox({ pool: bed.db.pool, schema })
     const [a, b, c] = [msg('a'), msg('b'), msg('c')]
-    await insertOutboxRows(db.pool, schema, [a, b, c])
-    await db.pool.query(
+    await insertOutboxRows(bed.db.pool, schema, [a, b, c])
+    await bed.db.pool.query(
       `UPDATE ${schema}.outbox SET status = 'dead', attempts = 10, last_error = 'Error: refused', dead_at = now()
         WHERE message_id = ANY($1::uuid[])`,
       [[a.messageId, b.messageId]],
@@ -83,7 +73,7 @@ describe('relay state', () => {
     expect(await cli('retry', '--schema', schema, '--id', b.messageId)).toBe('retried: 1\n')
     expect(JSON.parse(await cli('status', '--schema', schema, '--json'))).toMatchObject({ pending: 2, dead: 1 })
     expect(await cli('retry', '--schema', schema)).toBe('retried: 1\n')
-    const { rows } = await db.pool.query(`SELECT status, attempts FROM ${schema}.outbox ORDER BY id`)
+    const { rows } = await bed.db.pool.query(`SELECT status, attempts FROM ${schema}.outbox ORDER BY id`)
     expect(rows).toEqual([
       { status: 'pending', attempts: 0 },
       { status: 'pending', attempts: 0 },
@@ -94,7 +84,7 @@ describe('relay state', () => {
   it('annals-outbox reports a bad schema name with its error code and a non-zero exit', async () => {
     await expect(cli('status', '--schema', 'Bad-Name')).rejects.toMatchObject({
       code: 1,
-      stderr: expect.stringContaining('ANNALS_OUTBOX_ERR_INVALID_IDENTIFIER'),
+      stderr: expect.stringContaining('ANNALS_PG_ERR_INVALID_IDENTIFIER'),
     })
   })
 })

@@ -1,36 +1,41 @@
 import { randomUUID } from 'node:crypto'
-import type { Event } from '@annals/core'
+import type { Event, OutboundMessage } from '@annals/core'
 import { createPostgresEventStore, migrate } from '@annals/store-postgres'
+import { waitFor } from '@annals/test-support'
 import type { PoolClient } from 'pg'
-import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createIdempotentHandler } from '../src/idempotent-handler.js'
 import { migrateOutbox } from '../src/migrate-outbox.js'
 import { getOutboxStatus } from '../src/outbox-admin.js'
-import { createOutboxRelay } from '../src/outbox-relay.js'
 import { publicationMap } from '../src/publication-map.js'
 import {
   type ConsumedMessage,
-  createRedisStreamsConsumer,
   deadLetterStreamKey,
   ensureConsumerGroup,
   type RedisStreamsConsumer,
 } from '../src/redis-streams-consumer.js'
 import { createRedisStreamsPublisher, streamKey } from '../src/redis-streams-publisher.js'
-import { createTestDatabase, createTestRedis, waitFor } from './helpers.js'
+import { consumerOf, relayTo, useTestbed } from './helpers.js'
 
-const logger = pino({ level: 'silent' })
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let r: ReturnType<typeof createTestRedis>
+const bed = useTestbed('consumer')
 
-beforeAll(async () => {
-  db = await createTestDatabase('consumer')
-  r = createTestRedis()
-})
-afterAll(async () => {
-  await r?.cleanup()
-  await db?.drop()
-})
+/** One message of key `k` on topic `t` per number, payload `{ n }`, published in one batch. */
+async function publishNumbered(
+  to: Readonly<{ keyPrefix: string; maxLen?: number }>,
+  numbers: readonly number[],
+  type = 'X',
+): Promise<OutboundMessage[]> {
+  const messages = numbers.map((n) => ({
+    messageId: randomUUID(),
+    topic: 't',
+    partitionKey: 'k',
+    type,
+    payload: { n },
+    headers: {},
+  }))
+  await createRedisStreamsPublisher({ redis: bed.redis, ...to }).publish(messages)
+  return messages
+}
 
 type OrderPlaced = Event<
   'OrderPlaced',
@@ -59,10 +64,10 @@ function orderPlaced(n: number): OrderPlaced {
 describe('checkout story', () => {
   it('three consumer groups each get every OrderPlaced; one down for a while catches up with nothing lost', async () => {
     const schema = 'checkout'
-    const keyPrefix = `${r.keyPrefix}:checkout`
-    await migrate({ pool: db.pool, schema })
-    await migrateOutbox({ pool: db.pool, schema })
-    await db.pool.query(`
+    const keyPrefix = `${bed.keyPrefix}checkout`
+    await migrate({ pool: bed.db.pool, schema })
+    await migrateOutbox({ pool: bed.db.pool, schema })
+    await bed.db.pool.query(`
       CREATE TABLE ${schema}.emails (order_id text PRIMARY KEY, recipient text NOT NULL);
       CREATE TABLE ${schema}.reservations (order_id text PRIMARY KEY, skus text NOT NULL);
       CREATE TABLE ${schema}.revenue (order_id text PRIMARY KEY, cents int NOT NULL)`)
@@ -82,7 +87,7 @@ describe('checkout story', () => {
         }),
       },
     })
-    const store = createPostgresEventStore({ pool: db.pool, schema, outbox: { publish } })
+    const store = createPostgresEventStore({ pool: bed.db.pool, schema, outbox: { publish } })
     /** The checkout: each order is a new stream; a batch of orders is one atomic append. */
     async function placeOrders(from: number, to: number): Promise<void> {
       await store.appendToStreams(
@@ -97,7 +102,7 @@ describe('checkout story', () => {
     type Placed = { orderId: string; email: string; items: { sku: string }[]; totalCents: number }
     function consumer(group: string, name: string, apply: (p: Placed, tx: PoolClient) => Promise<void>) {
       const handle = createIdempotentHandler<ConsumedMessage>({
-        pool: db.pool,
+        pool: bed.db.pool,
         schema,
         consumer: group,
         handle: async (m, tx) => {
@@ -108,28 +113,20 @@ describe('checkout story', () => {
           await apply(m.payload as Placed, tx)
         },
       })
-      return createRedisStreamsConsumer({
-        redis: r.redis,
+      return consumerOf(bed, {
         keyPrefix,
         topic: 'checkout',
         group,
         consumer: name,
         blockMs: 50,
         claimIdleMs: 300,
-        logger,
         handle,
       })
     }
     const count = async (table: string) =>
-      (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.${table}`)).rows[0]?.n
+      (await bed.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.${table}`)).rows[0]?.n
 
-    const relay = createOutboxRelay({
-      pool: db.pool,
-      schema,
-      publisher: createRedisStreamsPublisher({ redis: r.redis, keyPrefix }),
-      pollIntervalMs: 20,
-      logger,
-    })
+    const relay = relayTo(bed, keyPrefix, { schema, pollIntervalMs: 20 })
     const email = consumer('email', 'email-1', async (p, tx) => {
       await tx.query(`INSERT INTO ${schema}.emails VALUES ($1, $2)`, [p.orderId, p.email])
     })
@@ -141,15 +138,15 @@ describe('checkout story', () => {
     })
     // Analytics exists (its group starts at the beginning of the stream) but its only instance dies
     // after reading the first orders, before acknowledging them.
-    await ensureConsumerGroup(r.redis, { keyPrefix, topic: 'checkout', group: 'analytics' })
+    await ensureConsumerGroup(bed.redis, { keyPrefix, topic: 'checkout', group: 'analytics' })
     const running: RedisStreamsConsumer[] = [email, warehouse]
-    relay.start()
-    for (const c of running) c.start()
+    await relay.start()
+    for (const c of running) await c.start()
     let analytics: RedisStreamsConsumer | undefined
     try {
       await placeOrders(1, 1)
-      await waitFor(async () => (await count('emails')) === 1, 10_000, 'the first email')
-      const stolen = (await r.redis.call(
+      await waitFor('the first email', async () => (await count('emails')) === 1, 10_000)
+      const stolen = (await bed.redis.call(
         'XREADGROUP',
         'GROUP',
         'analytics',
@@ -165,59 +162,48 @@ describe('checkout story', () => {
       await placeOrders(2, 10)
       await placeOrders(11, 25)
       await waitFor(
+        'email and warehouse to proceed',
         async () => (await count('emails')) === 25 && (await count('reservations')) === 25,
         20_000,
-        'email and warehouse to proceed',
       )
       expect(await count('revenue')).toBe(0)
 
       analytics = consumer('analytics', 'analytics-2', async (p, tx) => {
         await tx.query(`INSERT INTO ${schema}.revenue VALUES ($1, $2)`, [p.orderId, p.totalCents])
       })
-      analytics.start()
-      await waitFor(async () => (await count('revenue')) === 25, 20_000, 'analytics to catch up')
+      await analytics.start()
+      await waitFor('analytics to catch up', async () => (await count('revenue')) === 25, 20_000)
     } finally {
       await relay.stop()
       await Promise.all([...running, ...(analytics ? [analytics] : [])].map((c) => c.stop()))
     }
     const ids = Array.from({ length: 25 }, (_, i) => `order-${i + 1}`).sort()
     for (const table of ['emails', 'reservations', 'revenue']) {
-      const { rows } = await db.pool.query<{ order_id: string }>(`SELECT order_id FROM ${schema}.${table} ORDER BY 1`)
+      const { rows } = await bed.db.pool.query<{ order_id: string }>(
+        `SELECT order_id FROM ${schema}.${table} ORDER BY 1`,
+      )
       expect(rows.map((row) => row.order_id)).toEqual(ids)
     }
-    const { rows: revenue } = await db.pool.query(`SELECT sum(cents)::int AS total FROM ${schema}.revenue`)
+    const { rows: revenue } = await bed.db.pool.query(`SELECT sum(cents)::int AS total FROM ${schema}.revenue`)
     expect(revenue[0].total).toBe(25 * 1000 + (25 * 26) / 2)
     for (const group of ['email', 'warehouse', 'analytics']) {
-      const pending = (await r.redis.call('XPENDING', streamKey(keyPrefix, 'checkout'), group)) as [number]
+      const pending = (await bed.redis.call('XPENDING', streamKey(keyPrefix, 'checkout'), group)) as [number]
       expect(pending[0], group).toBe(0)
     }
-    expect(await getOutboxStatus({ pool: db.pool, schema })).toMatchObject({ pending: 0, dead: 0 })
+    expect(await getOutboxStatus({ pool: bed.db.pool, schema })).toMatchObject({ pending: 0, dead: 0 })
   })
 })
 
 describe('Redis Streams consumer', () => {
   it('leaves a failed message pending and retries it before anything after it', async () => {
-    const keyPrefix = `${r.keyPrefix}:retry`
-    const publisher = createRedisStreamsPublisher({ redis: r.redis, keyPrefix })
-    const messages = [1, 2, 3].map((n) => ({
-      messageId: randomUUID(),
-      topic: 't',
-      partitionKey: 'k',
-      type: 'Stepped',
-      payload: { n },
-      headers: {},
-    }))
-    await publisher.publish(messages)
+    const keyPrefix = `${bed.keyPrefix}retry`
+    await publishNumbered({ keyPrefix }, [1, 2, 3], 'Stepped')
     const seen: string[] = []
     let failOnce = true
-    const consumer = createRedisStreamsConsumer({
-      redis: r.redis,
+    const consumer = consumerOf(bed, {
       keyPrefix,
-      topic: 't',
       group: 'g',
       consumer: 'c1',
-      blockMs: 20,
-      logger,
       handle: async (m) => {
         const { n } = m.payload as { n: number }
         if (n === 2 && failOnce) {
@@ -235,22 +221,14 @@ describe('Redis Streams consumer', () => {
   })
 
   it('moves a message that keeps failing to the dead-letter stream after maxDeliveries and goes on', async () => {
-    const keyPrefix = `${r.keyPrefix}:poison`
-    const publisher = createRedisStreamsPublisher({ redis: r.redis, keyPrefix })
-    const ids = [randomUUID(), randomUUID(), randomUUID()]
-    await publisher.publish(
-      ids.map((messageId, n) => ({ messageId, topic: 't', partitionKey: 'k', type: 'X', payload: { n }, headers: {} })),
-    )
+    const keyPrefix = `${bed.keyPrefix}poison`
+    const ids = (await publishNumbered({ keyPrefix }, [0, 1, 2])).map((m) => m.messageId)
     const handled: number[] = []
-    const consumer = createRedisStreamsConsumer({
-      redis: r.redis,
+    const consumer = consumerOf(bed, {
       keyPrefix,
-      topic: 't',
       group: 'g',
       consumer: 'c1',
-      blockMs: 20,
       maxDeliveries: 3,
-      logger,
       handle: async (m) => {
         const { n } = m.payload as { n: number }
         if (n === 1) throw new Error('cannot handle 1')
@@ -263,22 +241,22 @@ describe('Redis Streams consumer', () => {
     expect(handled).toEqual([0, 2])
     expect(results.map((x) => x.failed)).toEqual([1, 1, 0, 0])
     expect(results[2]).toMatchObject({ deadLettered: 1, processed: 1 })
-    const dead = await r.redis.xrange(deadLetterStreamKey(keyPrefix, 't', 'g'), '-', '+')
+    const dead = await bed.redis.xrange(deadLetterStreamKey(keyPrefix, 't', 'g'), '-', '+')
     expect(dead).toHaveLength(1)
     const fields = dead[0]?.[1] ?? []
     expect(fields[fields.indexOf('messageId') + 1]).toBe(ids[1])
     expect(fields[fields.indexOf('error') + 1]).toBe('Error: cannot handle 1')
-    const pending = (await r.redis.call('XPENDING', streamKey(keyPrefix, 't'), 'g')) as [number]
+    const pending = (await bed.redis.call('XPENDING', streamKey(keyPrefix, 't'), 'g')) as [number]
     expect(pending[0]).toBe(0)
   })
 
   it('skips a duplicate delivery and records nothing when the handler fails (idempotent handler)', async () => {
     const schema = 'idem'
-    await migrateOutbox({ pool: db.pool, schema })
-    await db.pool.query(`CREATE TABLE ${schema}.effects (message_id text)`)
+    await migrateOutbox({ pool: bed.db.pool, schema })
+    await bed.db.pool.query(`CREATE TABLE ${schema}.effects (message_id text)`)
     let fail = true
     const handle = createIdempotentHandler<{ messageId: string }>({
-      pool: db.pool,
+      pool: bed.db.pool,
       schema,
       consumer: 'ledger',
       handle: async (m, tx) => {
@@ -289,16 +267,16 @@ describe('Redis Streams consumer', () => {
     })
     const id = randomUUID()
     await expect(handle({ messageId: id })).rejects.toThrow('handler failed')
-    expect((await db.pool.query(`SELECT * FROM ${schema}.processed_messages`)).rows).toEqual([])
+    expect((await bed.db.pool.query(`SELECT * FROM ${schema}.processed_messages`)).rows).toEqual([])
     fail = false
     // Two concurrent deliveries of one message: the second waits on the first and is skipped.
     const outcomes = await Promise.all([handle({ messageId: id }), handle({ messageId: id })])
     expect(outcomes.sort()).toEqual(['duplicate', 'processed'])
     expect(await handle({ messageId: id })).toBe('duplicate')
-    expect((await db.pool.query(`SELECT message_id FROM ${schema}.effects`)).rows).toEqual([{ message_id: id }])
+    expect((await bed.db.pool.query(`SELECT message_id FROM ${schema}.effects`)).rows).toEqual([{ message_id: id }])
     // Another consumer keeps its own record.
     const other = createIdempotentHandler<{ messageId: string }>({
-      pool: db.pool,
+      pool: bed.db.pool,
       schema,
       consumer: 'audit',
       handle: async () => undefined,
@@ -307,29 +285,18 @@ describe('Redis Streams consumer', () => {
   })
 
   it('trims streams with MAXLEN ~ when asked', async () => {
-    const keyPrefix = `${r.keyPrefix}:trim`
-    const publisher = createRedisStreamsPublisher({ redis: r.redis, keyPrefix, maxLen: 10 })
-    for (let i = 0; i < 5; i++) {
-      await publisher.publish(
-        Array.from({ length: 100 }, (_, n) => ({
-          messageId: randomUUID(),
-          topic: 't',
-          partitionKey: 'k',
-          type: 'X',
-          payload: { n },
-          headers: {},
-        })),
-      )
-    }
-    const len = await r.redis.xlen(streamKey(keyPrefix, 't'))
+    const keyPrefix = `${bed.keyPrefix}trim`
+    const hundred = Array.from({ length: 100 }, (_, n) => n)
+    for (let i = 0; i < 5; i++) await publishNumbered({ keyPrefix, maxLen: 10 }, hundred)
+    const len = await bed.redis.xlen(streamKey(keyPrefix, 't'))
     expect(len).toBeLessThan(500)
     expect(len).toBeGreaterThanOrEqual(10)
   })
 
   it('rejects with the ids Redis refused', async () => {
-    const keyPrefix = `${r.keyPrefix}:wrongtype`
-    await r.redis.set(streamKey(keyPrefix, 'broken'), 'not a stream')
-    const publisher = createRedisStreamsPublisher({ redis: r.redis, keyPrefix })
+    const keyPrefix = `${bed.keyPrefix}wrongtype`
+    await bed.redis.set(streamKey(keyPrefix, 'broken'), 'not a stream')
+    const publisher = createRedisStreamsPublisher({ redis: bed.redis, keyPrefix })
     const ok = { messageId: randomUUID(), topic: 'fine', partitionKey: 'k', type: 'X', payload: {}, headers: {} }
     const bad = { ...ok, messageId: randomUUID(), topic: 'broken' }
     await expect(publisher.publish([ok, bad])).rejects.toMatchObject({

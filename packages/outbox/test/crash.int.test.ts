@@ -1,40 +1,24 @@
+import { fileURLToPath } from 'node:url'
 import type { Event } from '@annals/core'
 import { createPostgresEventStore, migrate } from '@annals/store-postgres'
+import { type SpawnedProcess, spawnTs, waitFor } from '@annals/test-support'
 import type { PoolClient } from 'pg'
 import { pino } from 'pino'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createIdempotentHandler, type IdempotentOutcome } from '../src/idempotent-handler.js'
 import { migrateOutbox } from '../src/migrate-outbox.js'
 import { getOutboxStatus } from '../src/outbox-admin.js'
 import { publicationMap } from '../src/publication-map.js'
 import { type ConsumedMessage, createRedisStreamsConsumer } from '../src/redis-streams-consumer.js'
 import { streamKey } from '../src/redis-streams-publisher.js'
-import {
-  createTestDatabase,
-  createTestRedis,
-  killAllWorkers,
-  killWorker,
-  spawnWorker,
-  type Worker,
-  waitFor,
-} from './helpers.js'
+import { useTestbed } from './helpers.js'
 
 const logger = pino({ level: 'silent' })
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let r: ReturnType<typeof createTestRedis>
-
-beforeAll(async () => {
-  db = await createTestDatabase('crash')
-  r = createTestRedis()
-})
-afterEach(async () => {
-  await killAllWorkers()
-})
-afterAll(async () => {
-  await killAllWorkers()
-  await r?.cleanup()
-  await db?.drop()
-})
+const bed = useTestbed('crash')
+type Worker = SpawnedProcess
+const spawnWorker = (script: string, env: Record<string, string>): Worker =>
+  spawnTs(fileURLToPath(new URL(`./workers/${script}`, import.meta.url)), { env })
+const killWorker = (worker: Worker) => worker.kill()
 
 type OrderStepped = Event<'OrderStepped', { seq: number }>
 
@@ -44,13 +28,13 @@ const publish = publicationMap<OrderStepped>({
 
 /** Event store and outbox tables in a fresh schema, plus the consumer's own tables. */
 async function setup(schema: string) {
-  await migrate({ pool: db.pool, schema })
-  await migrateOutbox({ pool: db.pool, schema })
-  await db.pool.query(`
+  await migrate({ pool: bed.db.pool, schema })
+  await migrateOutbox({ pool: bed.db.pool, schema })
+  await bed.db.pool.query(`
     CREATE TABLE ${schema}.progress (aggregate text PRIMARY KEY, last int NOT NULL);
     CREATE TABLE ${schema}.violations (aggregate text, expected int, got int);
     CREATE TABLE ${schema}.applied (message_id text NOT NULL)`)
-  return createPostgresEventStore({ pool: db.pool, schema, outbox: { publish } })
+  return createPostgresEventStore({ pool: bed.db.pool, schema, outbox: { publish } })
 }
 
 function step(seq: number): OrderStepped {
@@ -78,7 +62,12 @@ async function apply(message: ConsumedMessage, tx: PoolClient, schema: string): 
 }
 
 function workerEnv(schema: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { DATABASE_URL: db.url, OUTBOX_SCHEMA: schema, REDIS_PREFIX: `${r.keyPrefix}:${schema}`, ...extra }
+  return {
+    DATABASE_URL: bed.db.connectionString,
+    OUTBOX_SCHEMA: schema,
+    REDIS_PREFIX: `${bed.keyPrefix}:${schema}`,
+    ...extra,
+  }
 }
 
 describe('relay crashes', () => {
@@ -87,31 +76,35 @@ describe('relay crashes', () => {
     const store = await setup(schema)
     const { events } = await store.appendToStream('order-1', [step(1)], { expectedVersion: 'no-stream' })
     const m = { messageId: events[0]?.eventId }
-    const key = streamKey(`${r.keyPrefix}:${schema}`, 'orders')
+    const key = streamKey(`${bed.keyPrefix}:${schema}`, 'orders')
 
     const doomed = spawnWorker('relay-worker.ts', workerEnv(schema, { HANG_AFTER_PUBLISH: '1' }))
-    await waitFor(() => doomed.lines.some((l) => l.startsWith('ACKED')), 20_000, 'the broker ack')
+    await waitFor('the broker ack', () => doomed.lines.some((l) => l.startsWith('ACKED')), 20_000)
     await killWorker(doomed)
     expect(doomed.child.signalCode).toBe('SIGKILL')
-    expect(await r.redis.xlen(key)).toBe(1)
-    const { rows } = await db.pool.query(`SELECT status FROM ${schema}.outbox`)
+    expect(await bed.redis.xlen(key)).toBe(1)
+    const { rows } = await bed.db.pool.query(`SELECT status FROM ${schema}.outbox`)
     expect(rows).toEqual([{ status: 'pending' }])
 
     const survivor = spawnWorker('relay-worker.ts', workerEnv(schema))
-    await waitFor(async () => (await getOutboxStatus({ pool: db.pool, schema })).pending === 0, 20_000, 'the resend')
+    await waitFor(
+      'the resend',
+      async () => (await getOutboxStatus({ pool: bed.db.pool, schema })).pending === 0,
+      20_000,
+    )
     await killWorker(survivor)
-    expect(await r.redis.xlen(key)).toBe(2)
+    expect(await bed.redis.xlen(key)).toBe(2)
 
     const outcomes: IdempotentOutcome[] = []
     const handle = createIdempotentHandler<ConsumedMessage>({
-      pool: db.pool,
+      pool: bed.db.pool,
       schema,
       consumer: 'billing',
       handle: (msg, tx) => apply(msg, tx, schema),
     })
     const consumer = createRedisStreamsConsumer({
-      redis: r.redis,
-      keyPrefix: `${r.keyPrefix}:${schema}`,
+      redis: bed.redis,
+      keyPrefix: `${bed.keyPrefix}:${schema}`,
       topic: 'orders',
       group: 'billing',
       consumer: 'billing-1',
@@ -124,10 +117,10 @@ describe('relay crashes', () => {
     await consumer.runOnce()
     await consumer.stop()
     expect(outcomes).toEqual(['processed', 'duplicate'])
-    const applied = await db.pool.query(`SELECT message_id FROM ${schema}.applied`)
+    const applied = await bed.db.pool.query(`SELECT message_id FROM ${schema}.applied`)
     expect(applied.rows).toEqual([{ message_id: m.messageId }])
     // Both deliveries were acknowledged: nothing left pending in the group.
-    const pending = (await r.redis.call('XPENDING', key, 'billing')) as [number, ...unknown[]]
+    const pending = (await bed.redis.call('XPENDING', key, 'billing')) as [number, ...unknown[]]
     expect(pending[0]).toBe(0)
   })
 
@@ -139,15 +132,15 @@ describe('relay crashes', () => {
     const workers: Worker[] = [0, 1, 2].map(() => spawnWorker('relay-worker.ts', env))
 
     const handle = createIdempotentHandler<ConsumedMessage>({
-      pool: db.pool,
+      pool: bed.db.pool,
       schema,
       consumer: 'projector',
       handle: (msg, tx) => apply(msg, tx, schema),
     })
     let deliveries = 0
     const consumer = createRedisStreamsConsumer({
-      redis: r.redis,
-      keyPrefix: `${r.keyPrefix}:${schema}`,
+      redis: bed.redis,
+      keyPrefix: `${bed.keyPrefix}:${schema}`,
       topic: 'orders',
       group: 'projector',
       consumer: 'projector-1',
@@ -186,14 +179,14 @@ describe('relay crashes', () => {
       producing = false
       await chaos
       await waitFor(
+        'the consumer to apply all 1000 messages',
         async () => {
-          const { rows } = await db.pool.query<{ n: number }>(
+          const { rows } = await bed.db.pool.query<{ n: number }>(
             `SELECT count(DISTINCT message_id)::int AS n FROM ${schema}.applied`,
           )
           return rows[0]?.n === 1000
         },
         60_000,
-        'the consumer to apply all 1000 messages',
       )
     } finally {
       producing = false
@@ -203,15 +196,15 @@ describe('relay crashes', () => {
       await Promise.all(workers.map((w) => killWorker(w)))
     }
     expect(kills).toBeGreaterThanOrEqual(6)
-    const violations = await db.pool.query(`SELECT * FROM ${schema}.violations`)
+    const violations = await bed.db.pool.query(`SELECT * FROM ${schema}.violations`)
     expect(violations.rows).toEqual([])
-    const applied = await db.pool.query<{ n: number; distinct: number }>(
+    const applied = await bed.db.pool.query<{ n: number; distinct: number }>(
       `SELECT count(*)::int AS n, count(DISTINCT message_id)::int AS distinct FROM ${schema}.applied`,
     )
     expect(applied.rows[0]).toEqual({ n: 1000, distinct: 1000 })
-    const progress = await db.pool.query(`SELECT DISTINCT last FROM ${schema}.progress`)
+    const progress = await bed.db.pool.query(`SELECT DISTINCT last FROM ${schema}.progress`)
     expect(progress.rows).toEqual([{ last: 100 }])
     expect(deliveries).toBeGreaterThanOrEqual(1000)
-    expect(await getOutboxStatus({ pool: db.pool, schema })).toMatchObject({ pending: 0, dead: 0 })
+    expect(await getOutboxStatus({ pool: bed.db.pool, schema })).toMatchObject({ pending: 0, dead: 0 })
   })
 })

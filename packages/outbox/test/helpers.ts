@@ -1,61 +1,67 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import type { OutboundMessage } from '@annals/core'
-import { Redis } from 'ioredis'
-import pg from 'pg'
-import { migrateOutbox } from '../src/migrate-outbox.js'
-import { resolveTables } from '../src/names.js'
+import { silentLogger } from '@annals/core'
+import { outboxTables } from '@annals/store-postgres/outbox'
+import { createTestDatabase, type TestDatabase } from '@annals/store-postgres/testing'
+import { killAllSpawned, testRedis, uniqueKeyPrefix } from '@annals/test-support'
+import type { Redis } from 'ioredis'
+import type pg from 'pg'
+import { afterAll, afterEach, beforeAll } from 'vitest'
+import {
+  createRedisStreamsConsumer,
+  type RedisStreamsConsumer,
+  type RedisStreamsConsumerOptions,
+} from '../src/redis-streams-consumer.js'
+import { createRedisStreamsPublisher } from '../src/redis-streams-publisher.js'
+import { createOutboxRelay, type OutboxRelay } from '../src/relay/outbox-relay.js'
+import type { OutboxRelayOptions } from '../src/relay/relay-options.js'
 
-export const PG_BASE = 'postgres://postgres@127.0.0.1:5432'
-
-/** A fresh database for one test file, dropped by `drop()`. */
-export async function createTestDatabase(
-  label: string,
-): Promise<{ pool: pg.Pool; url: string; drop(): Promise<void> }> {
-  const name = `annals_outbox_${label}_${randomBytes(4).toString('hex')}`
-  const admin = new pg.Client({ connectionString: `${PG_BASE}/postgres` })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  const url = `${PG_BASE}/${name}`
-  const pool = new pg.Pool({ connectionString: url, max: 20 })
-  // DROP DATABASE ... WITH (FORCE) terminates connections that are still closing.
-  pool.on('error', () => undefined)
-  return {
-    pool,
-    url,
-    async drop() {
-      await pool.end()
-      const a = new pg.Client({ connectionString: `${PG_BASE}/postgres` })
-      await a.connect()
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await a.end()
-    },
-  }
+/** What one test file works against: its own database and its own Redis key prefix. */
+export type Testbed = {
+  db: TestDatabase
+  redis: Redis & { close(): Promise<void> }
+  /** Every Redis key of the file starts with it (cleaned up after the file). */
+  keyPrefix: string
 }
 
-/** A Redis client plus a random key prefix; `cleanup()` deletes the prefix's keys. */
-export function createTestRedis(): { redis: Redis; keyPrefix: string; cleanup(): Promise<void> } {
-  const redis = new Redis({ host: '127.0.0.1', port: 6379 })
-  const keyPrefix = `annals-outbox-test-${randomBytes(4).toString('hex')}`
-  return {
-    redis,
-    keyPrefix,
-    async cleanup() {
-      let cursor = '0'
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 1000)
-        cursor = next
-        if (keys.length > 0) await redis.del(...keys)
-      } while (cursor !== '0')
-      redis.disconnect()
-    },
-  }
+/**
+ * Registers the hooks of one test file: a fresh database and a Redis client before all tests; spawned
+ * workers killed after each; everything removed after all. The fields are filled in by `beforeAll`.
+ */
+export function useTestbed(label: string): Testbed {
+  const bed = { keyPrefix: uniqueKeyPrefix(`outbox-${label}`) } as Testbed
+  beforeAll(async () => {
+    bed.db = await createTestDatabase(`annals_outbox_${label}`, { poolSize: 20 })
+    bed.redis = testRedis(bed.keyPrefix)
+  })
+  afterEach(killAllSpawned)
+  afterAll(async () => {
+    await killAllSpawned()
+    await bed.redis?.close()
+    await bed.db?.drop()
+  })
+  return bed
 }
 
-export async function setupOutbox(pool: pg.Pool, schema = 'app'): Promise<void> {
-  await migrateOutbox({ pool, schema })
+/** A relay on the testbed's pool publishing to Redis Streams under `keyPrefix`, silent unless told otherwise. */
+export function relayTo(
+  bed: Testbed,
+  keyPrefix: string,
+  options: Omit<OutboxRelayOptions, 'pool' | 'publisher'> & Partial<Pick<OutboxRelayOptions, 'publisher'>>,
+): OutboxRelay {
+  return createOutboxRelay({
+    logger: silentLogger,
+    pool: bed.db.pool,
+    publisher: createRedisStreamsPublisher({ redis: bed.redis, keyPrefix }),
+    ...options,
+  })
+}
+
+/** A consumer on the testbed's Redis with short blocking reads, silent unless told otherwise. */
+export function consumerOf(
+  bed: Testbed,
+  options: Omit<RedisStreamsConsumerOptions, 'redis' | 'topic'> & Partial<Pick<RedisStreamsConsumerOptions, 'topic'>>,
+): RedisStreamsConsumer {
+  return createRedisStreamsConsumer({ redis: bed.redis, topic: 't', blockMs: 20, logger: silentLogger, ...options })
 }
 
 /**
@@ -68,7 +74,7 @@ export async function insertOutboxRows(
   messages: readonly (OutboundMessage & { eventId?: string; eventPosition?: bigint })[],
 ): Promise<void> {
   if (messages.length === 0) return
-  const t = resolveTables({ schema })
+  const t = outboxTables({ schema })
   await db.query(
     `INSERT INTO ${t.outbox} (message_id, topic, partition_key, type, payload, headers, event_id, event_position)
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::uuid[], $8::bigint[])`,
@@ -98,66 +104,17 @@ export async function readStream(
   })
 }
 
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition') {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`Timed out waiting for ${what}`)
+/** `key/seq` of each payload in a stream, in stream order. */
+export async function keySeqs(redis: Redis, key: string): Promise<string[]> {
+  return (await readStream(redis, key)).map((e) => {
+    const p = JSON.parse(e.fields.payload ?? '{}') as { key: string; seq: number }
+    return `${p.key}/${p.seq}`
+  })
 }
 
-/** A child process running one of the worker scripts, with its stdout lines. */
-export type Worker = { child: ChildProcess; lines: string[]; exited: Promise<number | null> }
-
-const children = new Set<ChildProcess>()
-
-export function spawnWorker(script: string, env: Record<string, string>): Worker {
-  const file = fileURLToPath(new URL(`./workers/${script}`, import.meta.url))
-  const child = spawn(process.execPath, ['--conditions=@annals/source', '--import', 'tsx', file], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  children.add(child)
-  const lines: string[] = []
-  let buffer = ''
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString()
-    const parts = buffer.split('\n')
-    buffer = parts.pop() ?? ''
-    lines.push(...parts)
-  })
-  let err = ''
-  child.stderr?.on('data', (chunk: Buffer) => {
-    err += chunk.toString()
-    if (err.length > 20_000) err = err.slice(-10_000)
-  })
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      children.delete(child)
-      if (code !== null && code !== 0) process.stderr.write(`worker ${script} exited ${code}: ${err}\n`)
-      resolve(code)
-    }),
-  )
-  return { child, lines, exited }
-}
-
-/** SIGKILLs every worker still alive (the tests' cleanup). */
-export async function killAllWorkers(): Promise<void> {
-  const pending = [...children].map(
-    (c) =>
-      new Promise<void>((resolve) => {
-        if (c.exitCode !== null || c.signalCode !== null) return resolve()
-        c.once('exit', () => resolve())
-        c.kill('SIGKILL')
-      }),
-  )
-  await Promise.all(pending)
-}
-
-export async function killWorker(worker: Worker): Promise<void> {
-  if (worker.child.exitCode !== null || worker.child.signalCode !== null) return
-  const done = worker.exited
-  worker.child.kill('SIGKILL')
-  await done
+/** Resolves once the pool's database has a session that ran `LISTEN` (a relay's watcher is in place). */
+export function listening(pool: pg.Pool): () => Promise<boolean> {
+  return async () =>
+    (await pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`))
+      .rowCount === 1
 }

@@ -1,31 +1,22 @@
 import type { Event } from '@annals/core'
-import { createPostgresEventStore, migrate } from '@annals/store-postgres'
-import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createPostgresEventStore, createPostgresLogWatcher, migrate } from '@annals/store-postgres'
+import { waitFor } from '@annals/test-support'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { migrateOutbox } from '../src/migrate-outbox.js'
-import { createOutboxRelay } from '../src/outbox-relay.js'
 import { publicationMap } from '../src/publication-map.js'
-import { createRedisStreamsPublisher, streamKey } from '../src/redis-streams-publisher.js'
-import { createTestDatabase, createTestRedis, readStream, waitFor } from './helpers.js'
+import { streamKey } from '../src/redis-streams-publisher.js'
+import { listening, readStream, relayTo, useTestbed } from './helpers.js'
 
 type OrderPlaced = Event<'OrderPlaced', { orderId: string; totalCents: number; fraudScore: number }>
 type OrderNoted = Event<'OrderNoted', { note: string }>
 type OrderEvent = OrderPlaced | OrderNoted
 
-const logger = pino({ level: 'silent' })
 const schema = 'shop'
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let r: ReturnType<typeof createTestRedis>
+const bed = useTestbed('store')
 
 beforeAll(async () => {
-  db = await createTestDatabase('store')
-  r = createTestRedis()
-  await migrate({ pool: db.pool, schema })
-  await migrateOutbox({ pool: db.pool, schema })
-})
-afterAll(async () => {
-  await r?.cleanup()
-  await db?.drop()
+  await migrate({ pool: bed.db.pool, schema })
+  await migrateOutbox({ pool: bed.db.pool, schema })
 })
 
 const publish = publicationMap<OrderEvent>({
@@ -43,7 +34,7 @@ function placed(orderId: string): OrderPlaced {
 }
 
 async function outboxRows(): Promise<Record<string, unknown>[]> {
-  const { rows } = await db.pool.query(
+  const { rows } = await bed.db.pool.query(
     `SELECT message_id, topic, partition_key, type, payload, headers, event_id, event_position::text AS event_position
        FROM ${schema}.outbox ORDER BY id`,
   )
@@ -52,7 +43,7 @@ async function outboxRows(): Promise<Record<string, unknown>[]> {
 
 describe('through the Postgres event store', () => {
   it('appendToStream writes one row per routed event in its transaction; the relay publishes it with the real envelope', async () => {
-    const store = createPostgresEventStore({ pool: db.pool, schema, outbox: { publish } })
+    const store = createPostgresEventStore({ pool: bed.db.pool, schema, outbox: { publish } })
     const result = await store.appendToStream<OrderEvent>(
       'order-1',
       [placed('o-1'), { type: 'OrderNoted', data: { note: 'gift wrap' } }],
@@ -78,22 +69,17 @@ describe('through the Postgres event store', () => {
       },
     })
 
-    const keyPrefix = `${r.keyPrefix}:first`
-    const relay = createOutboxRelay({
-      pool: db.pool,
-      schema,
-      publisher: createRedisStreamsPublisher({ redis: r.redis, keyPrefix }),
-      logger,
-    })
+    const keyPrefix = `${bed.keyPrefix}first`
+    const relay = relayTo(bed, keyPrefix, { schema })
     expect(await relay.runOnce()).toMatchObject({ published: 1 })
-    const entries = await readStream(r.redis, streamKey(keyPrefix, 'orders'))
+    const entries = await readStream(bed.redis, streamKey(keyPrefix, 'orders'))
     expect(entries.map((e) => e.fields.messageId)).toEqual([event.eventId])
     expect(JSON.parse(entries[0]?.fields.payload ?? 'null')).toEqual({ orderId: 'o-1', totalCents: 1999 })
   })
 
   it('a rolled-back append writes no outbox row and publishes nothing; only committed appends reach the broker', async () => {
-    await db.pool.query(`DELETE FROM ${schema}.outbox`)
-    const store = createPostgresEventStore({ pool: db.pool, schema, outbox: { publish } })
+    await bed.db.pool.query(`DELETE FROM ${schema}.outbox`)
+    const store = createPostgresEventStore({ pool: bed.db.pool, schema, outbox: { publish } })
     // A version conflict on one stream of an atomic two-stream append rolls back the other stream too.
     await expect(
       store.appendToStreams([
@@ -106,7 +92,7 @@ describe('through the Postgres event store', () => {
     })
     // A mapping that throws fails the append as a whole: no event, no message.
     const failing = createPostgresEventStore({
-      pool: db.pool,
+      pool: bed.db.pool,
       schema,
       outbox: {
         publish: publicationMap<OrderEvent>({
@@ -128,23 +114,18 @@ describe('through the Postgres event store', () => {
     expect(await outboxRows()).toEqual([])
 
     await store.appendToStream('order-5', [placed('o-5')], { expectedVersion: 'no-stream' })
-    const keyPrefix = `${r.keyPrefix}:rollback`
-    const relay = createOutboxRelay({
-      pool: db.pool,
-      schema,
-      publisher: createRedisStreamsPublisher({ redis: r.redis, keyPrefix }),
-      logger,
-    })
+    const keyPrefix = `${bed.keyPrefix}rollback`
+    const relay = relayTo(bed, keyPrefix, { schema })
     while ((await relay.runOnce()).claimed > 0) {
       // drain
     }
-    const entries = await readStream(r.redis, streamKey(keyPrefix, 'orders'))
+    const entries = await readStream(bed.redis, streamKey(keyPrefix, 'orders'))
     expect(entries.map((e) => e.fields.partitionKey)).toEqual(['order-5'])
   })
 
   it('an idempotent re-send of the same events writes no second outbox row', async () => {
-    await db.pool.query(`DELETE FROM ${schema}.outbox`)
-    const store = createPostgresEventStore({ pool: db.pool, schema, outbox: { publish } })
+    await bed.db.pool.query(`DELETE FROM ${schema}.outbox`)
+    const store = createPostgresEventStore({ pool: bed.db.pool, schema, outbox: { publish } })
     const eventId = '0a6f3f0e-6b1e-4a39-9a55-2d0c7f1f2b01'
     const first = await store.appendToStream('order-6', [{ ...placed('o-6'), eventId }], {
       expectedVersion: 'no-stream',
@@ -157,37 +138,24 @@ describe('through the Postgres event store', () => {
     expect((await outboxRows()).map((row) => row.message_id)).toEqual([eventId])
   })
 
-  it("wakes the relay on the store's append notification", async () => {
-    await db.pool.query(`DELETE FROM ${schema}.outbox`)
-    const store = createPostgresEventStore({ pool: db.pool, schema, outbox: { publish } })
-    const keyPrefix = `${r.keyPrefix}:notify`
-    const relay = createOutboxRelay({
-      pool: db.pool,
-      schema,
-      publisher: createRedisStreamsPublisher({ redis: r.redis, keyPrefix }),
-      logger,
-      pollIntervalMs: 600_000,
-      listenChannel: store.names.channel,
-    })
-    relay.start()
+  it("wakes the relay on the store's append notification (through the store's log watcher)", async () => {
+    await bed.db.pool.query(`DELETE FROM ${schema}.outbox`)
+    const store = createPostgresEventStore({ pool: bed.db.pool, schema, outbox: { publish } })
+    const keyPrefix = `${bed.keyPrefix}notify`
+    const watcher = createPostgresLogWatcher({ pool: bed.db.pool, schema })
+    const relay = relayTo(bed, keyPrefix, { schema, pollIntervalMs: 600_000, watcher })
+    await relay.start()
     try {
-      // Once the relay listens, its loop sleeps for ten minutes after each empty poll.
-      await waitFor(
-        async () =>
-          (
-            await db.pool.query(
-              `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`,
-            )
-          ).rowCount === 1,
-        10_000,
-        'the relay to LISTEN',
-      )
+      // Once the watcher listens, the relay's loop sleeps for ten minutes after each empty poll.
+      await watcher.ready()
+      await waitFor('the watcher to LISTEN', listening(bed.db.pool), 10_000)
       await store.appendToStream('order-7', [placed('o-7')], { expectedVersion: 'no-stream' })
-      await waitFor(async () => (await r.redis.xlen(streamKey(keyPrefix, 'orders'))) === 1, 20_000, 'the wake-up')
+      await waitFor('the wake-up', async () => (await bed.redis.xlen(streamKey(keyPrefix, 'orders'))) === 1, 20_000)
     } finally {
       await relay.stop()
+      await watcher.close()
     }
-    const entries = await readStream(r.redis, streamKey(keyPrefix, 'orders'))
+    const entries = await readStream(bed.redis, streamKey(keyPrefix, 'orders'))
     expect(entries.map((e) => e.fields.partitionKey)).toEqual(['order-7'])
   })
 })

@@ -1,5 +1,5 @@
 import type { LogCheckpoint } from '@annals/core'
-import { storeNames } from '@annals/store-postgres'
+import { createPostgresEventStore } from '@annals/store-postgres'
 import type { Pool } from 'pg'
 
 /** Options of {@link createPostgresPendingCounter}. */
@@ -19,16 +19,11 @@ export type PostgresPendingCounterOptions = Readonly<{
 export function createPostgresPendingCounter(
   options: PostgresPendingCounterOptions,
 ): (after: LogCheckpoint, types: readonly string[]) => Promise<number> {
-  const events = storeNames(options.schema ?? 'annals', options.tablePrefix ?? '').events
-  const cap = options.cap ?? 1_000_000
-  return async (after, types) => {
-    const { rows } = await options.pool.query<{ n: string }>(
-      `SELECT count(*)::text AS n FROM (
-         SELECT 1 FROM ${events} e
-         WHERE (e.transaction_id, e.global_position) > ($1::text::xid8, $2::bigint) AND e.type = ANY($3::text[])
-         LIMIT $4) x`,
-      [after.transactionId.toString(), after.position.toString(), types, cap],
-    )
-    return Number(rows[0]?.n ?? 0)
-  }
+  const store = createPostgresEventStore({
+    pool: options.pool,
+    ...(options.schema ? { schema: options.schema } : {}),
+    ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}),
+  })
+  const limit = options.cap ?? 1_000_000
+  return (after, types) => store.countEvents({ after, types, limit })
 }

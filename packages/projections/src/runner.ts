@@ -5,11 +5,13 @@ import {
   type EventStore,
   LOG_START,
   type LogCheckpoint,
+  type Logger,
   type LogWatcher,
   type RecordedEvent,
+  withLogFields,
 } from '@annals/core'
 import type { Pool } from 'pg'
-import { type Logger, pino } from 'pino'
+import { pino } from 'pino'
 import { Counter, Gauge, Registry } from 'prom-client'
 import { backoffDelay, createWaiter, type RetryOptions } from './backoff.js'
 import { createDeadLetterStore, type ParkedEvent } from './dead-letters.js'
@@ -94,6 +96,7 @@ export type ProjectionRunnerOptions = Readonly<{
   countPending?: (after: LogCheckpoint, types: readonly string[]) => Promise<number>
   /** Stop gracefully on SIGTERM and SIGINT. Default false. */
   handleSignals?: boolean
+  /** Where the runner logs (a pino logger fits). Default: a pino logger named annals-projections. */
   logger?: Logger
   /** Prometheus registry to register the metrics in (default: a new one, see `runner.metrics`). */
   metricsRegistry?: Registry
@@ -190,7 +193,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
   const maxAttempts = positiveInt('retry.maxAttempts', options.retry?.maxAttempts, 5)
   const initialDelayMs = positiveInt('retry.initialDelayMs', options.retry?.initialDelayMs, 50)
   const maxDelayMs = positiveInt('retry.maxDelayMs', options.retry?.maxDelayMs, 5000)
-  const log = (options.logger ?? pino({ name: 'annals-projections' })).child({ worker: workerId })
+  const log = withLogFields(options.logger ?? pino({ name: 'annals-projections' }), { worker: workerId })
   const leases = createLeaseStore(pool, tables)
   const registry = createRegistry(pool, tables)
   const deadLetters = createDeadLetterStore(pool, tables)
@@ -229,7 +232,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
   let renewTimer: NodeJS.Timeout | null = null
   let unsubscribe: (() => void) | null = null
   const signalHandler = () => {
-    log.info('signal received, stopping projections')
+    log.info({}, 'signal received, stopping projections')
     void stop()
   }
 
@@ -801,7 +804,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     stopWaiters.clear()
     await Promise.all(workers.map((w) => w.loop))
     running = false
-    log.info('projection runner stopped')
+    log.info({}, 'projection runner stopped')
     markStopped()
   }
 

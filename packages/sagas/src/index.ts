@@ -23,7 +23,6 @@ export {
   SagaWorkerAlreadyStartedError,
   UnknownSagaError,
 } from './errors.js'
-export { type SagaLogger, silentLogger } from './logger.js'
 export {
   type AnyReactor,
   createReactorHandler,

@@ -5,8 +5,8 @@
 // DEADLINE_MS (payout deadline); REACTION_LOG, CRASH_AFTER_REACTION (see worker-sagas.ts).
 import pg from 'pg'
 import { pino } from 'pino'
+import type { SagaBoundary } from '../src/engine/saga-engine-types.js'
 import { createSagaWorker } from '../src/postgres/saga-worker.js'
-import type { SagaBoundary } from '../src/saga-engine.js'
 import { pgStore } from './store.js'
 import { mirrorDeposits, workerSagas } from './worker-sagas.js'
 

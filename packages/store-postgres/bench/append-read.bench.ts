@@ -3,8 +3,8 @@
 //   pnpm --filter @annals/store-postgres exec tsx --conditions=@annals/source bench/append-read.bench.ts
 import { randomUUID } from 'node:crypto'
 import pg from 'pg'
+import { createPostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { migrate } from '../src/migrate.js'
-import { createPostgresEventStore } from '../src/postgres-event-store.js'
 import { createTestDatabase } from '../src/testing/test-database.js'
 import { startThrowawayPostgres } from '../src/testing/throwaway-postgres.js'
 

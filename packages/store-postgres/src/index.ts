@@ -9,6 +9,14 @@ export {
   PgThrowawayPostgresError,
   PgUnexpectedResultError,
 } from './errors.js'
+export type { AppendLimits } from './event-store/append-input.js'
+export type { CountEventsOptions } from './event-store/log-reads.js'
+export type { OutboxOptions } from './event-store/outbox-rows.js'
+export {
+  createPostgresEventStore,
+  type PostgresEventStore,
+  type PostgresEventStoreOptions,
+} from './event-store/postgres-event-store.js'
 export {
   type FenceHolder,
   getLogFenceStatusOf as getLogFenceStatus,
@@ -30,16 +38,6 @@ export {
   type PostgresCheckpointStoreOptions,
   storeCheckpointInTransaction,
 } from './postgres-checkpoint-store.js'
-export {
-  type AppendLimits,
-  type CountEventsOptions,
-  createPostgresEventStore,
-  type OutboxMessage,
-  type OutboxOptions,
-  outboxMessageId,
-  type PostgresEventStore,
-  type PostgresEventStoreOptions,
-} from './postgres-event-store.js'
 export {
   createPostgresIdempotencyStore,
   type PostgresIdempotencyStoreOptions,

@@ -1,12 +1,9 @@
 import type { CheckpointStore, IdempotencyStore, SnapshotStore } from '@annals/core'
+import type { AppendLimits } from './event-store/append-input.js'
+import type { OutboxOptions } from './event-store/outbox-rows.js'
+import { createPostgresEventStore, type PostgresEventStore } from './event-store/postgres-event-store.js'
 import { migrate } from './migrate.js'
 import { createPostgresCheckpointStore } from './postgres-checkpoint-store.js'
-import {
-  type AppendLimits,
-  createPostgresEventStore,
-  type OutboxOptions,
-  type PostgresEventStore,
-} from './postgres-event-store.js'
 import { createPostgresIdempotencyStore } from './postgres-idempotency-store.js'
 import { createPostgresLogWatcher, type PostgresLogWatcher } from './postgres-log-watcher.js'
 import { createPostgresSnapshotStore } from './postgres-snapshot-store.js'

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { LOG_START, type LogCheckpoint, type RecordedEvent } from '@annals/core'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { createPostgresEventStore, type PostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { migrate } from '../src/migrate.js'
 import { createPostgresCheckpointStore } from '../src/postgres-checkpoint-store.js'
-import { createPostgresEventStore, type PostgresEventStore } from '../src/postgres-event-store.js'
 import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.js'
 
 let db: TestDatabase

@@ -5,9 +5,9 @@ import {
   snapshotStoreContract,
 } from '@annals/core/testing'
 import { afterAll, beforeAll, inject } from 'vitest'
+import { createPostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { migrate } from '../src/migrate.js'
 import { createPostgresCheckpointStore } from '../src/postgres-checkpoint-store.js'
-import { createPostgresEventStore } from '../src/postgres-event-store.js'
 import { createPostgresIdempotencyStore } from '../src/postgres-idempotency-store.js'
 import { createPostgresSnapshotStore } from '../src/postgres-snapshot-store.js'
 import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.js'

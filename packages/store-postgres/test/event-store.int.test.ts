@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { isAnnalsError, type RecordedEvent } from '@annals/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createPostgresEventStore, type PostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { migrate } from '../src/migrate.js'
-import { createPostgresEventStore, outboxMessageId, type PostgresEventStore } from '../src/postgres-event-store.js'
+import { outboxMessageId } from '../src/outbox/outbox-message-id.js'
 import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.js'
 
 let db: TestDatabase
@@ -319,5 +320,40 @@ describe('outbox rows in the append', () => {
       'ANNALS_ERR_CONCURRENCY',
     )
     expect(await count(`"es".outbox`)).toBe(3)
+  })
+
+  it('builds the envelope headers of a message that asks for them once, with the real positions', async () => {
+    const withEnvelope = createPostgresEventStore({
+      pool: db.pool,
+      schema,
+      outbox: {
+        publish: () => [{ topic: 'envelope', envelope: true, headers: { 'content-type': 'application/json' } }],
+      },
+    })
+    const id = `env-${randomUUID()}`
+    await withEnvelope.appendToStream(id, [{ type: 'Opened', data: {} }])
+    const [, event] = (
+      await withEnvelope.appendToStream(id, [
+        { type: 'Noted', data: {} },
+        { type: 'Placed', data: {}, schemaVersion: 2, metadata: { correlationId: 'c-1', causationId: 'k-1' } },
+      ])
+    ).events
+    const { rows } = await db.pool.query(`SELECT headers FROM "es".outbox WHERE event_id = $1`, [event?.eventId])
+    expect(rows).toEqual([
+      {
+        headers: {
+          'content-type': 'application/json',
+          'correlation-id': 'c-1',
+          'causation-id': 'k-1',
+          'annals-event-id': event?.eventId,
+          'annals-event-type': 'Placed',
+          'annals-stream-id': id,
+          'annals-stream-version': '3',
+          'annals-global-position': event?.globalPosition.toString(),
+          'annals-schema-version': '2',
+          'annals-recorded-at': event?.recordedAt.toISOString(),
+        },
+      },
+    ])
   })
 })

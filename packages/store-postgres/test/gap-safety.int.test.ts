@@ -2,8 +2,8 @@ import type { LogCheckpoint, RecordedEvent } from '@annals/core'
 import { LOG_START } from '@annals/core'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createPostgresEventStore, type PostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { migrate } from '../src/migrate.js'
-import { createPostgresEventStore, type PostgresEventStore } from '../src/postgres-event-store.js'
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../src/testing/throwaway-postgres.js'
 
 // These tests hold transactions open. The log fence is server-wide, so they run on a private
@@ -46,7 +46,7 @@ async function openAppend(streamId: string, type: string): Promise<pg.PoolClient
   await client.query(
     `SELECT * FROM "gaps"."append_events"(ARRAY[$1]::text[], ARRAY[-1]::bigint[], ARRAY[1]::integer[], ARRAY[false],
       ARRAY[gen_random_uuid()], ARRAY[$2]::text[], ARRAY[1], ARRAY['{}']::text[], ARRAY['{}']::text[],
-      ARRAY[NULL]::timestamptz[], '{}'::integer[], '{}'::uuid[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[])`,
+      ARRAY[NULL]::timestamptz[], '{}'::integer[], '{}'::uuid[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::boolean[])`,
     [streamId, type],
   )
   return client

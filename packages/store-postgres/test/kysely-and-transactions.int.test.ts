@@ -1,13 +1,13 @@
 import { eventStoreContract } from '@annals/core/testing'
 import { Kysely, PostgresDialect } from 'kysely'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { createPostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { migrate } from '../src/migrate.js'
 import {
   createPostgresCheckpointStore,
   loadCheckpointInTransaction,
   storeCheckpointInTransaction,
 } from '../src/postgres-checkpoint-store.js'
-import { createPostgresEventStore } from '../src/postgres-event-store.js'
 import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.js'
 
 let db: TestDatabase

@@ -3,8 +3,8 @@ import { type AsOf, defineAggregate, defineCommand, defineEvent, loadAggregate, 
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { createPostgresEventStore, type PostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { migrate } from '../src/migrate.js'
-import { createPostgresEventStore, type PostgresEventStore } from '../src/postgres-event-store.js'
 import { createPostgresSnapshotStore } from '../src/postgres-snapshot-store.js'
 import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.js'
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createPostgresEventStore, type PostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { migrate } from '../src/migrate.js'
-import { createPostgresEventStore, type PostgresEventStore } from '../src/postgres-event-store.js'
 import { createPostgresLogWatcher } from '../src/postgres-log-watcher.js'
 import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.js'
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../src/testing/throwaway-postgres.js'

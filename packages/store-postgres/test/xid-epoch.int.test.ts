@@ -1,8 +1,8 @@
 import { LOG_START } from '@annals/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createPostgresEventStore, type PostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { migrate } from '../src/migrate.js'
 import { createPostgresCheckpointStore } from '../src/postgres-checkpoint-store.js'
-import { createPostgresEventStore, type PostgresEventStore } from '../src/postgres-event-store.js'
 import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.js'
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../src/testing/throwaway-postgres.js'
 

@@ -20,7 +20,9 @@ export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
 
 /** A Redis client for tests; `close()` deletes the prefix's keys (when given) and quits. */
 export function testRedis(prefix?: string): Redis & { close(): Promise<void> } {
-  const redis = new Redis(REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 2 }) as Redis & { close(): Promise<void> }
+  const redis = new Redis(REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 2 }) as Redis & {
+    close(): Promise<void>
+  }
   redis.close = async () => {
     if (prefix) await deleteKeys(redis, prefix)
     await redis.quit()

@@ -33,11 +33,15 @@ const alive = new Set<SpawnedProcess>()
  * `@annals/source` condition and tsx), so tests can crash, kill and restart real workers.
  */
 export function spawnTs(file: string, options: SpawnTsOptions = {}): SpawnedProcess {
-  const child = spawn(process.execPath, ['--conditions=@annals/source', '--import', tsxLoader, file, ...(options.args ?? [])], {
-    ...(options.cwd ? { cwd: options.cwd } : {}),
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@annals/source', '--import', tsxLoader, file, ...(options.args ?? [])],
+    {
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   const lines: string[] = []
   let out = ''
   let err = ''

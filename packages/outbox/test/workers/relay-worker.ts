@@ -3,14 +3,15 @@
 //   HANG_AFTER_PUBLISH=1  print "ACKED <ids>" once the broker acknowledged a batch, then hang before marking
 //   PUBLISH_DELAY_MS=n    wait up to n ms (random) before each publish, to widen race windows
 import type { EventPublisher } from '@annals/core'
+import { REDIS_URL } from '@annals/test-support'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { createOutboxRelay } from '../../src/outbox-relay.js'
 import { createRedisStreamsPublisher } from '../../src/redis-streams-publisher.js'
+import { createOutboxRelay } from '../../src/relay/outbox-relay.js'
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 })
 pool.on('error', () => undefined)
-const redis = new Redis({ host: '127.0.0.1', port: 6379 })
+const redis = new Redis(REDIS_URL)
 const inner = createRedisStreamsPublisher({ redis, keyPrefix: process.env.REDIS_PREFIX ?? 'annals' })
 const delay = Number(process.env.PUBLISH_DELAY_MS ?? 0)
 const publisher: EventPublisher = {
@@ -25,8 +26,9 @@ const relay = createOutboxRelay({
   publisher,
   batchSize: Number(process.env.BATCH_SIZE ?? 100),
   pollIntervalMs: 20,
-  backoff: { initialMs: 20, maxMs: 200 },
+  backoff: { initialDelayMs: 20, maxDelayMs: 200 },
   relayId: process.env.RELAY_ID,
+  handleSignals: true,
   afterPublish:
     process.env.HANG_AFTER_PUBLISH === '1'
       ? async (messages) => {
@@ -35,12 +37,9 @@ const relay = createOutboxRelay({
         }
       : undefined,
 })
-relay.start()
+await relay.start()
 process.stdout.write('READY\n')
-process.on('SIGTERM', () => {
-  void relay.stop().then(async () => {
-    redis.disconnect()
-    await pool.end()
-    process.exit(0)
-  })
-})
+// SIGTERM stops the relay gracefully (handleSignals); then the process lets go of its connections.
+await relay.whenStopped()
+redis.disconnect()
+await pool.end()

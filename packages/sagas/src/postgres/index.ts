@@ -3,7 +3,6 @@ export {
   type MigrateSagasResult,
   migrateSagas,
 } from './migrate-sagas.js'
-export { DEFAULT_SAGA_SCHEMA } from './names.js'
 export {
   createReactorProjection,
   type ReactorProjectionOptions,
@@ -19,5 +18,6 @@ export {
   type SagaHistoryEntry,
   type SagaSummary,
 } from './saga-admin.js'
+export { DEFAULT_SAGA_SCHEMA } from './saga-tables.js'
 export { createSagaWorker, type SagaWorker, type SagaWorkerOptions } from './saga-worker.js'
 export { type StartSagaTarget, startSaga } from './start-saga.js'

@@ -2,7 +2,6 @@ import type { EventStore, IdempotencyStore, RetryPolicy, SnapshotStore } from '@
 import { type AnyProjection, createPostgresSink, defineProjection } from '@annals/projections'
 import type { Pool } from 'pg'
 import { type AnyReactor, createReactorHandler } from '../reactor.js'
-import { assertIdentifier } from './names.js'
 
 /** Options of {@link createReactorProjection}. */
 export type ReactorProjectionOptions = Readonly<{
@@ -30,7 +29,9 @@ export function reactorProjectionName(reactor: AnyReactor): string {
  */
 export function createReactorProjection(reactor: AnyReactor, options: ReactorProjectionOptions): AnyProjection {
   const handle = createReactorHandler(reactor, options)
-  const table = assertIdentifier('reactor table', `reactor_${reactor.name.replace(/[^a-z0-9_]/g, '_')}`)
+  // defineReactor allows lower-case letters, digits, `_`, `-` and `.` (at most 40): with the other
+  // two mapped to `_`, the table name is a plain identifier of at most 48 characters.
+  const table = `reactor_${reactor.name.replace(/[^a-z0-9_]/g, '_')}`
   return defineProjection({
     name: reactorProjectionName(reactor),
     version: 1,

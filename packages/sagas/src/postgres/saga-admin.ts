@@ -4,7 +4,7 @@ import { InvalidSagaOptionError, SagaNotFoundError } from '../errors.js'
 import { sagaStreamId } from '../saga-definition.js'
 import type { SagaEvent } from '../saga-events.js'
 import { foldSaga, SAGA_STATUSES, type SagaState, type SagaStatus } from '../saga-state.js'
-import { sagaTables } from './names.js'
+import { sagaTables } from './saga-tables.js'
 
 /** One saga instance as listed (from the `saga_instances` table). */
 export type SagaSummary = Readonly<{

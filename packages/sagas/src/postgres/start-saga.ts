@@ -3,8 +3,8 @@ import type { Pool } from 'pg'
 import { createSagaEngine } from '../engine/saga-engine.js'
 import type { StartSagaOptions, StartSagaResult } from '../engine/saga-engine-types.js'
 import type { SagaDefinition } from '../saga-definition.js'
-import { sagaTables } from './names.js'
-import { ensureInstanceRow } from './saga-worker.js'
+import { ensureInstanceRow } from './saga-instances.js'
+import { sagaTables } from './saga-tables.js'
 
 /** Where {@link startSaga} records the new instance. */
 export type StartSagaTarget = Readonly<{ pool: Pool; store: EventStore; schema?: string }>

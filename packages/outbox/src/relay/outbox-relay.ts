@@ -1,0 +1,159 @@
+import { createWorkerLifecycle, silentLogger, type Worker } from '@annals/core'
+import { outboxTables } from '@annals/store-postgres/outbox'
+import { withTransaction } from '@annals/store-postgres/sql'
+import type { PoolClient } from 'pg'
+import { OutboxAlreadyStartedError } from '../errors.js'
+import { cleanupSentMessages } from '../outbox-admin.js'
+import { claimBatch } from './claim-batch.js'
+import { publishBatch } from './publish-batch.js'
+import { markSent, recordFailures } from './record-outcome.js'
+import { type OutboxRelayOptions, resolveRelaySettings } from './relay-options.js'
+
+/** What one {@link OutboxRelay.runOnce} did. */
+export type RelayBatchResult = Readonly<{
+  /** Rows claimed (locked) for this batch. */
+  claimed: number
+  /** Rows the broker acknowledged and that are now marked sent. */
+  published: number
+  /** Rows whose attempt failed (retried later or dead). */
+  failed: number
+  /** Rows that became dead in this batch. */
+  dead: number
+}>
+
+/** Moves outbox rows to the broker: claim, publish, mark sent, retry with backoff, dead-letter. */
+export interface OutboxRelay extends Worker {
+  /** Claims and publishes one batch. */
+  runOnce(): Promise<RelayBatchResult>
+}
+
+const NOTHING: RelayBatchResult = { claimed: 0, published: 0, failed: 0, dead: 0 }
+
+/**
+ * Creates an outbox relay. Several relays (in several processes) may run against one outbox.
+ *
+ * Ordering: only the lowest unsent row of a partition key (its head) can be claimed, with
+ * `FOR UPDATE SKIP LOCKED`, and the claiming transaction stays open while the batch is published, so
+ * at most one relay publishes a key at a time; rows of a key behind its head ride along in id order.
+ * A dead head blocks its key; other keys keep flowing.
+ * @example
+ * const relay = createOutboxRelay({ pool, schema: 'app', publisher, watcher: createPostgresLogWatcher({ pool, schema: 'app' }) })
+ * await relay.start()
+ */
+export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const tables = outboxTables(options)
+  const location = { schema: tables.schema, tablePrefix: tables.tablePrefix }
+  const { pool, publisher, metrics } = options
+  const settings = resolveRelaySettings(options)
+  const { batchSize, relayId } = settings
+  const logger = options.logger ?? silentLogger
+
+  let running: Promise<void> | undefined
+  let wake: (() => void) | undefined
+  let unsubscribe: (() => void) | undefined
+  let lastCleanup = 0
+  // Set by a wake-up that arrives while a batch runs, so that the loop does not sleep past it.
+  let woken = false
+
+  function runOnce(): Promise<RelayBatchResult> {
+    return withTransaction(pool, claimAndPublish)
+  }
+
+  async function claimAndPublish(client: PoolClient): Promise<RelayBatchResult> {
+    await client.query(`SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, [
+      String(settings.idleTimeoutMs),
+    ])
+    const batch = await claimBatch(client, tables, settings)
+    if (batch === null) return NOTHING
+    const started = performance.now()
+    const { sent, failures } = await publishBatch(publisher, batch, settings.publishTimeoutMs)
+    if (sent.length > 0 && options.afterPublish) await options.afterPublish(sent)
+    await markSent(client, tables, sent)
+    const recorded = await recordFailures(client, tables, failures, settings)
+    for (const f of recorded) {
+      const fields = {
+        relayId,
+        err: f.error,
+        messageId: f.message.messageId,
+        partitionKey: f.message.partitionKey,
+        attempt: f.attempt,
+      }
+      if (f.dead) logger.error(fields, 'outbox message is dead')
+      else logger.warn(fields, 'outbox publish failed, will retry')
+    }
+    const dead = recorded.filter((f) => f.dead).length
+    if (metrics) {
+      for (const m of sent) metrics.published.inc({ topic: m.topic })
+      metrics.failures.inc(failures.length)
+      metrics.dead.inc(dead)
+      metrics.batchSeconds.observe((performance.now() - started) / 1000)
+    }
+    return { claimed: batch.length, published: sent.length, failed: failures.length, dead }
+  }
+
+  async function cleanupIfDue(): Promise<void> {
+    const now = Date.now()
+    if (now - lastCleanup < settings.cleanupIntervalMs) return
+    lastCleanup = now
+    const { deleted } = await cleanupSentMessages({ ...location, pool, olderThanMs: settings.retentionMs })
+    if (deleted > 0) logger.debug({ relayId, deleted }, 'deleted published outbox rows')
+  }
+
+  async function loop(): Promise<void> {
+    let errors = 0
+    while (!lifecycle.stopping) {
+      let full = false
+      try {
+        const result = await runOnce()
+        full = result.claimed >= batchSize
+        errors = 0
+        await cleanupIfDue()
+      } catch (error) {
+        errors += 1
+        logger.error({ relayId, err: error }, 'outbox relay batch failed')
+      }
+      if (lifecycle.stopping) break
+      if (woken && errors === 0) full = true
+      woken = false
+      if (!full || errors > 0) {
+        const delay =
+          errors > 0 ? Math.min(10_000, settings.pollIntervalMs * 2 ** Math.min(errors, 6)) : settings.pollIntervalMs
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay)
+          wake = () => {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+        wake = undefined
+      }
+    }
+  }
+
+  const lifecycle = createWorkerLifecycle({
+    alreadyStarted: () => new OutboxAlreadyStartedError('The outbox relay'),
+    handleSignals: options.handleSignals ?? false,
+    onStart() {
+      woken = false
+      unsubscribe = options.watcher?.onWake(() => {
+        woken = true
+        wake?.()
+      })
+      running = loop()
+    },
+    async onStop() {
+      unsubscribe?.()
+      unsubscribe = undefined
+      wake?.()
+      await running
+      running = undefined
+    },
+  })
+
+  return {
+    runOnce,
+    start: () => lifecycle.start(),
+    stop: () => lifecycle.stop(),
+    whenStopped: () => lifecycle.whenStopped(),
+  }
+}

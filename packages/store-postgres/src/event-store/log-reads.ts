@@ -1,0 +1,140 @@
+import {
+  type Event,
+  InvalidArgumentError,
+  LOG_START,
+  type LogCheckpoint,
+  type ReadAllOptions,
+  type ReadAllResult,
+  type ReadStreamOptions,
+  type ReadStreamResult,
+  type RecordedEvent,
+  type StreamId,
+} from '@annals/core'
+import { mapPgError } from '../map-pg-error.js'
+import type { SqlRunner } from '../sql/executor.js'
+import type { StoreTables } from '../store-tables.js'
+import { checkText } from '../validation.js'
+import { type EventRow, toRecordedEvent } from './event-row.js'
+import { logStatements } from './log-sql.js'
+
+/** Options of `PostgresEventStore.countEvents`. */
+export type CountEventsOptions = Readonly<{
+  after?: LogCheckpoint
+  types?: readonly string[]
+  limit?: number
+}>
+
+/** @internal The store's reads: one stream, the global log, counts. */
+export type LogReads = Readonly<{
+  readStream<E extends Event = Event>(streamId: StreamId, options?: ReadStreamOptions): Promise<ReadStreamResult<E>>
+  readAll<E extends Event = Event>(options?: ReadAllOptions): Promise<ReadAllResult<E>>
+  countEvents(options?: CountEventsOptions): Promise<number>
+}>
+
+function checkLimit(limit: number | undefined, fallback: number | null, min: number): number | null {
+  if (limit === undefined) return fallback
+  if (!Number.isInteger(limit) || limit < min) throw new InvalidArgumentError('limit', `must be an integer >= ${min}`)
+  return limit
+}
+
+function checkAfter(after: LogCheckpoint = LOG_START): LogCheckpoint {
+  if (after.transactionId < 0n || after.position < 0n) {
+    throw new InvalidArgumentError('after', 'transactionId and position must be >= 0n')
+  }
+  return after
+}
+
+function checkpointOf(event: RecordedEvent): LogCheckpoint {
+  return { transactionId: event.transactionId, position: event.globalPosition }
+}
+
+/** @internal Builds the reads of one store. */
+export function createLogReads(names: StoreTables, runner: SqlRunner): LogReads {
+  const sql = logStatements(names)
+  const logError = (error: unknown) => mapPgError(error, { schema: names.schema, streams: [], expected: [] })
+
+  return {
+    async readStream<E extends Event = Event>(
+      streamId: StreamId,
+      options?: ReadStreamOptions,
+    ): Promise<ReadStreamResult<E>> {
+      checkText(streamId, 'stream id', ['streamId'])
+      const limit = checkLimit(options?.limit, null, 0)
+      let rows: (EventRow & { current_version: string | null })[]
+      try {
+        rows = await runner.query(sql.readStream, [
+          streamId,
+          (options?.from ?? 1n).toString(),
+          options?.to?.toString() ?? null,
+          options?.untilPosition?.toString() ?? null,
+          options?.untilTime?.toISOString() ?? null,
+          limit,
+        ])
+      } catch (error) {
+        throw mapPgError(error, { schema: names.schema, streams: [streamId], expected: [] })
+      }
+      const currentVersion = BigInt(rows[0]?.current_version ?? '0')
+      const events = rows.filter((row) => row.event_id !== null).map((row) => toRecordedEvent(row) as RecordedEvent<E>)
+      return { events, currentVersion, streamExists: currentVersion > 0n }
+    },
+
+    async readAll<E extends Event = Event>(options?: ReadAllOptions): Promise<ReadAllResult<E>> {
+      const limit = checkLimit(options?.limit, 1000, 1) as number
+      const after = checkAfter(options?.after)
+      const types = options?.types ? [...new Set(options.types)] : null
+      try {
+        if (types === null) {
+          const rows = await runner.query<EventRow>(sql.readAll, [
+            after.transactionId.toString(),
+            after.position.toString(),
+            limit,
+          ])
+          const events = rows.map((row) => toRecordedEvent(row) as RecordedEvent<E>)
+          const last = events[events.length - 1]
+          return { events, checkpoint: last ? checkpointOf(last) : after, caughtUp: events.length < limit }
+        }
+        const rows = await runner.query<EventRow & { head_tx: string | null; head_pos: string | null }>(
+          sql.readAllTyped,
+          [after.transactionId.toString(), after.position.toString(), limit, types],
+        )
+        const events = rows
+          .filter((row) => row.event_id !== null)
+          .map((row) => toRecordedEvent(row) as RecordedEvent<E>)
+        const last = events[events.length - 1]
+        if (events.length >= limit && last) return { events, checkpoint: checkpointOf(last), caughtUp: false }
+        const headTx = rows[0]?.head_tx
+        const headPos = rows[0]?.head_pos
+        let checkpoint = last ? checkpointOf(last) : after
+        if (headTx != null && headPos != null) {
+          const head = { transactionId: BigInt(headTx), position: BigInt(headPos) }
+          if (
+            head.transactionId > checkpoint.transactionId ||
+            (head.transactionId === checkpoint.transactionId && head.position > checkpoint.position)
+          ) {
+            checkpoint = head
+          }
+        }
+        return { events, checkpoint, caughtUp: true }
+      } catch (error) {
+        throw logError(error)
+      }
+    },
+
+    async countEvents(options?: CountEventsOptions): Promise<number> {
+      const after = checkAfter(options?.after)
+      const limit = checkLimit(options?.limit, null, 0)
+      const types = options?.types ? [...options.types] : null
+      try {
+        const [row] = await runner.query<{ n: string }>(sql.count, [
+          after.transactionId.toString(),
+          after.position.toString(),
+          types,
+          limit,
+        ])
+        return Number(row?.n ?? 0)
+      } catch (error) {
+        throw logError(error)
+      }
+    },
+  }
+}

@@ -1,0 +1,68 @@
+import type { StoreTables } from '../store-tables.js'
+import { EVENT_COLUMNS } from './event-row.js'
+
+/** @internal The read statements of one store. */
+export type LogStatements = Readonly<{ readStream: string; readAll: string; readAllTyped: string; count: string }>
+
+/** @internal Builds the read statements of one store. */
+export function logStatements(names: StoreTables): LogStatements {
+  const readStream = `SELECT (SELECT s.version::text FROM ${names.streams} s WHERE s.stream_id = $1) AS current_version, x.*
+    FROM (SELECT 1) AS one
+    LEFT JOIN LATERAL (
+      SELECT ${EVENT_COLUMNS} FROM ${names.events} e
+      WHERE e.stream_id = $1 AND e.stream_version >= $2::bigint
+        AND ($3::bigint IS NULL OR e.stream_version <= $3::bigint)
+        AND ($4::bigint IS NULL OR e.global_position <= $4::bigint)
+        AND ($5::timestamptz IS NULL OR e.recorded_at <= $5::timestamptz)
+      ORDER BY e.stream_version
+      LIMIT $6::bigint
+    ) AS x ON true`
+
+  // The fence: every transaction below the oldest one still running has finished, so nothing can
+  // appear below it any more. Reading in (transaction_id, global_position) order up to the fence
+  // never skips an event that commits late.
+  const readAll = `SELECT ${EVENT_COLUMNS} FROM ${names.events} e
+    WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+      AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY e.transaction_id, e.global_position
+    LIMIT $3::bigint`
+
+  // One index range per type (type, transaction_id, global_position), merged: the sort sees at most
+  // types x limit rows. When the batch is not full, the checkpoint jumps to the last event below the
+  // fence, skipping filtered-out events without reading them.
+  const readAllTyped = `WITH fence AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
+    picked AS (
+      SELECT p.* FROM unnest($4::text[]) AS t(type)
+      CROSS JOIN LATERAL (
+        SELECT e.global_position, e.transaction_id FROM ${names.events} e
+        WHERE e.type = t.type AND (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+          AND e.transaction_id < (SELECT x FROM fence)
+        ORDER BY e.transaction_id, e.global_position
+        LIMIT $3::bigint
+      ) AS p
+      ORDER BY p.transaction_id, p.global_position
+      LIMIT $3::bigint
+    ),
+    head AS (
+      SELECT e.transaction_id, e.global_position FROM ${names.events} e
+      WHERE e.transaction_id < (SELECT x FROM fence)
+      ORDER BY e.transaction_id DESC, e.global_position DESC
+      LIMIT 1
+    )
+    SELECT (SELECT h.transaction_id::text FROM head h) AS head_tx, (SELECT h.global_position::text FROM head h) AS head_pos, x.*
+    FROM (SELECT 1) AS one
+    LEFT JOIN LATERAL (
+      SELECT ${EVENT_COLUMNS} FROM picked JOIN ${names.events} e
+        ON e.transaction_id = picked.transaction_id AND e.global_position = picked.global_position
+      ORDER BY e.transaction_id, e.global_position
+    ) AS x ON true`
+
+  const count = `SELECT count(*)::text AS n FROM (
+      SELECT 1 FROM ${names.events} e
+      WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+        AND ($3::text[] IS NULL OR e.type = ANY ($3::text[]))
+      LIMIT $4::bigint
+    ) AS x`
+
+  return { readStream, readAll, readAllTyped, count }
+}

@@ -1,0 +1,80 @@
+import type { OutboxMessage, PublishableEvent } from '@annals/core'
+import { outboxMessageId } from '../outbox/outbox-message-id.js'
+import { checkText, toJsonText } from '../validation.js'
+import type { PreparedAppend } from './append-input.js'
+
+/**
+ * Writes outbox rows in the append's transaction. `publish` runs before the SQL, on each event being
+ * appended (final id, type, data, metadata, stream id, schema version; no positions yet). The headers
+ * are built by the append function, once, with the real positions: see {@link OutboxMessage.envelope}.
+ */
+export type OutboxOptions = Readonly<{ publish: (event: PublishableEvent) => readonly OutboxMessage[] }>
+
+/** @internal The outbox messages of one append as the append function's parallel arrays. */
+export type OutboxRows = {
+  /** 1-based index of the message's event among all events of the append. */
+  event: number[]
+  ids: string[]
+  topics: string[]
+  keys: string[]
+  types: string[]
+  payloads: string[]
+  /** The message's own headers (JSON); the append function adds correlation and envelope headers. */
+  headers: string[]
+  envelope: boolean[]
+}
+
+/** @internal No messages: shared, never written to. */
+export const NO_OUTBOX_ROWS: OutboxRows = {
+  event: [],
+  ids: [],
+  topics: [],
+  keys: [],
+  types: [],
+  payloads: [],
+  headers: [],
+  envelope: [],
+}
+
+/** @internal Runs `publish` on every event of the append and validates what it yields. */
+export function outboxRows(prepared: readonly PreparedAppend[], publish: OutboxOptions['publish']): OutboxRows {
+  const rows: OutboxRows = {
+    event: [],
+    ids: [],
+    topics: [],
+    keys: [],
+    types: [],
+    payloads: [],
+    headers: [],
+    envelope: [],
+  }
+  let eventIndex = 0
+  for (const p of prepared) {
+    p.events.forEach((event, i) => {
+      eventIndex++
+      const eventId = p.ids[i] as string
+      const messages = publish({
+        type: event.type,
+        data: event.data,
+        eventId,
+        streamId: p.streamId,
+        schemaVersion: p.schemaVersions[i] as number,
+        metadata: p.metadataObjects[i] as PublishableEvent['metadata'],
+      })
+      messages.forEach((message, m) => {
+        const path = ['outbox', eventId, m]
+        checkText(message.topic, 'outbox message', [...path, 'topic'])
+        rows.event.push(eventIndex)
+        rows.ids.push(message.messageId ?? outboxMessageId(eventId, m, messages.length))
+        rows.topics.push(message.topic)
+        rows.keys.push(checkText(message.partitionKey ?? p.streamId, 'outbox message', [...path, 'partitionKey']))
+        rows.types.push(checkText(message.type ?? event.type, 'outbox message', [...path, 'type']))
+        const payload = message.payload === undefined ? (event.data ?? null) : message.payload
+        rows.payloads.push(toJsonText(payload, 'outbox message', [...path, 'payload']))
+        rows.headers.push(toJsonText(message.headers ?? {}, 'outbox message', [...path, 'headers']))
+        rows.envelope.push(message.envelope === true)
+      })
+    })
+  }
+  return rows
+}
