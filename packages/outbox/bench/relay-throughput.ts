@@ -9,7 +9,7 @@ import pg from 'pg'
 import { pino } from 'pino'
 import { migrateOutbox } from '../src/migrate-outbox.js'
 import { getOutboxStatus } from '../src/outbox-admin.js'
-import { createOutboxRelay } from '../src/outbox-relay.js'
+import { createOutboxRelay } from '../src/relay/outbox-relay.js'
 import { createRedisStreamsPublisher } from '../src/redis-streams-publisher.js'
 
 const MESSAGES = Number(process.env.MESSAGES ?? 50_000)
