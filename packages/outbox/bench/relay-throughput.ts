@@ -9,8 +9,8 @@ import pg from 'pg'
 import { pino } from 'pino'
 import { migrateOutbox } from '../src/migrate-outbox.js'
 import { getOutboxStatus } from '../src/outbox-admin.js'
-import { createOutboxRelay } from '../src/relay/outbox-relay.js'
 import { createRedisStreamsPublisher } from '../src/redis-streams-publisher.js'
+import { createOutboxRelay } from '../src/relay/outbox-relay.js'
 
 const MESSAGES = Number(process.env.MESSAGES ?? 50_000)
 const KEYS = Number(process.env.KEYS ?? 100)
