@@ -14,7 +14,7 @@ const instances: AnnalsError[] = [
   new cli.MissingEnvError('DATABASE_URL', 'why'),
   new cli.UnreachableError('postgres', 'x', { cause: new Error('refused') }),
   new cli.UsageError('bad'),
-  new cli.NotMigratedError(),
+  new cli.CliNotMigratedError(),
 ]
 
 describe('error catalogue', () => {

@@ -71,13 +71,13 @@ export class UsageError extends AnnalsError<'ANNALS_CLI_ERR_USAGE'> {
 }
 
 /** The projection (or store) tables do not exist in the database yet. */
-export class NotMigratedError extends AnnalsError<'ANNALS_CLI_ERR_NOT_MIGRATED'> {
+export class CliNotMigratedError extends AnnalsError<'ANNALS_CLI_ERR_NOT_MIGRATED'> {
   constructor(options?: { cause?: unknown }) {
     super(
       CliErrorCodes.NOT_MIGRATED,
       'The Annals tables are missing in this database (or schema): run `annals migrate`',
       options,
     )
-    this.name = 'NotMigratedError'
+    this.name = 'CliNotMigratedError'
   }
 }

@@ -10,10 +10,10 @@ export {
 export {
   type CliErrorCode,
   CliErrorCodes,
+  CliNotMigratedError,
   ConfigInvalidError,
   ConfigNotFoundError,
   MissingEnvError,
-  NotMigratedError,
   UnreachableError,
   UsageError,
 } from './errors.js'

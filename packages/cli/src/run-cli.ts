@@ -17,7 +17,7 @@ import type pg from 'pg'
 import { pino } from 'pino'
 import { type AnnalsConfig, findConfigFile, loadConfig } from './config.js'
 import { type Connections, openConnections, pingRedis } from './connections.js'
-import { NotMigratedError, UsageError } from './errors.js'
+import { CliNotMigratedError, UsageError } from './errors.js'
 import { addOperationsCommands } from './operations-commands.js'
 import { formatSeconds, renderTable, toJson } from './output.js'
 
@@ -374,7 +374,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return 0
   } catch (caught) {
     // 42P01: undefined table — the one database error with an obvious fix.
-    const error = (caught as { code?: unknown }).code === '42P01' ? new NotMigratedError({ cause: caught }) : caught
+    const error = (caught as { code?: unknown }).code === '42P01' ? new CliNotMigratedError({ cause: caught }) : caught
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : 2
     }

@@ -8,16 +8,16 @@ const documented = [...docs.matchAll(/^\| `(ANNALS_[A-Z_]+)` *\|/gm)].map((m) =>
 const codes = Object.values(projections.ProjectionErrorCodes)
 
 const instances: AnnalsError[] = [
-  new projections.InvalidIdentifierError('schema', 'Bad'),
+  new projections.ProjectionInvalidIdentifierError('schema', 'Bad'),
   new projections.InvalidProjectionDefinitionError('p', 'bad'),
-  new projections.InvalidOptionError('batchSize', 'bad'),
+  new projections.ProjectionInvalidOptionError('batchSize', 'bad'),
   new projections.DuplicateProjectionError('p'),
   new projections.UnknownProjectionError('p', ['q']),
   new projections.ProjectionMigrationError('failed', '0001'),
   new projections.LeaseLostError('p', 3n),
   new projections.HandlerFailedError('p', 'id', 0, { cause: new Error('x') }),
   new projections.SinkFailedError('redis', 'down'),
-  new projections.AlreadyStartedError(),
+  new projections.ProjectionAlreadyStartedError(),
   new projections.DeadLetterNotFoundError(7n),
   new projections.ProjectionTimeoutError('idle', 10),
 ]

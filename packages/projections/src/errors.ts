@@ -23,14 +23,14 @@ export const ProjectionErrorCodes = {
 export type ProjectionErrorCode = (typeof ProjectionErrorCodes)[keyof typeof ProjectionErrorCodes]
 
 /** A schema, table or projection name is not a plain SQL identifier / key segment. */
-export class InvalidIdentifierError extends AnnalsError<'ANNALS_PROJ_ERR_INVALID_IDENTIFIER'> {
+export class ProjectionInvalidIdentifierError extends AnnalsError<'ANNALS_PROJ_ERR_INVALID_IDENTIFIER'> {
   readonly identifier: string
   constructor(what: string, identifier: string) {
     super(
       ProjectionErrorCodes.INVALID_IDENTIFIER,
       `Invalid ${what} ${JSON.stringify(identifier)}: use lower-case letters, digits and underscores, starting with a letter or underscore (at most 48 characters)`,
     )
-    this.name = 'InvalidIdentifierError'
+    this.name = 'ProjectionInvalidIdentifierError'
     this.identifier = identifier
   }
 }
@@ -46,11 +46,11 @@ export class InvalidProjectionDefinitionError extends AnnalsError<'ANNALS_PROJ_E
 }
 
 /** An option given to the runner, a sink or the CLI is out of range. */
-export class InvalidOptionError extends AnnalsError<'ANNALS_PROJ_ERR_INVALID_OPTION'> {
+export class ProjectionInvalidOptionError extends AnnalsError<'ANNALS_PROJ_ERR_INVALID_OPTION'> {
   readonly option: string
   constructor(option: string, message: string) {
     super(ProjectionErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`)
-    this.name = 'InvalidOptionError'
+    this.name = 'ProjectionInvalidOptionError'
     this.option = option
   }
 }
@@ -148,10 +148,10 @@ export class SinkFailedError extends AnnalsError<'ANNALS_PROJ_ERR_SINK_FAILED'> 
 }
 
 /** `start()` was called on a runner that is already running. */
-export class AlreadyStartedError extends AnnalsError<'ANNALS_PROJ_ERR_ALREADY_STARTED'> {
+export class ProjectionAlreadyStartedError extends AnnalsError<'ANNALS_PROJ_ERR_ALREADY_STARTED'> {
   constructor() {
     super(ProjectionErrorCodes.ALREADY_STARTED, 'The projection runner is already started')
-    this.name = 'AlreadyStartedError'
+    this.name = 'ProjectionAlreadyStartedError'
   }
 }
 

@@ -1,10 +1,10 @@
-import { InvalidIdentifierError } from './errors.js'
+import { ProjectionInvalidIdentifierError } from './errors.js'
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,47}$/
 
 /** Throws unless `value` is a plain lower-case identifier (safe as a SQL identifier and a Redis key segment). */
 export function assertIdentifier(what: string, value: string): string {
-  if (!IDENTIFIER.test(value)) throw new InvalidIdentifierError(what, value)
+  if (!IDENTIFIER.test(value)) throw new ProjectionInvalidIdentifierError(what, value)
   return value
 }
 

@@ -16,12 +16,12 @@ import { Counter, Gauge, Registry } from 'prom-client'
 import { backoffDelay, createWaiter, type RetryOptions } from './backoff.js'
 import { createDeadLetterStore, type ParkedEvent } from './dead-letters.js'
 import {
-  AlreadyStartedError,
   HandlerFailedError,
-  InvalidOptionError,
   isHandlerFailedError,
   isLeaseLostError,
   LeaseLostError,
+  ProjectionAlreadyStartedError,
+  ProjectionInvalidOptionError,
   ProjectionTimeoutError,
 } from './errors.js'
 import { createLeaseStore, type Lease } from './lease.js'
@@ -170,7 +170,8 @@ function checkpointOf(event: RecordedEvent): LogCheckpoint {
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback
-  if (!Number.isInteger(v) || v < 1) throw new InvalidOptionError(name, `must be an integer >= 1 (got ${String(v)})`)
+  if (!Number.isInteger(v) || v < 1)
+    throw new ProjectionInvalidOptionError(name, `must be an integer >= 1 (got ${String(v)})`)
   return v
 }
 
@@ -812,7 +813,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     workerId,
     metrics,
     async start() {
-      if (running) throw new AlreadyStartedError()
+      if (running) throw new ProjectionAlreadyStartedError()
       running = true
       stopping = false
       stopped = new Promise<void>((resolve) => {

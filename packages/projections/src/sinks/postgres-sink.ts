@@ -1,6 +1,6 @@
 import type { LogCheckpoint } from '@annals/core'
 import type { Pool, PoolClient } from 'pg'
-import { InvalidOptionError, SinkFailedError } from '../errors.js'
+import { ProjectionInvalidOptionError, SinkFailedError } from '../errors.js'
 import { assertIdentifier, projectionTables, quoteIdentifier } from '../names.js'
 import type { ReadModelSink, SinkBatch, SinkCommitResult, SinkTarget } from '../sink.js'
 
@@ -42,7 +42,7 @@ export function createPostgresSink<const T extends string>(
   const { pool } = options
   const schema = assertIdentifier('read-model schema', options.schema ?? 'public')
   const names = Object.keys(options.tables) as T[]
-  if (names.length === 0) throw new InvalidOptionError('tables', 'declare at least one table')
+  if (names.length === 0) throw new ProjectionInvalidOptionError('tables', 'declare at least one table')
   for (const name of names) assertIdentifier('read-model table', name)
   const qs = quoteIdentifier(schema)
   const tableOf = (name: string, generation: number) => `${qs}.${quoteIdentifier(`${name}_g${generation}`)}`

@@ -1,6 +1,6 @@
 import type { LogCheckpoint } from '@annals/core'
 import type { Redis } from 'ioredis'
-import { HandlerFailedError, InvalidOptionError, SinkFailedError } from '../errors.js'
+import { HandlerFailedError, ProjectionInvalidOptionError, SinkFailedError } from '../errors.js'
 import type { ReadModelSink, SinkBatch, SinkCommitResult, SinkTarget } from '../sink.js'
 
 /** A value Redis stores as a string. */
@@ -145,7 +145,8 @@ function str(v: RedisScalar): string {
 
 function collector(ops: Op[]): RedisWriter {
   const push = (cmd: string, key: string, args: readonly string[]) => {
-    if (typeof key !== 'string' || key.length === 0) throw new InvalidOptionError('key', 'must be a non-empty string')
+    if (typeof key !== 'string' || key.length === 0)
+      throw new ProjectionInvalidOptionError('key', 'must be a non-empty string')
     ops.push({ cmd, key, args })
   }
   return {
@@ -181,7 +182,8 @@ export function createRedisSink(
 ): ReadModelSink<RedisWriter> & { readonly keyPrefix: string } {
   const { redis } = options
   const keyPrefix = options.keyPrefix ?? 'annals:'
-  if (/[{}]/.test(keyPrefix)) throw new InvalidOptionError('keyPrefix', 'must not contain "{" or "}" (hash tags)')
+  if (/[{}]/.test(keyPrefix))
+    throw new ProjectionInvalidOptionError('keyPrefix', 'must not contain "{" or "}" (hash tags)')
   return {
     kind: 'redis',
     keyPrefix,
