@@ -1,4 +1,4 @@
-import type { EventStore, IdempotencyStore, SnapshotStore } from '@annals/core'
+import type { EventStore, IdempotencyStore, LogWatcher, SnapshotStore } from '@annals/core'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { type AccountService, createAccountService } from './accounts/account-service.js'
 import { type AppDeps, buildApp } from './http/server.js'
@@ -15,6 +15,16 @@ export type ReadSide = Readonly<{
   /** Resolves when every read model has caught up with the log as it is now. */
   idle(): Promise<void>
   stop(): Promise<void>
+}>
+
+/** The write side on Postgres, built by the caller from @annals/store-postgres (the demo's only link to it). */
+export type WriteSide = Readonly<{
+  store: EventStore
+  snapshots: SnapshotStore
+  idempotency: IdempotencyStore
+  watcher?: LogWatcher
+  describe: string
+  release?: () => Promise<void>
 }>
 
 /** What the bank is assembled from: the write-side stores, the read side, and how to release them. */

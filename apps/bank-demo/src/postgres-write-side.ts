@@ -16,7 +16,7 @@ import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { AccountEvent } from './accounts/account.js'
-import type { WriteSide } from './servers.js'
+import type { WriteSide } from './compose.js'
 
 /** The integration topic every deposit and withdrawal is published to (through the outbox). */
 export const TRANSACTIONS_TOPIC = 'bank.transactions'

@@ -1,11 +1,10 @@
-import type { EventStore, IdempotencyStore, LogWatcher, SnapshotStore } from '@annals/core'
 import { connectSearchEngine } from '@annals/elasticsearch'
 import { type AnyProjection, createProjectionRunner, migrateProjections } from '@annals/projections'
 import type { Client } from '@elastic/elasticsearch'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { pino } from 'pino'
-import type { BankParts, ReadSide } from './compose.js'
+import type { BankParts, ReadSide, WriteSide } from './compose.js'
 import { inMemoryReadSide } from './embedded.js'
 import type { OutboxTarget } from './postgres-write-side.js'
 import type { AccountsReadModel, BankSearch } from './read-models/read-model.js'
@@ -27,16 +26,6 @@ export type ServerConfig = Readonly<{
   indexPrefix?: string
   /** Log poll interval of the projection runner (LISTEN/NOTIFY wakes it sooner). Default 250 ms. */
   pollIntervalMs?: number
-}>
-
-/** The write side on Postgres, built by the caller from @annals/store-postgres (the demo's only link to it). */
-export type WriteSide = Readonly<{
-  store: EventStore
-  snapshots: SnapshotStore
-  idempotency: IdempotencyStore
-  watcher?: LogWatcher
-  describe: string
-  release?: () => Promise<void>
 }>
 
 /**

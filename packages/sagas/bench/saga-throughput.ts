@@ -2,13 +2,15 @@
 // USD account and refunded), all queued with startSaga first, then driven by W in-process workers:
 // time from the workers' start to the last end.
 // Run: node --conditions=@annals/source --import tsx packages/sagas/bench/saga-throughput.ts [N] [W]
+
+import { waitFor } from '@annals/test-support'
 import { pino } from 'pino'
 import { bankTransfer } from '../examples/bank-transfer.js'
 import { countSagas } from '../src/postgres/saga-admin.js'
 import { createSagaWorker } from '../src/postgres/saga-worker.js'
 import { startSaga } from '../src/postgres/start-saga.js'
-import { createTestDatabase, createWorld, waitFor } from '../test/helpers.js'
-import { pgStore, usingInterimStore } from '../test/store.js'
+import { createTestDatabase, createWorld } from '../test/helpers.js'
+import { pgStore } from '../test/store.js'
 
 const n = Number(process.argv[2] ?? 500)
 const w = Number(process.argv[3] ?? 2)
@@ -51,8 +53,7 @@ try {
       const c = await countSagas({ pool: db.pool, schema: 'bench' })
       return c.completed + c.compensated === n
     },
-    600_000,
-    50,
+    { timeoutMs: 600_000, everyMs: 50 },
   )
   const ended = performance.now()
   for (const worker of workers) await worker.stop()
@@ -62,7 +63,7 @@ try {
     `${JSON.stringify({
       transfers: n,
       workers: w,
-      store: usingInterimStore ? 'interim (test/interim-pg-store.ts)' : '@annals/store-postgres',
+      store: '@annals/store-postgres',
       queueMs: Math.round(queued - queuing),
       totalSeconds: Number(seconds.toFixed(2)),
       sagasPerSecond: Number((n / seconds).toFixed(1)),

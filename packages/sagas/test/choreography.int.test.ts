@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { waitFor } from '@annals/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, createWorld, spawnWorker, type WorkerProcess, waitFor } from './helpers.js'
-import { usingInterimStore } from './store.js'
+import { createTestDatabase, createWorld, spawnWorker, type WorkerProcess } from './helpers.js'
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
 const workers: WorkerProcess[] = []
@@ -16,7 +16,7 @@ afterAll(async () => {
   await db?.drop()
 })
 
-describe(`choreography reactor${usingInterimStore ? ' (interim event store)' : ''}`, () => {
+describe('choreography reactor', () => {
   it('takes effect once when its event is redelivered after a crash before the checkpoint', async () => {
     const world = await createWorld(db.pool, 'choreo')
     await world.open('src-1', 'EUR', 0)

@@ -1,9 +1,9 @@
+import { waitFor } from '@annals/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bankTransfer } from '../examples/bank-transfer.js'
 import { countSagas, listSagas } from '../src/postgres/saga-admin.js'
 import { startSaga } from '../src/postgres/start-saga.js'
-import { createTestDatabase, createWorld, spawnWorker, type WorkerProcess, waitFor } from './helpers.js'
-import { usingInterimStore } from './store.js'
+import { createTestDatabase, createWorld, spawnWorker, type WorkerProcess } from './helpers.js'
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
 const workers: WorkerProcess[] = []
@@ -16,7 +16,7 @@ afterAll(async () => {
   await db?.drop()
 })
 
-describe(`several workers${usingInterimStore ? ' (interim event store)' : ''}`, () => {
+describe('several workers', () => {
   it('share the instances, started directly or by events, and run every command once', async () => {
     const schema = 'many'
     const world = await createWorld(db.pool, schema)
@@ -54,8 +54,7 @@ describe(`several workers${usingInterimStore ? ' (interim event store)' : ''}`, 
         const counts = await countSagas({ pool: db.pool, schema })
         return counts.completed + counts.compensated === transfers ? counts : null
       },
-      60_000,
-      100,
+      { timeoutMs: 60_000, everyMs: 100 },
     )
     await Promise.all(workers.map((w) => w.kill()))
     const refused = Array.from({ length: transfers }, (_, i) => i).filter((i) => i % 3 === 0).length

@@ -1,9 +1,9 @@
+import { waitFor } from '@annals/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { transferWithReceipt } from '../examples/bank-transfer.js'
 import { getSaga } from '../src/postgres/saga-admin.js'
 import { startSaga } from '../src/postgres/start-saga.js'
-import { createTestDatabase, createWorld, settled, spawnWorker, type WorkerProcess, waitFor } from './helpers.js'
-import { usingInterimStore } from './store.js'
+import { createTestDatabase, createWorld, settled, spawnWorker, type WorkerProcess } from './helpers.js'
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
 const workers: WorkerProcess[] = []
@@ -61,7 +61,7 @@ async function inParallel<T>(limit: number, tasks: readonly (() => Promise<T>)[]
   return results
 }
 
-describe(`kill -9 at every step boundary of a three-step saga${usingInterimStore ? ' (interim event store)' : ''}`, () => {
+describe('kill -9 at every step boundary of a three-step saga', () => {
   it('ends completed or fully compensated after a restart, each command executed once', async () => {
     const runs = paths.flatMap((path) =>
       // One run past the last boundary proves there are no more boundaries than counted.
@@ -93,8 +93,7 @@ describe(`kill -9 at every step boundary of a three-step saga${usingInterimStore
             const s = await world.status('transfer-with-receipt', 't')
             return s === 'completed' || s === 'compensated' || s === 'failed' ? 'ended' : null
           },
-          120_000,
-          50,
+          { timeoutMs: 120_000, everyMs: 50 },
         ).then((how) => how === 'crashed')
         await first.kill()
         const firstOutput = first.output()

@@ -1,7 +1,11 @@
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { createCommandHandler, type EventStore } from '@annals/core'
 import { createTestDatabase as createStoreTestDatabase } from '@annals/store-postgres/testing'
+import { type SpawnedProcess, spawnTs, waitFor } from '@annals/test-support'
 import type pg from 'pg'
+import { Account, Mailbox, Payout } from '../examples/bank-transfer.js'
+import { migrateSagas } from '../src/postgres/migrate-sagas.js'
+import { pgStore } from './store.js'
 
 export const PG_ADMIN_URL = process.env.ANNALS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
@@ -11,70 +15,16 @@ export async function createTestDatabase(prefix = 'annals_sagas') {
   return { name: db.name, url: db.connectionString, pool: db.pool, drop: db.drop }
 }
 
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false>,
-  timeoutMs = 20_000,
-  everyMs = 25,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await probe()
-      if (value !== undefined && value !== null && value !== false) return value
-    } catch (error) {
-      last = error
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
-    await new Promise((resolve) => setTimeout(resolve, everyMs))
-  }
-}
-
 const WORKER = fileURLToPath(new URL('./saga-worker-process.ts', import.meta.url))
 const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url))
 
-/** A saga worker child process (`node --conditions=@annals/source --import tsx`), killed with SIGKILL at the end. */
-export type WorkerProcess = Readonly<{
-  pid: number
-  /** Resolves with the exit signal (or code) when the process ends. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-  output: () => string
-  kill: () => Promise<void>
-}>
+/** A saga worker child process (see saga-worker-process.ts), SIGKILLed by `kill()`. */
+export type WorkerProcess = SpawnedProcess
 
 /** Spawns the worker; `env` configures it (see saga-worker-process.ts). */
 export function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, ['--conditions=@annals/source', '--import', 'tsx', WORKER], {
-    cwd: PACKAGE_DIR,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  child.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }))
-  })
-  return {
-    pid: child.pid as number,
-    exited,
-    output: () => output,
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      await exited
-    },
-  }
+  return spawnTs(WORKER, { env, cwd: PACKAGE_DIR })
 }
-
-import { createCommandHandler, type EventStore } from '@annals/core'
-import { Account, Mailbox, Payout } from '../examples/bank-transfer.js'
-import { migrateSagas } from '../src/postgres/migrate-sagas.js'
-import { pgStore } from './store.js'
 
 /** One isolated world in a schema of the test database: event store, saga tables, command handlers. */
 export async function createWorld(pool: pg.Pool, schema: string) {

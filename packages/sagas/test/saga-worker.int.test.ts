@@ -1,9 +1,9 @@
+import { waitFor } from '@annals/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { transferWithReceipt } from '../examples/bank-transfer.js'
 import { countSagas, getSaga, listSagas } from '../src/postgres/saga-admin.js'
 import { startSaga } from '../src/postgres/start-saga.js'
-import { createTestDatabase, createWorld, settled, spawnWorker, type WorkerProcess, waitFor } from './helpers.js'
-import { usingInterimStore } from './store.js'
+import { createTestDatabase, createWorld, settled, spawnWorker, type WorkerProcess } from './helpers.js'
 import { PAYOUT_DEADLINE_MS, payoutSaga } from './worker-sagas.js'
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
@@ -22,7 +22,7 @@ afterAll(async () => {
   await db?.drop()
 })
 
-describe(`saga worker on PostgreSQL${usingInterimStore ? ' (interim event store)' : ''}`, () => {
+describe('saga worker on PostgreSQL', () => {
   it('runs the compensations of a failing final step in reverse order and ends compensated', async () => {
     const world = await createWorld(db.pool, 'reverse')
     await world.open('a', 'EUR', 100)
@@ -97,8 +97,7 @@ describe(`saga worker on PostgreSQL${usingInterimStore ? ' (interim event store)
         )
         return rows[0]?.passed
       },
-      PAYOUT_DEADLINE_MS + 10_000,
-      100,
+      { timeoutMs: PAYOUT_DEADLINE_MS + 10_000, everyMs: 100 },
     )
     expect(await world.status('external-payout', 'p1')).toBe('running')
 

@@ -2,5 +2,3 @@ import { createPostgresEventStore, createPostgresLogWatcher, migrate } from '@an
 
 /** The Postgres event store the integration tests and the worker process use. */
 export const pgStore = { migrate, createPostgresEventStore, createPostgresLogWatcher }
-/** Kept for test titles: the interim store is gone now that @annals/store-postgres has landed. */
-export const usingInterimStore = false

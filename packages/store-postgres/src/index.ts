@@ -19,9 +19,8 @@ export {
 } from './event-store/postgres-event-store.js'
 export {
   type FenceHolder,
-  getLogFenceStatusOf as getLogFenceStatus,
+  getLogFenceStatus,
   type LogFenceStatus,
-  logFenceStatus,
 } from './log-fence.js'
 export { mapPgError } from './map-pg-error.js'
 export { type MigrateOptions, type MigrateResult, migrate } from './migrate.js'

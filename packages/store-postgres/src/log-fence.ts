@@ -1,4 +1,3 @@
-import type pg from 'pg'
 import { type SqlRunner, type StoreConnection, toExecutor } from './sql/executor.js'
 
 /** A transaction that holds the global log's fence back (it is running, or prepared and not finished). */
@@ -55,8 +54,8 @@ const HOLDERS_SQL = `WITH f AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::
   ) h, f, LATERAL (SELECT floor(f.x / 4294967296) * 4294967296 AS base) b
   ORDER BY h.age DESC LIMIT $1`
 
-/** @internal Reads the fence status through any runner. */
-export async function getLogFenceStatus(runner: SqlRunner, limit = 5): Promise<LogFenceStatus> {
+/** @internal Reads the fence status through any runner (the store's `logFence()` uses its own). */
+export async function readLogFenceStatus(runner: SqlRunner, limit = 5): Promise<LogFenceStatus> {
   const [fenceRow] = await runner.query<{ fence: string }>(FENCE_SQL)
   const rows = await runner.query<HolderRow>(HOLDERS_SQL, [limit])
   return {
@@ -76,13 +75,9 @@ export async function getLogFenceStatus(runner: SqlRunner, limit = 5): Promise<L
 
 /**
  * Explains a stalled log reader: the fence and the oldest running transactions holding it back.
- * @example const { holders } = await logFenceStatus({ pool }); console.table(holders)
+ * `store.logFence()` answers the same for a store.
+ * @example const { holders } = await getLogFenceStatus({ pool }); console.table(holders)
  */
-export function logFenceStatus(connection: StoreConnection, limit = 5): Promise<LogFenceStatus> {
-  return getLogFenceStatus(toExecutor(connection), limit)
-}
-
-/** Same as {@link logFenceStatus} for a `pg.Pool`. */
-export function getLogFenceStatusOf(pool: pg.Pool, limit = 5): Promise<LogFenceStatus> {
-  return getLogFenceStatus(toExecutor({ pool }), limit)
+export function getLogFenceStatus(connection: StoreConnection, limit = 5): Promise<LogFenceStatus> {
+  return readLogFenceStatus(toExecutor(connection), limit)
 }

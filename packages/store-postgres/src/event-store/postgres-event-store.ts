@@ -8,7 +8,7 @@ import type {
   StreamAppend,
   StreamId,
 } from '@annals/core'
-import { getLogFenceStatus, type LogFenceStatus } from '../log-fence.js'
+import { type LogFenceStatus, readLogFenceStatus } from '../log-fence.js'
 import { type StoreConnection, toExecutor } from '../sql/executor.js'
 import { type StoreTables, storeTables } from '../store-tables.js'
 import { createAppend } from './append.js'
@@ -88,7 +88,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     },
 
     logFence(): Promise<LogFenceStatus> {
-      return getLogFenceStatus(executor)
+      return readLogFenceStatus(executor)
     },
   }
 }
