@@ -3,7 +3,7 @@ import {
   createInMemoryEventStore,
   createInMemoryIdempotencyStore,
   createInMemorySnapshotStore,
-} from '@annals/core/testing'
+} from '@annals/core/in-memory'
 import { createPostgresEventStore } from '@annals/store-postgres'
 import { Redis } from 'ioredis'
 import pg from 'pg'

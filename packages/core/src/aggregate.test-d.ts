@@ -7,9 +7,9 @@ import { isDomainError } from './errors.js'
 import type { Event, RecordedEvent } from './event.js'
 import { defineEvent, type EventOf } from './event-definition.js'
 import { createEventRegistry } from './event-registry.js'
+import { createInMemoryEventStore } from './in-memory/in-memory-event-store.js'
 import type { loadAggregate } from './load-aggregate.js'
 import { deciderSpec } from './testing/decider-spec.js'
-import { createInMemoryEventStore } from './testing/in-memory-event-store.js'
 
 const Added = defineEvent('Added', z.object({ n: z.number() }))
 const Renamed = defineEvent('Renamed', z.object({ name: z.string() }))

@@ -5,6 +5,9 @@ import { isAnnalsError } from './errors.js'
 import type { Event } from './event.js'
 import type { EventStore, ReadStreamOptions } from './event-store.js'
 import type { IdempotencyStore } from './idempotency-store.js'
+import { createInMemoryEventStore } from './in-memory/in-memory-event-store.js'
+import { createInMemoryIdempotencyStore } from './in-memory/in-memory-idempotency-store.js'
+import { createInMemorySnapshotStore } from './in-memory/in-memory-snapshot-store.js'
 import { loadAggregate } from './load-aggregate.js'
 import { everyNEvents } from './snapshot-policy.js'
 import type { Snapshot, SnapshotStore } from './snapshot-store.js'
@@ -16,9 +19,6 @@ import {
   OpenAccount,
   Withdraw,
 } from './test-support/account.fixture.js'
-import { createInMemoryEventStore } from './testing/in-memory-event-store.js'
-import { createInMemoryIdempotencyStore } from './testing/in-memory-idempotency-store.js'
-import { createInMemorySnapshotStore } from './testing/in-memory-snapshot-store.js'
 
 async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
   try {

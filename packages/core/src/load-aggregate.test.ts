@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { createCommandHandler } from './command-handler.js'
 import { isDomainError } from './errors.js'
 import type { NewEvent } from './event.js'
+import { createInMemoryEventStore } from './in-memory/in-memory-event-store.js'
+import { createInMemorySnapshotStore } from './in-memory/in-memory-snapshot-store.js'
 import { loadAggregate } from './load-aggregate.js'
 import { everyNEvents } from './snapshot-policy.js'
 import {
@@ -13,8 +15,6 @@ import {
   OpenAccount,
   Withdraw,
 } from './test-support/account.fixture.js'
-import { createInMemoryEventStore } from './testing/in-memory-event-store.js'
-import { createInMemorySnapshotStore } from './testing/in-memory-snapshot-store.js'
 
 /** A clock that moves one second per event, so that every event has its own time. */
 function steppingClock(start = Date.UTC(2024, 0, 1)) {

@@ -9,7 +9,7 @@
  * random prefix, and removes both at the end. Prints one JSON line per phase.
  */
 import type { EventStore, LogWatcher, StreamAppend } from '@annals/core'
-import { createInMemoryEventStore, createInMemoryLogWatcher } from '@annals/core/testing'
+import { createInMemoryEventStore, createInMemoryLogWatcher } from '@annals/core/in-memory'
 import { createProjectionAdmin, createProjectionRunner, migrateProjections } from '@annals/projections'
 import { createPostgresEventStore, createPostgresLogWatcher, migrate } from '@annals/store-postgres'
 import { pino } from 'pino'

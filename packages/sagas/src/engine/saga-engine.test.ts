@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '@annals/core'
-import { createInMemoryEventStore } from '@annals/core/testing'
+import { createInMemoryEventStore } from '@annals/core/in-memory'
 import { describe, expect, it } from 'vitest'
 import {
   Account,
