@@ -15,8 +15,12 @@ export function compareCheckpoints(a: LogCheckpoint, b: LogCheckpoint): number {
 }
 
 /**
- * Stores a named consumer's checkpoint (a projection, a reactor, a relay). Implementations that can
- * should also offer a way to store it atomically with the consumer's own writes.
+ * Stores a named consumer's checkpoint: the port for a hand-written log subscriber whose side effects
+ * live elsewhere (a reactor that calls an API, a consumer that feeds another system). The projection
+ * runner does not use it on purpose: its read-model sinks (`ReadModelSink` in @annals/projections)
+ * commit the checkpoint in the same write as the read model, which a separate store cannot do.
+ * Implementations that can should also offer a way to store it atomically with the consumer's own
+ * writes (the Postgres one takes a transaction).
  */
 export interface CheckpointStore {
   load(consumer: string): Promise<LogCheckpoint | null>
