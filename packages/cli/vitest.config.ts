@@ -1,14 +1,4 @@
-import { defineProject } from 'vitest/config'
+import { annalsProject } from '../../vitest.shared.js'
 
-export default defineProject({
-  resolve: { conditions: ['@annals/source'] },
-  ssr: { resolve: { conditions: ['@annals/source'] } },
-  test: {
-    name: '@annals/cli',
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // Each test spawns several CLI processes (tsx start-up): slow on a loaded machine.
-    testTimeout: 180_000,
-    hookTimeout: 60_000,
-    typecheck: { enabled: true, include: ['src/**/*.test-d.ts'], tsconfig: '../../tsconfig.test.json' },
-  },
-})
+// Each test spawns several CLI processes (tsx start-up): slow on a loaded machine.
+export default annalsProject('@annals/cli', { testTimeout: 180_000 })

@@ -1,13 +1,3 @@
-import { defineProject } from 'vitest/config'
+import { annalsProject } from '../../vitest.shared.js'
 
-export default defineProject({
-  resolve: { conditions: ['@annals/source'] },
-  ssr: { resolve: { conditions: ['@annals/source'] } },
-  test: {
-    name: '@annals/core',
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    typecheck: { enabled: true, include: ['src/**/*.test-d.ts'], tsconfig: './tsconfig.test.json' },
-  },
-})
+export default annalsProject('@annals/core', { typecheckTsconfig: './tsconfig.test.json' })
