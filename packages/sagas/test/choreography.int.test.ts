@@ -2,19 +2,10 @@ import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { waitFor } from '@annals/test-support'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, createWorld, spawnWorker, type WorkerProcess } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { createWorld, spawnWorker, useTestDatabase } from './helpers.js'
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-const workers: WorkerProcess[] = []
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-})
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.kill()))
-  await db?.drop()
-})
+const db = useTestDatabase()
 
 describe('choreography reactor', () => {
   it('takes effect once when its event is redelivered after a crash before the checkpoint', async () => {
@@ -32,7 +23,6 @@ describe('choreography reactor', () => {
     const env = { DATABASE_URL: db.url, SCHEMA: 'choreo', REACTION_LOG: log }
     // The first worker sends the mirrored deposit, then dies before its checkpoint commits.
     const first = spawnWorker({ ...env, CRASH_AFTER_REACTION: '1' })
-    workers.push(first)
     const deposit = await world.accounts.handle({ type: 'Deposit', data: { accountId: 'src-1', amount: 25 } })
     const eventId = deposit.events[0]?.eventId as string
     expect((await first.exited).signal, first.output()).toBe('SIGKILL')
@@ -41,7 +31,6 @@ describe('choreography reactor', () => {
 
     // The second worker gets the same event again (its lease comes after the first one's expired).
     const second = spawnWorker(env)
-    workers.push(second)
     await waitFor(
       'the redelivered event to be checkpointed',
       async () => {

@@ -1,20 +1,11 @@
-import { waitFor } from '@annals/test-support'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { killAllSpawned, waitFor } from '@annals/test-support'
+import { describe, expect, it } from 'vitest'
 import { bankTransfer } from '../examples/bank-transfer.js'
 import { countSagas, listSagas } from '../src/postgres/saga-admin.js'
 import { startSaga } from '../src/postgres/start-saga.js'
-import { createTestDatabase, createWorld, spawnWorker, type WorkerProcess } from './helpers.js'
+import { createWorld, spawnWorker, useTestDatabase } from './helpers.js'
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-const workers: WorkerProcess[] = []
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-})
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.kill()))
-  await db?.drop()
-})
+const db = useTestDatabase()
 
 describe('several workers', () => {
   it('share the instances, started directly or by events, and run every command once', async () => {
@@ -25,8 +16,7 @@ describe('several workers', () => {
     await world.open('eur', 'EUR', 0)
     await world.open('usd', 'USD', 0) // every transfer to it is refused and refunded
     for (let i = 0; i < 3; i++) {
-      const w = spawnWorker({ DATABASE_URL: db.url, SCHEMA: schema, WORKER_ID: `w${i}` })
-      workers.push(w)
+      spawnWorker({ DATABASE_URL: db.url, SCHEMA: schema, WORKER_ID: `w${i}` })
     }
     const transfers = 24
     for (let i = 0; i < transfers; i++) {
@@ -56,7 +46,7 @@ describe('several workers', () => {
       },
       { timeoutMs: 60_000, everyMs: 100 },
     )
-    await Promise.all(workers.map((w) => w.kill()))
+    await killAllSpawned()
     const refused = Array.from({ length: transfers }, (_, i) => i).filter((i) => i % 3 === 0).length
     expect(ended).toMatchObject({ completed: transfers - refused, compensated: refused, running: 0, failed: 0 })
     expect((await listSagas({ pool: db.pool, schema, saga: 'requested-transfer' })).length).toBe(transfers / 2)

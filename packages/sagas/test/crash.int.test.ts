@@ -1,20 +1,11 @@
 import { waitFor } from '@annals/test-support'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { transferWithReceipt } from '../examples/bank-transfer.js'
 import { getSaga } from '../src/postgres/saga-admin.js'
 import { startSaga } from '../src/postgres/start-saga.js'
-import { createTestDatabase, createWorld, settled, spawnWorker, type WorkerProcess } from './helpers.js'
+import { createWorld, settled, spawnWorker, useTestDatabase } from './helpers.js'
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-const workers: WorkerProcess[] = []
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-})
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.kill()))
-  await db?.drop()
-})
+const db = useTestDatabase()
 
 /**
  * Boundaries of the three-step saga (debit, credit, irreversible receipt), counted by the engine's hook:
@@ -80,7 +71,6 @@ describe('kill -9 at every step boundary of a three-step saga', () => {
         await startSaga({ pool: db.pool, store: world.store, schema }, transferWithReceipt, input)
         const env = { DATABASE_URL: db.url, SCHEMA: schema }
         const first = spawnWorker({ ...env, CRASH_SAGA: 't', CRASH_AT: String(crashAt) })
-        workers.push(first)
         // Stop at whichever comes first (polling both, so nothing keeps running after the test).
         let exit: { signal: NodeJS.Signals | null } | null = null
         void first.exited.then((e) => {
@@ -98,7 +88,6 @@ describe('kill -9 at every step boundary of a three-step saga', () => {
         await first.kill()
         const firstOutput = first.output()
         const second = spawnWorker(env)
-        workers.push(second)
         const status = await settled(world, 'transfer-with-receipt', 't', second, 120_000)
         await second.kill()
         return { path, crashAt, crashed, status, world, firstOutput }

@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url'
 import { createCommandHandler, type EventStore } from '@annals/core'
 import { createTestDatabase as createStoreTestDatabase } from '@annals/store-postgres/testing'
-import { type SpawnedProcess, spawnTs, waitFor } from '@annals/test-support'
+import { killAllSpawned, type SpawnedProcess, spawnTs, waitFor } from '@annals/test-support'
 import type pg from 'pg'
+import { afterAll, beforeAll } from 'vitest'
 import { Account, Mailbox, Payout } from '../examples/bank-transfer.js'
 import { migrateSagas } from '../src/postgres/migrate-sagas.js'
 import { pgStore } from './store.js'
@@ -13,6 +14,33 @@ export const PG_ADMIN_URL = process.env.ANNALS_TEST_PG_URL ?? 'postgres://postgr
 export async function createTestDatabase(prefix = 'annals_sagas') {
   const db = await createStoreTestDatabase(prefix, { adminUrl: PG_ADMIN_URL })
   return { name: db.name, url: db.connectionString, pool: db.pool, drop: db.drop }
+}
+
+/**
+ * The file's test database: created before its tests, dropped after them once every worker process
+ * they spawned is killed. Read `pool`/`url` inside tests (they exist only after the setup ran).
+ */
+export function useTestDatabase(prefix?: string): Readonly<{ pool: pg.Pool; url: string }> {
+  let db: Awaited<ReturnType<typeof createTestDatabase>> | undefined
+  const current = () => {
+    if (!db) throw new Error('the test database is created in beforeAll: use it inside a test')
+    return db
+  }
+  beforeAll(async () => {
+    db = await createTestDatabase(prefix)
+  })
+  afterAll(async () => {
+    await killAllSpawned()
+    await db?.drop()
+  })
+  return {
+    get pool() {
+      return current().pool
+    },
+    get url() {
+      return current().url
+    },
+  }
 }
 
 const WORKER = fileURLToPath(new URL('./saga-worker-process.ts', import.meta.url))

@@ -1,26 +1,14 @@
 import { waitFor } from '@annals/test-support'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { transferWithReceipt } from '../examples/bank-transfer.js'
 import { countSagas, getSaga, listSagas } from '../src/postgres/saga-admin.js'
 import { startSaga } from '../src/postgres/start-saga.js'
-import { createTestDatabase, createWorld, settled, spawnWorker, type WorkerProcess } from './helpers.js'
+import { createWorld, settled, spawnWorker, useTestDatabase } from './helpers.js'
 import { PAYOUT_DEADLINE_MS, payoutSaga } from './worker-sagas.js'
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-const workers: WorkerProcess[] = []
-const spawn = (env: Record<string, string>) => {
-  const w = spawnWorker({ DATABASE_URL: db.url, DEADLINE_MS: String(PAYOUT_DEADLINE_MS), ...env })
-  workers.push(w)
-  return w
-}
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-})
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.kill()))
-  await db?.drop()
-})
+const db = useTestDatabase()
+const spawn = (env: Record<string, string>) =>
+  spawnWorker({ DATABASE_URL: db.url, DEADLINE_MS: String(PAYOUT_DEADLINE_MS), ...env })
 
 describe('saga worker on PostgreSQL', () => {
   it('runs the compensations of a failing final step in reverse order and ends compensated', async () => {
