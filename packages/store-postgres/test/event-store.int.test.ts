@@ -1,23 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { isAnnalsError, type RecordedEvent } from '@annals/core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { createPostgresEventStore, type PostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { migrate } from '../src/migrate.js'
 import { outboxMessageId } from '../src/outbox/outbox-message-id.js'
-import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.js'
+import { useStoreTestbed } from './fixtures/store-testbed.js'
 
-let db: TestDatabase
-let store: PostgresEventStore
 const schema = 'es'
-
-beforeAll(async () => {
-  db = await createTestDatabase('annals_pg', { poolSize: 24 })
-  await migrate({ pool: db.pool, schema })
-  store = createPostgresEventStore({ pool: db.pool, schema })
-})
-afterAll(async () => {
-  await db?.drop()
-})
+const bed = useStoreTestbed({ schema, poolSize: 24 })
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -29,20 +19,20 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 }
 
 async function count(sql: string, values: unknown[] = []): Promise<number> {
-  const { rows } = await db.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${sql}`, values)
+  const { rows } = await bed.db.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${sql}`, values)
   return Number(rows[0]?.n)
 }
 
 describe('concurrency', () => {
   it('lets exactly one of 20 writers racing on one expected version win; 19 get typed conflicts', async () => {
     const id = `race-${randomUUID()}`
-    await store.appendToStream(id, [
+    await bed.store.appendToStream(id, [
       { type: 'Opened', data: {} },
       { type: 'Step', data: {} },
     ])
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, n) =>
-        store.appendToStream(id, [{ type: 'Raced', data: { n } }], { expectedVersion: 2n }),
+        bed.store.appendToStream(id, [{ type: 'Raced', data: { n } }], { expectedVersion: 2n }),
       ),
     )
     const won = results.filter((r) => r.status === 'fulfilled')
@@ -55,7 +45,7 @@ describe('concurrency', () => {
       expect((error as { expected: bigint }).expected).toBe(2n)
       expect((error as { actual: bigint }).actual).toBe(3n)
     }
-    expect((await store.readStream(id)).currentVersion).toBe(3n)
+    expect((await bed.store.readStream(id)).currentVersion).toBe(3n)
   })
 
   it('does not deadlock when multi-stream appends name the same streams in opposite orders', async () => {
@@ -63,7 +53,7 @@ describe('concurrency', () => {
     const b = `dl-b-${randomUUID()}`
     await Promise.all(
       Array.from({ length: 20 }, (_, n) =>
-        store.appendToStreams(
+        bed.store.appendToStreams(
           n % 2
             ? [
                 { streamId: a, events: [{ type: 'X', data: { n } }] },
@@ -76,8 +66,8 @@ describe('concurrency', () => {
         ),
       ),
     )
-    expect((await store.readStream(a)).currentVersion).toBe(20n)
-    expect((await store.readStream(b)).currentVersion).toBe(20n)
+    expect((await bed.store.readStream(a)).currentVersion).toBe(20n)
+    expect((await bed.store.readStream(b)).currentVersion).toBe(20n)
   })
 })
 
@@ -85,21 +75,23 @@ describe('bad input and limits', () => {
   it('rejects U+0000 in a stream id, type, data or metadata with ValidationError, writing nothing', async () => {
     const id = `nul-${randomUUID()}`
     const before = await count(`"es".events`)
-    expect(await codeOf(store.appendToStream(`${id}\u0000x`, [{ type: 'A', data: {} }]))).toBe('ANNALS_ERR_VALIDATION')
-    expect(await codeOf(store.appendToStream(id, [{ type: 'A\u0000', data: {} }]))).toBe('ANNALS_ERR_VALIDATION')
-    expect(await codeOf(store.appendToStream(id, [{ type: 'A', data: { s: 'a\u0000b' } }]))).toBe(
+    expect(await codeOf(bed.store.appendToStream(`${id}\u0000x`, [{ type: 'A', data: {} }]))).toBe(
       'ANNALS_ERR_VALIDATION',
     )
-    expect(await codeOf(store.appendToStream(id, [{ type: 'A', data: { 'k\u0000': 1 } }]))).toBe(
+    expect(await codeOf(bed.store.appendToStream(id, [{ type: 'A\u0000', data: {} }]))).toBe('ANNALS_ERR_VALIDATION')
+    expect(await codeOf(bed.store.appendToStream(id, [{ type: 'A', data: { s: 'a\u0000b' } }]))).toBe(
       'ANNALS_ERR_VALIDATION',
     )
-    expect(await codeOf(store.appendToStream(id, [{ type: 'A', data: {}, metadata: { note: ['x', '\u0000'] } }]))).toBe(
+    expect(await codeOf(bed.store.appendToStream(id, [{ type: 'A', data: { 'k\u0000': 1 } }]))).toBe(
       'ANNALS_ERR_VALIDATION',
     )
+    expect(
+      await codeOf(bed.store.appendToStream(id, [{ type: 'A', data: {}, metadata: { note: ['x', '\u0000'] } }])),
+    ).toBe('ANNALS_ERR_VALIDATION')
     // The second stream of an atomic append is bad: the first is not written either.
     expect(
       await codeOf(
-        store.appendToStreams([
+        bed.store.appendToStreams([
           { streamId: id, events: [{ type: 'Fine', data: {} }] },
           { streamId: `${id}-2`, events: [{ type: 'A', data: '\u0000' }] },
         ]),
@@ -107,13 +99,13 @@ describe('bad input and limits', () => {
     ).toBe('ANNALS_ERR_VALIDATION')
     expect(await count(`"es".events`)).toBe(before)
     // A backslash followed by "u0000" is ordinary text, not a NUL.
-    await store.appendToStream(id, [{ type: 'A', data: { s: '\\u0000' } }])
-    expect((await store.readStream(id)).events[0]?.data).toEqual({ s: '\\u0000' })
+    await bed.store.appendToStream(id, [{ type: 'A', data: { s: '\\u0000' } }])
+    expect((await bed.store.readStream(id)).events[0]?.data).toEqual({ s: '\\u0000' })
   })
 
   it('caps events and bytes per append with ANNALS_ERR_APPEND_LIMIT_EXCEEDED', async () => {
     const small = createPostgresEventStore({
-      pool: db.pool,
+      pool: bed.db.pool,
       schema,
       limits: { maxEventsPerAppend: 3, maxBytesPerAppend: 1000 },
     })
@@ -140,7 +132,7 @@ describe('bad input and limits', () => {
     const eventId = randomUUID()
     expect(
       await codeOf(
-        store.appendToStream(`dup-${randomUUID()}`, [
+        bed.store.appendToStream(`dup-${randomUUID()}`, [
           { type: 'A', data: {}, eventId },
           { type: 'A', data: {}, eventId },
         ]),
@@ -149,7 +141,7 @@ describe('bad input and limits', () => {
   })
 
   it('reports a missing migration as ANNALS_PG_ERR_NOT_MIGRATED', async () => {
-    const bare = createPostgresEventStore({ pool: db.pool, schema: 'never_migrated' })
+    const bare = createPostgresEventStore({ pool: bed.db.pool, schema: 'never_migrated' })
     expect(await codeOf(bare.appendToStream('x', [{ type: 'A', data: {} }]))).toBe('ANNALS_PG_ERR_NOT_MIGRATED')
     expect(await codeOf(bare.readAll())).toBe('ANNALS_PG_ERR_NOT_MIGRATED')
   })
@@ -158,14 +150,14 @@ describe('bad input and limits', () => {
 describe('index-backed log reads', () => {
   beforeAll(async () => {
     // A log of realistic size (the planner picks sequential scans and sorts on tiny tables).
-    await db.pool.query(`INSERT INTO "es".events (event_id, stream_id, stream_version, type, data)
+    await bed.db.pool.query(`INSERT INTO "es".events (event_id, stream_id, stream_version, type, data)
       SELECT gen_random_uuid(), 'bulk-' || (g / 10), g % 10 + 1, 'T' || (g % 1000), '{}'
       FROM generate_series(0, 99999) AS g`)
-    await db.pool.query('ANALYZE "es".events')
+    await bed.db.pool.query('ANALYZE "es".events')
   })
 
   async function plan(sql: string, values: unknown[]): Promise<string> {
-    const { rows } = await db.pool.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${sql}`, values)
+    const { rows } = await bed.db.pool.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${sql}`, values)
     return JSON.stringify(rows[0]?.['QUERY PLAN'])
   }
 
@@ -175,7 +167,7 @@ describe('index-backed log reads', () => {
       pool: {
         query: (config: { text: string; values: unknown[] }) => {
           captured.push(config.text)
-          return db.pool.query(config)
+          return bed.db.pool.query(config)
         },
       } as unknown as import('pg').Pool,
       schema,
@@ -224,8 +216,8 @@ describe('index-backed log reads', () => {
 
 describe('countEvents', () => {
   it('counts events after a checkpoint, of some types, up to a cap', async () => {
-    await migrate({ pool: db.pool, schema: 'counted' })
-    const counted = createPostgresEventStore({ pool: db.pool, schema: 'counted' })
+    await migrate({ pool: bed.db.pool, schema: 'counted' })
+    const counted = createPostgresEventStore({ pool: bed.db.pool, schema: 'counted' })
     expect(await counted.countEvents()).toBe(0)
     const [first] = await counted.appendToStreams([
       {
@@ -258,11 +250,11 @@ describe('countEvents', () => {
 
 describe('outbox rows in the append', () => {
   it('writes one row per message in the same statement, and none for a failed append', async () => {
-    await db.pool.query(`CREATE TABLE "es".outbox (message_id uuid NOT NULL, topic text NOT NULL,
+    await bed.db.pool.query(`CREATE TABLE "es".outbox (message_id uuid NOT NULL, topic text NOT NULL,
       partition_key text NOT NULL, type text NOT NULL, payload jsonb NOT NULL, headers jsonb NOT NULL,
       event_id uuid, event_position bigint, id bigint GENERATED ALWAYS AS IDENTITY)`)
     const withOutbox = createPostgresEventStore({
-      pool: db.pool,
+      pool: bed.db.pool,
       schema,
       outbox: {
         publish: (event) =>
@@ -283,7 +275,7 @@ describe('outbox rows in the append', () => {
       { type: 'Noted', data: {} },
       { type: 'Shipped', data: { by: 'post' } },
     ])
-    const { rows } = await db.pool.query(
+    const { rows } = await bed.db.pool.query(
       `SELECT message_id::text, topic, partition_key, type, payload, headers, event_id::text, event_position::text
        FROM "es".outbox ORDER BY id`,
     )
@@ -324,7 +316,7 @@ describe('outbox rows in the append', () => {
 
   it('builds the envelope headers of a message that asks for them once, with the real positions', async () => {
     const withEnvelope = createPostgresEventStore({
-      pool: db.pool,
+      pool: bed.db.pool,
       schema,
       outbox: {
         publish: () => [{ topic: 'envelope', envelope: true, headers: { 'content-type': 'application/json' } }],
@@ -338,7 +330,7 @@ describe('outbox rows in the append', () => {
         { type: 'Placed', data: {}, schemaVersion: 2, metadata: { correlationId: 'c-1', causationId: 'k-1' } },
       ])
     ).events
-    const { rows } = await db.pool.query(`SELECT headers FROM "es".outbox WHERE event_id = $1`, [event?.eventId])
+    const { rows } = await bed.db.pool.query(`SELECT headers FROM "es".outbox WHERE event_id = $1`, [event?.eventId])
     expect(rows).toEqual([
       {
         headers: {

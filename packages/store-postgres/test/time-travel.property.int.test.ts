@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { type AsOf, defineAggregate, defineCommand, defineEvent, loadAggregate, type RecordedEvent } from '@annals/core'
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { createPostgresEventStore, type PostgresEventStore } from '../src/event-store/postgres-event-store.js'
-import { migrate } from '../src/migrate.js'
 import { createPostgresSnapshotStore } from '../src/postgres-snapshot-store.js'
-import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.js'
+import { useStoreTestbed } from './fixtures/store-testbed.js'
 
 const Added = defineEvent('Added', z.object({ n: z.number().int() }))
 const Add = defineCommand('Add', z.object({ n: z.number().int() }))
@@ -20,18 +18,8 @@ const List = defineAggregate({
   decide: (command) => ({ type: 'Added' as const, data: { n: command.data.n } }),
 })
 
-let db: TestDatabase
-let store: PostgresEventStore
 const schema = 'tt'
-
-beforeAll(async () => {
-  db = await createTestDatabase('annals_pg')
-  await migrate({ pool: db.pool, schema })
-  store = createPostgresEventStore({ pool: db.pool, schema })
-})
-afterAll(async () => {
-  await db?.drop()
-})
+const bed = useStoreTestbed({ schema })
 
 const step = fc.record({
   /** Events in this append of the main stream (0: only the other stream moves). */
@@ -48,21 +36,21 @@ describe('time travel', () => {
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), fc.nat(), async (steps, seed) => {
         const id = `tt-${randomUUID()}`
         const other = `tt-other-${randomUUID()}`
-        const snapshots = createPostgresSnapshotStore({ pool: db.pool, schema, keep: 3 })
+        const snapshots = createPostgresSnapshotStore({ pool: bed.db.pool, schema, keep: 3 })
         const recorded: RecordedEvent[] = []
         let time = Date.UTC(2024, 0, 1) + seed
         let n = 0
         for (const s of steps) {
           time += s.advanceMs
           if (s.otherStream)
-            await store.importToStream(other, [{ type: 'Added', data: { n: -1 }, recordedAt: new Date(time) }])
+            await bed.store.importToStream(other, [{ type: 'Added', data: { n: -1 }, recordedAt: new Date(time) }])
           if (s.count === 0) continue
           const events = Array.from({ length: s.count }, () => ({
             type: 'Added',
             data: { n: n++ },
             recordedAt: new Date(time),
           }))
-          const result = await store.importToStream(id, events)
+          const result = await bed.store.importToStream(id, events)
           recorded.push(...result.events)
           if (s.snapshot) {
             const last = recorded[recorded.length - 1] as RecordedEvent
@@ -91,8 +79,8 @@ describe('time travel', () => {
           }
         }
         for (const [asOf, expected] of targets) {
-          const withSnapshots = await loadAggregate(List, { store, snapshots }, id, { asOf })
-          const fullReplay = await loadAggregate(List, { store }, id, { asOf })
+          const withSnapshots = await loadAggregate(List, { store: bed.store, snapshots }, id, { asOf })
+          const fullReplay = await loadAggregate(List, { store: bed.store }, id, { asOf })
           expect(withSnapshots.state).toEqual(expected)
           expect(fullReplay.state).toEqual(expected)
         }
@@ -104,17 +92,17 @@ describe('time travel', () => {
   it('stamps appends with database time that never goes backwards within a stream', async () => {
     const id = `clock-${randomUUID()}`
     const future = new Date(Date.now() + 3_600_000)
-    await store.importToStream(id, [{ type: 'Added', data: { n: 0 }, recordedAt: future }])
-    const appended = await store.appendToStream(id, [{ type: 'Added', data: { n: 1 } }])
+    await bed.store.importToStream(id, [{ type: 'Added', data: { n: 0 }, recordedAt: future }])
+    const appended = await bed.store.appendToStream(id, [{ type: 'Added', data: { n: 1 } }])
     // The stream's previous event is an hour ahead of the clock: the append takes its time, not earlier.
     expect(appended.events[0]?.recordedAt.getTime()).toBe(future.getTime())
-    const { rows } = await db.pool.query<{ ms: string }>(
+    const { rows } = await bed.db.pool.query<{ ms: string }>(
       'SELECT (extract(epoch FROM now()) * 1000)::bigint::text AS ms',
     )
-    const fresh = await store.appendToStream(`clock-${randomUUID()}`, [{ type: 'Added', data: { n: 2 } }])
+    const fresh = await bed.store.appendToStream(`clock-${randomUUID()}`, [{ type: 'Added', data: { n: 2 } }])
     const at = fresh.events[0]?.recordedAt.getTime() ?? 0
     expect(Math.abs(at - Number(rows[0]?.ms))).toBeLessThan(5_000)
-    expect((await store.readStream(id)).events.map((e) => e.recordedAt.getTime())).toEqual([
+    expect((await bed.store.readStream(id)).events.map((e) => e.recordedAt.getTime())).toEqual([
       future.getTime(),
       future.getTime(),
     ])
