@@ -4,7 +4,7 @@
 // its transfer saga is written the same way against it.
 import { DomainError, defineAggregate, defineCommand, defineEvent } from '@annals/core'
 import { z } from 'zod'
-import { awaitEvents, defineSaga } from '../src/saga-definition.js'
+import { awaitEvents, defineSaga, type StepFactory } from '../src/saga-definition.js'
 
 export const AccountOpened = defineEvent('AccountOpened', z.object({ accountId: z.string(), currency: z.string() }))
 export const MoneyDeposited = defineEvent(
@@ -82,27 +82,30 @@ export const TransferInput = z.object({
   currency: z.string(),
 })
 
+/** A transfer's two steps: debit the source (undone by a deposit back), then credit the target. */
+export const transferSteps = (step: StepFactory<z.infer<typeof TransferInput>>) => [
+  step({
+    name: 'debit-source',
+    aggregate: Account,
+    command: ({ input }) => ({ type: 'Withdraw', data: { accountId: input.from, amount: input.amount } }),
+    compensate: ({ input }) => ({ type: 'Deposit', data: { accountId: input.from, amount: input.amount } }),
+  }),
+  step({
+    name: 'credit-target',
+    aggregate: Account,
+    command: ({ input }) => ({
+      type: 'Deposit',
+      data: { accountId: input.to, amount: input.amount, currency: input.currency },
+    }),
+  }),
+]
+
 /** The bank transfer: two steps, one compensation. Nothing else is written for it. */
 export const bankTransfer = defineSaga({
   name: 'bank-transfer',
   input: TransferInput,
   sagaId: (input) => input.transferId,
-  steps: (step) => [
-    step({
-      name: 'debit-source',
-      aggregate: Account,
-      command: ({ input }) => ({ type: 'Withdraw', data: { accountId: input.from, amount: input.amount } }),
-      compensate: ({ input }) => ({ type: 'Deposit', data: { accountId: input.from, amount: input.amount } }),
-    }),
-    step({
-      name: 'credit-target',
-      aggregate: Account,
-      command: ({ input }) => ({
-        type: 'Deposit',
-        data: { accountId: input.to, amount: input.amount, currency: input.currency },
-      }),
-    }),
-  ],
+  steps: transferSteps,
 })
 
 // ---- a third, irreversible step (for the crash and reverse-order tests) -------------------------

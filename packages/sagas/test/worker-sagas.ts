@@ -7,6 +7,7 @@ import {
   externalPayout,
   MoneyDeposited,
   TransferInput,
+  transferSteps,
   transferWithReceipt,
 } from '../examples/bank-transfer.js'
 import { defineReactor } from '../src/reactor.js'
@@ -24,22 +25,8 @@ export const requestedTransfer = defineSaga({
   input: TransferInput,
   sagaId: (input) => input.transferId,
   startedBy: [startOn(TransferRequested, { input: (event) => event.data })],
-  steps: (step) => [
-    step({
-      name: 'debit-source',
-      aggregate: Account,
-      command: ({ input }) => ({ type: 'Withdraw', data: { accountId: input.from, amount: input.amount } }),
-      compensate: ({ input }) => ({ type: 'Deposit', data: { accountId: input.from, amount: input.amount } }),
-    }),
-    step({
-      name: 'credit-target',
-      aggregate: Account,
-      command: ({ input }) => ({
-        type: 'Deposit',
-        data: { accountId: input.to, amount: input.amount, currency: input.currency },
-      }),
-    }),
-  ],
+  // The same steps as bankTransfer; only how an instance starts differs.
+  steps: transferSteps,
 })
 
 export const workerSagas = [bankTransfer, transferWithReceipt, payoutSaga, requestedTransfer]
