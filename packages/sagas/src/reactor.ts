@@ -6,7 +6,6 @@ import {
   type CommandHandler,
   type CommandResult,
   causedBy,
-  createCommandHandler,
   createEventRegistry,
   type Event,
   type EventStore,
@@ -17,6 +16,7 @@ import {
   type StateOf,
   type StreamId,
 } from '@annals/core'
+import { commandHandlersByAggregate } from './command-handlers.js'
 import { InvalidSagaDefinitionError } from './errors.js'
 import type { EventSource, EventsOfSources } from './saga-definition.js'
 
@@ -126,22 +126,9 @@ export function createReactorHandler(
   reactor: AnyReactor,
   options: ReactorHandlerOptions,
 ): (event: RecordedEvent) => Promise<void> {
-  const handlers = new Map<AnyAggregate, CommandHandler<unknown, never, never, never>>()
   const registry = reactor.definitions.length > 0 ? createEventRegistry(reactor.definitions) : null
   const handles = new Set<string>(reactor.handles)
-  const handlerFor = (aggregate: AnyAggregate) => {
-    let handler = handlers.get(aggregate)
-    if (!handler) {
-      handler = createCommandHandler(aggregate, {
-        store: options.store,
-        ...(options.idempotency ? { idempotency: options.idempotency } : {}),
-        ...(options.snapshots ? { snapshots: options.snapshots } : {}),
-        ...(options.retry ? { retry: options.retry } : {}),
-      }) as unknown as CommandHandler<unknown, never, never, never>
-      handlers.set(aggregate, handler)
-    }
-    return handler
-  }
+  const handlerFor = commandHandlersByAggregate(options)
   return async (event: RecordedEvent) => {
     if (!handles.has(event.type)) return
     const typed = registry?.has(event.type) ? registry.decode(event) : event

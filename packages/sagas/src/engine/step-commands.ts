@@ -1,17 +1,12 @@
 import {
   type AnyAggregate,
   type Command,
-  type CommandHandler,
   type CommandMetadata,
-  createCommandHandler,
-  type EventStore,
-  type IdempotencyStore,
   isAnnalsError,
   isDomainError,
   isValidationError,
-  type RetryPolicy,
-  type SnapshotStore,
 } from '@annals/core'
+import { type CommandHandlerStores, commandHandlersByAggregate } from '../command-handlers.js'
 import type { SagaContext, SagaStep } from '../saga-definition.js'
 import type { RecordedCommand, RecordedError } from '../saga-events.js'
 import type { SagaState } from '../saga-state.js'
@@ -58,29 +53,8 @@ function classify(error: unknown): Exclude<CommandOutcome, { ok: true }> | null 
 }
 
 /** @internal One command handler per aggregate, created on first use. */
-export function createStepCommands(
-  options: Readonly<{
-    store: EventStore
-    idempotency?: IdempotencyStore
-    snapshots?: SnapshotStore
-    retry?: RetryPolicy
-  }>,
-): StepCommands {
-  const handlers = new Map<AnyAggregate, CommandHandler<unknown, Command, never, Command>>()
-
-  function handlerFor(aggregate: AnyAggregate) {
-    let handler = handlers.get(aggregate)
-    if (!handler) {
-      handler = createCommandHandler(aggregate, {
-        store: options.store,
-        ...(options.idempotency ? { idempotency: options.idempotency } : {}),
-        ...(options.snapshots ? { snapshots: options.snapshots } : {}),
-        ...(options.retry ? { retry: options.retry } : {}),
-      }) as unknown as CommandHandler<unknown, Command, never, Command>
-      handlers.set(aggregate, handler)
-    }
-    return handler
-  }
+export function createStepCommands(options: CommandHandlerStores): StepCommands {
+  const handlerFor = commandHandlersByAggregate(options)
 
   return {
     build(def, make, ctx) {

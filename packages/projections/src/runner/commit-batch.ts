@@ -1,0 +1,138 @@
+import type { LogCheckpoint, RecordedEvent } from '@annals/core'
+import type { ParkedEvent } from '../dead-letters.js'
+import { HandlerFailedError } from '../errors.js'
+import type { SinkCommitResult } from '../sink.js'
+import {
+  CheckpointMoved,
+  leaseOf,
+  loseLease,
+  type ProjectionWorker,
+  sinkTarget,
+  type Track,
+} from './projection-worker.js'
+import type { RunnerContext } from './runner-context.js'
+import { formatCheckpoint } from './runner-status.js'
+
+/** @internal What committing and parking use. */
+export type CommitContext = Pick<RunnerContext, 'tables' | 'deadLetters' | 'metrics' | 'hooks' | 'log'>
+
+/**
+ * @internal Applies `events` to the track's generation and moves its checkpoint to `checkpoint` (null:
+ * keep it, for dead-letter replays) in one sink commit, fenced by the lease token. A handler failure
+ * throws `HandlerFailedError` (index -1 when a batch handler failed and the event is unknown); a
+ * fenced commit throws `LeaseLostError`; a moved checkpoint throws {@link CheckpointMoved}.
+ */
+export async function commitBatch(
+  ctx: CommitContext,
+  w: ProjectionWorker,
+  track: Track,
+  events: readonly RecordedEvent[],
+  checkpoint: LogCheckpoint | null,
+  replayIds: readonly bigint[] = [],
+): Promise<SinkCommitResult> {
+  const { log } = ctx
+  const lease = leaseOf(w)
+  if (ctx.hooks?.beforeCommit && events.length > 0) {
+    await ctx.hooks.beforeCommit({ projection: w.p.name, generation: track.generation, events })
+  }
+  const target = sinkTarget(ctx.tables, w, track.generation)
+  const result = await w.p.sink.commit(target, {
+    token: lease.token,
+    expected: track.checkpoint,
+    checkpoint,
+    replayIds,
+    size: events.length,
+    async apply(sinkContext) {
+      if (w.p.handleBatch && events.length > 1) {
+        try {
+          await w.p.handleBatch(events, sinkContext)
+        } catch (cause) {
+          // Which event failed is unknown: the caller isolates it one event at a time.
+          throw new HandlerFailedError(w.p.name, (events[0] as RecordedEvent).eventId, -1, { cause })
+        }
+        return
+      }
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i] as RecordedEvent
+        try {
+          await w.p.handle(event, sinkContext)
+        } catch (cause) {
+          throw new HandlerFailedError(w.p.name, event.eventId, i, { cause })
+        }
+      }
+    },
+  })
+  switch (result.status) {
+    case 'committed': {
+      if (checkpoint) track.checkpoint = checkpoint
+      track.eventsDone += events.length
+      w.eventsProcessed += events.length
+      ctx.metrics.processed.inc({ projection: w.p.name }, events.length)
+      const rejections = 'rejections' in result ? result.rejections : undefined
+      if (rejections && rejections.length > 0) {
+        await parkEvents(
+          ctx,
+          w,
+          track,
+          rejections.map((r) => ({
+            event: events[r.index] as RecordedEvent,
+            reason: 'failed',
+            error: r.error,
+            attempts: 1,
+          })),
+        )
+        for (const r of rejections) track.blocked.add((events[r.index] as RecordedEvent).streamId)
+      }
+      return result
+    }
+    case 'fenced':
+      log.warn(
+        { projection: w.p.name, token: lease.token.toString(), events: events.length },
+        'commit fenced: a newer lease owner exists, nothing written',
+      )
+      return loseLease(w, lease)
+    case 'conflict':
+      log.warn(
+        {
+          projection: w.p.name,
+          generation: track.generation,
+          expected: formatCheckpoint(track.checkpoint),
+          actual: formatCheckpoint(result.actual),
+        },
+        result.actual === null
+          ? 'checkpoint missing in the sink (data lost?): rebuilding this generation from zero'
+          : 'checkpoint moved under us: re-reading',
+      )
+      track.checkpoint = result.actual
+      if (result.actual === null && track === w.live) await w.p.sink.activate(target, lease.token)
+      throw new CheckpointMoved()
+    case 'duplicate':
+      return result
+  }
+}
+
+/** @internal Parks events as dead letters of the track's generation (idempotent), under the lease. */
+export async function parkEvents(
+  ctx: CommitContext,
+  w: ProjectionWorker,
+  track: Track,
+  parked: readonly ParkedEvent[],
+): Promise<void> {
+  const lease = leaseOf(w)
+  if (!(await ctx.deadLetters.park(w.p.name, track.generation, lease.token, parked))) loseLease(w, lease)
+  w.deadLetters += parked.length
+  for (const x of parked) {
+    ctx.log.warn(
+      {
+        projection: w.p.name,
+        eventId: x.event.eventId,
+        stream: x.event.streamId,
+        reason: x.reason,
+        attempts: x.attempts,
+      },
+      x.reason === 'failed'
+        ? 'event parked as a dead letter'
+        : 'event parked behind an earlier dead letter of its stream',
+    )
+  }
+}

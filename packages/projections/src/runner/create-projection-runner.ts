@@ -1,0 +1,119 @@
+import { createWorkerLifecycle, LOG_START, type Worker } from '@annals/core'
+import { Registry as MetricsRegistry } from 'prom-client'
+import { createDeadLetterStore } from '../dead-letters.js'
+import { ProjectionAlreadyStartedError, ProjectionTimeoutError } from '../errors.js'
+import { createLeaseStore } from '../lease.js'
+import { projectionTables } from '../names.js'
+import { indexProjections } from '../projection.js'
+import { createRegistry } from '../registry.js'
+import { createLeaseKeeper } from './lease-keeper.js'
+import { newProjectionWorker, type ProjectionWorker } from './projection-worker.js'
+import { runProjectionLoop } from './read-loop.js'
+import type { RunnerContext } from './runner-context.js'
+import { createRunnerMetrics } from './runner-metrics.js'
+import { type ProjectionRunnerOptions, resolveRunnerSettings } from './runner-options.js'
+import { type ProjectionRuntimeStatus, runtimeStatus } from './runner-status.js'
+
+/** Runs projections: one loop per projection, each with its own lease, checkpoint and generations. */
+export interface ProjectionRunner extends Worker {
+  readonly workerId: string
+  /** The Prometheus registry holding this runner's metrics. */
+  readonly metrics: MetricsRegistry
+  /** Starts every projection loop (each first waits for its lease). */
+  start(): Promise<void>
+  /** Finishes the batch in flight, releases the leases, and resolves when every loop has ended. */
+  stop(): Promise<void>
+  status(): readonly ProjectionRuntimeStatus[]
+  /** Resolves once the runner has stopped (after `stop()`, or a signal when `handleSignals` is on). */
+  whenStopped(): Promise<void>
+  /**
+   * Resolves when every projection is owned by this runner, has no rebuild running, and is caught up
+   * with the gap-safe log. That log's fence is server-wide: while any transaction on the server is
+   * open, later commits are not visible yet, so "idle" means caught up with what the log shows now.
+   */
+  waitUntilIdle(options?: Readonly<{ timeoutMs?: number }>): Promise<void>
+}
+
+/**
+ * Creates a projection runner.
+ * @example
+ * const runner = createProjectionRunner({ pool, store, watcher, projections: [balances], handleSignals: true })
+ * await runner.start()
+ */
+export function createProjectionRunner(options: ProjectionRunnerOptions): ProjectionRunner {
+  const { pool, store, watcher } = options
+  const tables = projectionTables(options.schema)
+  const byName = indexProjections(options.projections)
+  const settings = resolveRunnerSettings(options)
+  const { workerId, log } = settings
+  const metrics = options.metricsRegistry ?? new MetricsRegistry()
+  const workers: ProjectionWorker[] = [...byName.values()].map(newProjectionWorker)
+  const ctx: RunnerContext = {
+    ...settings,
+    tables,
+    store,
+    watcher,
+    leases: createLeaseStore(pool, tables),
+    registry: createRegistry(pool, tables),
+    deadLetters: createDeadLetterStore(pool, tables),
+    metrics: createRunnerMetrics(metrics, workers, workerId),
+    hooks: options.hooks,
+    countPending: options.countPending,
+    isStopping: () => lifecycle.stopping,
+  }
+  const leaseKeeper = createLeaseKeeper(ctx, workers)
+  let unsubscribe: (() => void) | undefined
+  // Ends the standby waits of the current run; a new one per start.
+  let stopRun = new AbortController()
+
+  const lifecycle = createWorkerLifecycle({
+    alreadyStarted: () => new ProjectionAlreadyStartedError(),
+    handleSignals: options.handleSignals ?? false,
+    onStart() {
+      stopRun = new AbortController()
+      unsubscribe = watcher?.onWake(() => {
+        for (const w of workers) w.waiter.wake()
+      })
+      leaseKeeper.start()
+      for (const w of workers) w.loop = runProjectionLoop(ctx, w, stopRun.signal)
+      log.info({ projections: [...byName.keys()] }, 'projection runner started')
+    },
+    async onStop() {
+      leaseKeeper.stop()
+      unsubscribe?.()
+      unsubscribe = undefined
+      for (const w of workers) w.waiter.wake()
+      stopRun.abort()
+      await Promise.all(workers.map((w) => w.loop))
+      log.info({}, 'projection runner stopped')
+    },
+  })
+
+  return {
+    workerId,
+    metrics,
+    start: () => lifecycle.start(),
+    stop: () => lifecycle.stop(),
+    whenStopped: () => lifecycle.whenStopped(),
+    status: () => workers.map((w) => runtimeStatus(w, workerId)),
+    async waitUntilIdle(opts = {}) {
+      const deadline = Date.now() + (opts.timeoutMs ?? 30_000)
+      for (;;) {
+        if (workers.every((w) => w.state === 'live' && w.building === null && w.live?.caughtUp)) {
+          // The state is from the last step: ask the log whether anything arrived since.
+          let pending = false
+          for (const w of workers) {
+            const next = await store.readAll({ after: w.live?.checkpoint ?? LOG_START, limit: 1, types: w.p.handles })
+            if (next.events.length > 0) pending = true
+          }
+          if (!pending) return
+        }
+        if (Date.now() > deadline) {
+          const states = workers.map((w) => `${w.p.name}=${w.state}`).join(', ')
+          throw new ProjectionTimeoutError(`projections to be idle (${states})`, opts.timeoutMs ?? 30_000)
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    },
+  }
+}

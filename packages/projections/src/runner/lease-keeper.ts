@@ -1,0 +1,43 @@
+import type { ProjectionWorker } from './projection-worker.js'
+import type { RunnerContext } from './runner-context.js'
+
+/** @internal Renews the held leases every third of their time to live while the runner runs. */
+export type LeaseKeeper = Readonly<{ start(): void; stop(): void }>
+
+/** @internal What the lease keeper uses. */
+export type LeaseKeeperContext = Pick<RunnerContext, 'leases' | 'leaseTtlMs' | 'log'>
+
+/** @internal Creates the {@link LeaseKeeper} of `workers`. */
+export function createLeaseKeeper(ctx: LeaseKeeperContext, workers: readonly ProjectionWorker[]): LeaseKeeper {
+  let timer: NodeJS.Timeout | null = null
+
+  async function renewAll(): Promise<void> {
+    for (const w of workers) {
+      const lease = w.lease
+      if (!lease || w.leaseLost) continue
+      try {
+        const renewed = await ctx.leases.renew(lease, ctx.leaseTtlMs)
+        // The loop dropped or replaced this lease while the renewal was in flight: not ours to touch.
+        if (w.lease !== lease) continue
+        if (renewed) w.lease = renewed
+        else {
+          w.leaseLost = true
+          // The loop may be waiting for events: wake it so it stands by now, not a poll later.
+          w.waiter.wake()
+        }
+      } catch (error) {
+        ctx.log.warn({ projection: w.p.name, err: error }, 'lease renewal failed')
+      }
+    }
+  }
+
+  return {
+    start() {
+      timer = setInterval(() => void renewAll(), Math.max(100, Math.floor(ctx.leaseTtlMs / 3)))
+    },
+    stop() {
+      if (timer) clearInterval(timer)
+      timer = null
+    },
+  }
+}

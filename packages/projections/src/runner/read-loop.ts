@@ -1,0 +1,127 @@
+import { isLeaseLostError } from '../errors.js'
+import { type ApplyContext, processTrack } from './apply-batch.js'
+import { type ControlContext, control } from './control.js'
+import { switchOver, takeOver } from './generations.js'
+import { CheckpointMoved, type ProjectionWorker, Stopping } from './projection-worker.js'
+import type { RunnerContext } from './runner-context.js'
+import { STEP_FAILURE_BACKOFF } from './runner-options.js'
+
+/** @internal What a projection's loop uses. */
+export type LoopContext = ApplyContext &
+  ControlContext &
+  Pick<
+    RunnerContext,
+    'leases' | 'watcher' | 'batchSize' | 'rebuildBatchSize' | 'pollIntervalMs' | 'leaseTtlMs' | 'controlIntervalMs'
+  >
+
+/**
+ * @internal One projection's loop until the runner stops: take the lease (or stand by), then read and
+ * apply batches, waiting for wake-ups or the poll interval when caught up. Lease loss drops the
+ * state and stands by; other failures back off and retry. Releases the lease on the way out.
+ */
+export async function runProjectionLoop(ctx: LoopContext, w: ProjectionWorker, stop: AbortSignal): Promise<void> {
+  const { log } = ctx
+  let failures = 0
+  let recheckMs = 0
+  while (!ctx.isStopping()) {
+    try {
+      if (!w.lease) {
+        const lease = await ctx.leases.acquire(w.p.name, ctx.workerId, ctx.leaseTtlMs)
+        if (!lease) {
+          w.state = 'standby'
+          // Not the waiter: wake-ups announce appends, and a standby has nothing to do with them.
+          await sleepUnlessStopped(Math.max(200, Math.floor(ctx.leaseTtlMs / 4)), stop)
+          continue
+        }
+        w.lease = lease
+        w.leaseLost = false
+        log.info({ projection: w.p.name, token: lease.token.toString() }, 'lease acquired')
+        await takeOver(ctx, w)
+      }
+      const before = w.eventsProcessed
+      const more = await step(ctx, w)
+      failures = 0
+      w.lastError = null
+      if (w.polled && ctx.watcher && w.eventsProcessed > before) missedWakeUp(ctx, w)
+      // A wake-up that found nothing: the event may still sit behind the log's fence (a transaction
+      // open elsewhere on the server). Look again soon, backing off, instead of a whole poll later.
+      if (!w.polled && w.eventsProcessed === before) recheckMs = recheckMs === 0 ? 10 : recheckMs * 2
+      else recheckMs = 0
+      if (recheckMs > ctx.pollIntervalMs / 2) recheckMs = 0
+      w.polled = false
+      if (!more && !ctx.isStopping()) {
+        const woken = await w.waiter.wait(recheckMs > 0 ? recheckMs : ctx.pollIntervalMs)
+        w.polled = !woken && recheckMs === 0
+      }
+    } catch (error) {
+      if (error instanceof Stopping) break
+      if (error instanceof CheckpointMoved) continue
+      if (isLeaseLostError(error) || w.leaseLost) {
+        log.warn({ projection: w.p.name, token: w.lease?.token.toString() }, 'lease lost: standing by')
+        w.lease = null
+        w.leaseLost = false
+        w.live = null
+        w.building = null
+        w.state = 'standby'
+        continue
+      }
+      failures++
+      w.state = 'error'
+      w.lastError = error instanceof Error ? error.message : String(error)
+      log.error({ projection: w.p.name, err: error, failures }, 'projection step failed: retrying')
+      await w.waiter.wait(STEP_FAILURE_BACKOFF(failures))
+    }
+  }
+  if (w.lease && !w.leaseLost) {
+    try {
+      await ctx.leases.release(w.lease)
+    } catch (error) {
+      log.warn({ projection: w.p.name, err: error }, 'lease release failed (it will expire)')
+    }
+  }
+  w.lease = null
+  w.state = 'stopped'
+}
+
+/** One pass: control when due, a batch of the build in progress, a batch of the live generation. */
+async function step(ctx: LoopContext, w: ProjectionWorker): Promise<boolean> {
+  if (Date.now() - w.lastControlAt >= ctx.controlIntervalMs) await control(ctx, w)
+  let more = false
+  if (w.building) {
+    w.state = 'rebuilding'
+    if (await processTrack(ctx, w, w.building, ctx.rebuildBatchSize)) await switchOver(ctx, w)
+    else more = true
+  }
+  const live = w.live
+  if (live && !live.frozen) {
+    // Behind (first build, catching up after downtime): read in rebuild-sized batches.
+    if (!(await processTrack(ctx, w, live, live.caughtUp ? ctx.batchSize : ctx.rebuildBatchSize))) more = true
+  }
+  w.state = w.building ? 'rebuilding' : more ? 'catching-up' : 'live'
+  return more
+}
+
+// Watchdog over the wake-up source: polling found events nobody announced, so LISTEN may be dead
+// (the watcher reconnects on its own; polling bounds the delay meanwhile).
+function missedWakeUp(ctx: LoopContext, w: ProjectionWorker): void {
+  ctx.metrics.missedWakeUps.inc({ projection: w.p.name })
+  if (Date.now() - w.lastMissedWakeWarnAt < 60_000) return
+  w.lastMissedWakeWarnAt = Date.now()
+  ctx.log.warn(
+    { projection: w.p.name, pollIntervalMs: ctx.pollIntervalMs },
+    'polling found events without a wake-up: is LISTEN down?',
+  )
+}
+
+function sleepUnlessStopped(ms: number, stop: AbortSignal): Promise<void> {
+  if (stop.aborted) return Promise.resolve()
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      stop.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    stop.addEventListener('abort', done, { once: true })
+  })
+}

@@ -1,0 +1,74 @@
+import { Counter, Gauge, type Registry } from 'prom-client'
+import type { ProjectionWorker } from './projection-worker.js'
+
+/** @internal The counters the loops bump; the gauges read the workers' state at scrape time. */
+export type RunnerMetrics = Readonly<{
+  processed: Counter<'projection'>
+  missedWakeUps: Counter<'projection'>
+}>
+
+/** @internal Registers the runner's metrics in `registry`. */
+export function createRunnerMetrics(
+  registry: Registry,
+  workers: readonly ProjectionWorker[],
+  workerId: string,
+): RunnerMetrics {
+  const processed = new Counter({
+    name: 'annals_projection_events_processed_total',
+    help: 'Events applied to the read model (replays included)',
+    labelNames: ['projection'],
+    registers: [registry],
+  })
+  const missedWakeUps = new Counter({
+    name: 'annals_projection_missed_wakeups_total',
+    help: 'Times polling found new events that no wake-up announced',
+    labelNames: ['projection'],
+    registers: [registry],
+  })
+  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>) => void) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset()
+        fill(this)
+      },
+    })
+  gauge('annals_projection_checkpoint_position', 'Global position of the live checkpoint', ['projection'], (g) => {
+    for (const w of workers) if (w.live?.checkpoint) g.set({ projection: w.p.name }, Number(w.live.checkpoint.position))
+  })
+  gauge('annals_projection_lag_events', 'Handled events not yet applied', ['projection'], (g) => {
+    for (const w of workers) if (w.lease) g.set({ projection: w.p.name }, w.lagEvents)
+  })
+  gauge('annals_projection_lag_seconds', 'Age of the oldest unapplied handled event', ['projection'], (g) => {
+    for (const w of workers) if (w.lease) g.set({ projection: w.p.name }, w.lagSeconds)
+  })
+  gauge('annals_projection_throughput_events_per_second', 'Events applied per second', ['projection'], (g) => {
+    for (const w of workers) g.set({ projection: w.p.name }, w.throughput)
+  })
+  gauge('annals_projection_dead_letters', 'Parked events', ['projection'], (g) => {
+    for (const w of workers) if (w.lease) g.set({ projection: w.p.name }, w.deadLetters)
+  })
+  gauge('annals_projection_state', 'Current state (1 for the active state)', ['projection', 'state'], (g) => {
+    for (const w of workers) g.set({ projection: w.p.name, state: w.state }, 1)
+  })
+  gauge(
+    'annals_projection_owner',
+    'Worker holding the lease (1 when this worker owns it)',
+    ['projection', 'owner'],
+    (g) => {
+      for (const w of workers) g.set({ projection: w.p.name, owner: workerId }, w.lease && !w.leaseLost ? 1 : 0)
+    },
+  )
+  gauge(
+    'annals_projection_rebuild_events_done',
+    'Events applied to the generation being built',
+    ['projection'],
+    (g) => {
+      for (const w of workers) if (w.building) g.set({ projection: w.p.name }, w.building.eventsDone)
+    },
+  )
+  return { processed, missedWakeUps }
+}
