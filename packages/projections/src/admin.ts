@@ -6,7 +6,7 @@ import { createLeaseStore } from './lease.js'
 import { projectionTables } from './names.js'
 import type { AnyProjection } from './projection.js'
 import { createRegistry } from './registry.js'
-import type { ProjectionState } from './runner.js'
+import type { ProjectionState } from './runner/runner-status.js'
 
 /** A projection's status as recorded in Postgres by whichever worker owns it (any process can read it). */
 export type ProjectionStatus = Readonly<{

@@ -5,7 +5,6 @@ export {
   type ProjectionAdminOptions,
   type ProjectionStatus,
 } from './admin.js'
-export type { RetryOptions } from './backoff.js'
 export type {
   DeadLetter,
   DeadLetterReason,
@@ -51,13 +50,9 @@ export {
   type ProjectionHandlers,
   type ProjectionInput,
 } from './projection.js'
-export {
-  createProjectionRunner,
-  type ProjectionRunner,
-  type ProjectionRunnerOptions,
-  type ProjectionRuntimeStatus,
-  type ProjectionState,
-} from './runner.js'
+export { createProjectionRunner, type ProjectionRunner } from './runner/create-projection-runner.js'
+export type { ProjectionRunnerOptions, RetryOptions } from './runner/runner-options.js'
+export type { ProjectionRuntimeStatus, ProjectionState } from './runner/runner-status.js'
 export type {
   ReadModelSink,
   SinkBatch,

@@ -1,7 +1,6 @@
 import { defineEvent, type RecordedEvent } from '@annals/core'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { backoffDelay } from './backoff.js'
 import { assertIdentifier, projectionTables } from './names.js'
 import { defineProjection, indexProjections } from './projection.js'
 import type { ReadModelSink } from './sink.js'
@@ -90,13 +89,5 @@ describe('names and encodings', () => {
     const keys = redisKeys('app:', 'balances')
     expect(keys.data(3, 'acc-1')).toBe('app:{balances}:g3:k:acc-1')
     expect(keys.checkpoint(3)).toBe('app:{balances}:g3:cp')
-  })
-
-  it('backs off exponentially within the cap', () => {
-    for (let attempt = 1; attempt < 20; attempt++) {
-      const d = backoffDelay(attempt, 10, 1000)
-      expect(d).toBeGreaterThanOrEqual(Math.min(1000, 10 * 2 ** (attempt - 1)) / 2)
-      expect(d).toBeLessThanOrEqual(1000)
-    }
   })
 })

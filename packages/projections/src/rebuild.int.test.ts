@@ -7,7 +7,7 @@ import { pgStore } from '../test/store.js'
 import { createProjectionAdmin } from './admin.js'
 import { migrateProjections } from './migrate-projections.js'
 import { defineProjection } from './projection.js'
-import { createProjectionRunner } from './runner.js'
+import { createProjectionRunner } from './runner/create-projection-runner.js'
 import { createPostgresSink } from './sinks/postgres-sink.js'
 import { createRedisReadModel, createRedisSink, type RedisWriter } from './sinks/redis-sink.js'
 

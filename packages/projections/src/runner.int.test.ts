@@ -7,7 +7,7 @@ import { createProjectionAdmin } from './admin.js'
 import { migrateProjections } from './migrate-projections.js'
 import { createPostgresPendingCounter } from './postgres-pending-counter.js'
 import { defineProjection } from './projection.js'
-import { createProjectionRunner } from './runner.js'
+import { createProjectionRunner } from './runner/create-projection-runner.js'
 import { createPostgresSink } from './sinks/postgres-sink.js'
 import { createRedisReadModel, createRedisSink } from './sinks/redis-sink.js'
 

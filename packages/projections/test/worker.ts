@@ -4,7 +4,7 @@
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { pino } from 'pino'
-import { createProjectionRunner } from '../src/runner.js'
+import { createProjectionRunner } from '../src/runner/create-projection-runner.js'
 import { pgStore } from './store.js'
 import { workerProjections } from './worker-projections.js'
 
