@@ -111,6 +111,7 @@ export {
 } from './schema.js'
 export { everyNEvents, type SnapshotContext, type SnapshotPolicy } from './snapshot-policy.js'
 export type { Snapshot, SnapshotQuery, SnapshotStore } from './snapshot-store.js'
+export { createWaiter, type Waiter } from './waiter.js'
 export {
   createWorkerLifecycle,
   type Worker,

@@ -1,4 +1,11 @@
-import { createWorkerLifecycle, type Logger, type OutboundMessage, silentLogger, type Worker } from '@annals/core'
+import {
+  createWaiter,
+  createWorkerLifecycle,
+  type Logger,
+  type OutboundMessage,
+  silentLogger,
+  type Worker,
+} from '@annals/core'
 import type { Redis } from 'ioredis'
 import { MalformedMessageError, OutboxAlreadyStartedError } from './errors.js'
 import { StreamFields, streamKey } from './redis-streams-publisher.js'
@@ -125,7 +132,7 @@ export function createRedisStreamsConsumer(options: RedisStreamsConsumerOptions)
   let groupReady = false
   let lastClaim = 0
   let running: Promise<void> | undefined
-  let wake: (() => void) | undefined
+  const waiter = createWaiter()
 
   async function deliveries(entryId: string): Promise<number> {
     const reply = (await redis.call('XPENDING', key, options.group, entryId, entryId, '1')) as [
@@ -253,16 +260,7 @@ export function createRedisStreamsConsumer(options: RedisStreamsConsumerOptions)
         logger.error({ ...where, err: error }, 'consumer read failed')
         pause = retryDelayMs
       }
-      if (pause > 0 && !lifecycle.stopping) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, pause)
-          wake = () => {
-            clearTimeout(timer)
-            resolve()
-          }
-        })
-        wake = undefined
-      }
+      if (pause > 0 && !lifecycle.stopping) await waiter.wait(pause)
     }
   }
 
@@ -273,7 +271,7 @@ export function createRedisStreamsConsumer(options: RedisStreamsConsumerOptions)
       running = loop()
     },
     async onStop() {
-      wake?.()
+      waiter.wake()
       await running
       running = undefined
     },

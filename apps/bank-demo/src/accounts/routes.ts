@@ -33,15 +33,17 @@ const OpenBody = z.strictObject({
 
 const MoneyBody = z.strictObject({ amount: Amount, description: Text(500).optional() })
 
-const AccountResponse = z.object({
+// What the write side's account and the read model's summary both say about an account.
+const AccountFields = {
   accountId: z.string(),
   owner: z.string(),
   currency: z.string(),
   status: z.enum(['open', 'closed']),
   balance: z.number(),
   overdraftLimit: z.number(),
-  version: z.string(),
-})
+}
+
+const AccountResponse = z.object({ ...AccountFields, version: z.string() })
 
 const MovementResponse = z.object({
   accountId: z.string(),
@@ -52,12 +54,7 @@ const MovementResponse = z.object({
 })
 
 const Summary = z.object({
-  accountId: z.string(),
-  owner: z.string(),
-  currency: z.string(),
-  status: z.enum(['open', 'closed']),
-  balance: z.number(),
-  overdraftLimit: z.number(),
+  ...AccountFields,
   transactions: z.number(),
   openedAt: z.string(),
   updatedAt: z.string(),

@@ -8,6 +8,9 @@ const Query = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
 })
 
+/** A search answer: which engine answered, and the hits. */
+const searchResult = <Hit extends z.ZodType>(hit: Hit) => z.object({ engine: z.string(), hits: z.array(hit) })
+
 /** The search routes over the search read models (Elasticsearch, or memory in zero-setup mode). */
 export function searchRoutes(deps: { search: BankSearch }): FastifyPluginAsyncZod {
   const { search } = deps
@@ -20,18 +23,15 @@ export function searchRoutes(deps: { search: BankSearch }): FastifyPluginAsyncZo
           summary: 'Search accounts by owner, id or currency',
           querystring: Query,
           response: {
-            200: z.object({
-              engine: z.string(),
-              hits: z.array(
-                z.object({
-                  accountId: z.string(),
-                  owner: z.string(),
-                  currency: z.string(),
-                  status: z.enum(['open', 'closed']),
-                  balance: z.number(),
-                }),
-              ),
-            }),
+            200: searchResult(
+              z.object({
+                accountId: z.string(),
+                owner: z.string(),
+                currency: z.string(),
+                status: z.enum(['open', 'closed']),
+                balance: z.number(),
+              }),
+            ),
           },
         },
       },
@@ -48,22 +48,19 @@ export function searchRoutes(deps: { search: BankSearch }): FastifyPluginAsyncZo
           summary: 'Search deposits and withdrawals by owner, description or transfer id',
           querystring: Query,
           response: {
-            200: z.object({
-              engine: z.string(),
-              hits: z.array(
-                z.object({
-                  eventId: z.string(),
-                  accountId: z.string(),
-                  owner: z.string(),
-                  currency: z.string(),
-                  kind: z.enum(['deposit', 'withdrawal']),
-                  amount: z.number(),
-                  description: z.string().nullable(),
-                  transferId: z.string().nullable(),
-                  recordedAt: z.string(),
-                }),
-              ),
-            }),
+            200: searchResult(
+              z.object({
+                eventId: z.string(),
+                accountId: z.string(),
+                owner: z.string(),
+                currency: z.string(),
+                kind: z.enum(['deposit', 'withdrawal']),
+                amount: z.number(),
+                description: z.string().nullable(),
+                transferId: z.string().nullable(),
+                recordedAt: z.string(),
+              }),
+            ),
           },
         },
       },

@@ -1,4 +1,4 @@
-import { createWorkerLifecycle, silentLogger, type Worker } from '@annals/core'
+import { createWaiter, createWorkerLifecycle, silentLogger, toBackoff, type Worker } from '@annals/core'
 import { outboxTables } from '@annals/store-postgres/outbox'
 import { withTransaction } from '@annals/store-postgres/sql'
 import type { PoolClient } from 'pg'
@@ -49,7 +49,15 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const logger = options.logger ?? silentLogger
 
   let running: Promise<void> | undefined
-  let wake: (() => void) | undefined
+  const waiter = createWaiter()
+  // After a failed batch: the poll interval doubled per failure in a row, at most 64 times, at most 10 s.
+  const errorDelay = toBackoff(
+    {
+      initialDelayMs: Math.min(10_000, settings.pollIntervalMs * 2),
+      maxDelayMs: Math.min(10_000, settings.pollIntervalMs * 64),
+    },
+    { initialDelayMs: 0, maxDelayMs: 0, jitter: 'none' },
+  )
   let unsubscribe: (() => void) | undefined
   let lastCleanup = 0
   // Set by a wake-up that arrives while a batch runs, so that the loop does not sleep past it.
@@ -116,16 +124,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (woken && errors === 0) full = true
       woken = false
       if (!full || errors > 0) {
-        const delay =
-          errors > 0 ? Math.min(10_000, settings.pollIntervalMs * 2 ** Math.min(errors, 6)) : settings.pollIntervalMs
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay)
-          wake = () => {
-            clearTimeout(timer)
-            resolve()
-          }
-        })
-        wake = undefined
+        await waiter.wait(errors > 0 ? errorDelay(errors) : settings.pollIntervalMs)
       }
     }
   }
@@ -137,14 +136,14 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       woken = false
       unsubscribe = options.watcher?.onWake(() => {
         woken = true
-        wake?.()
+        waiter.interrupt()
       })
       running = loop()
     },
     async onStop() {
       unsubscribe?.()
       unsubscribe = undefined
-      wake?.()
+      waiter.wake()
       await running
       running = undefined
     },

@@ -24,8 +24,7 @@ export type OutboxRows = {
   envelope: boolean[]
 }
 
-/** @internal No messages: shared, never written to. */
-export const NO_OUTBOX_ROWS: OutboxRows = {
+const emptyRows = (): OutboxRows => ({
   event: [],
   ids: [],
   topics: [],
@@ -34,20 +33,14 @@ export const NO_OUTBOX_ROWS: OutboxRows = {
   payloads: [],
   headers: [],
   envelope: [],
-}
+})
+
+/** @internal No messages: shared, never written to. */
+export const NO_OUTBOX_ROWS: OutboxRows = emptyRows()
 
 /** @internal Runs `publish` on every event of the append and validates what it yields. */
 export function outboxRows(prepared: readonly PreparedAppend[], publish: OutboxOptions['publish']): OutboxRows {
-  const rows: OutboxRows = {
-    event: [],
-    ids: [],
-    topics: [],
-    keys: [],
-    types: [],
-    payloads: [],
-    headers: [],
-    envelope: [],
-  }
+  const rows = emptyRows()
   let eventIndex = 0
   for (const p of prepared) {
     p.events.forEach((event, i) => {
