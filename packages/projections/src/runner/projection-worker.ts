@@ -1,11 +1,11 @@
 import type { LogCheckpoint, RecordedEvent } from '@annals/core'
+import { createWaiter, type Waiter } from '@annals/core'
 import { LeaseLostError } from '../errors.js'
 import type { Lease } from '../lease.js'
 import type { ProjectionTables } from '../names.js'
 import type { AnyProjection } from '../projection.js'
 import type { SinkTarget } from '../sink.js'
 import type { ProjectionState } from './runner-status.js'
-import { createWaiter, type Waiter } from './waiter.js'
 
 /** @internal One generation of a projection as the runner drives it: where it is, what is blocked. */
 export type Track = {

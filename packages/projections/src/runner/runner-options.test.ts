@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
 import { resolveRunnerSettings, retryPolicy, STEP_FAILURE_BACKOFF } from './runner-options.js'
-import { createWaiter } from './waiter.js'
 
 describe('runner options', () => {
   it('backs off exponentially within the cap', () => {
@@ -59,17 +58,5 @@ describe('runner options', () => {
       leaseTtlMs: 10_000,
       controlIntervalMs: 1000,
     })
-  })
-})
-
-describe('createWaiter', () => {
-  it('ends a wait early on wake, and remembers a wake that came before the wait', async () => {
-    const waiter = createWaiter()
-    const woken = waiter.wait(10_000)
-    waiter.wake()
-    await expect(woken).resolves.toBe(true)
-    waiter.wake()
-    await expect(waiter.wait(10_000)).resolves.toBe(true)
-    await expect(waiter.wait(5)).resolves.toBe(false)
   })
 })
