@@ -1,23 +1,28 @@
-import { Kysely, type Migration, Migrator, PostgresDialect, sql } from 'kysely'
+import { runMigrations, type SqlMigration, toExecutor } from '@annals/store-postgres/sql'
 import type { Pool } from 'pg'
 import { ProjectionMigrationError } from './errors.js'
-import { type ProjectionTables, projectionTables, quoteIdentifier } from './names.js'
+import { type ProjectionTables, projectionTables } from './names.js'
 
-/** Options of {@link migrateProjections}. */
+/**
+ * Options of {@link migrateProjections}. Only a schema: the runner and its sinks find the projection
+ * tables by schema alone, so a table prefix could not be honoured everywhere.
+ */
 export type MigrateProjectionsOptions = Readonly<{ pool: Pool; schema?: string }>
 
 /** What {@link migrateProjections} applied. */
 export type MigrateProjectionsResult = Readonly<{ applied: readonly string[] }>
 
-function migrations(t: ProjectionTables): Record<string, Migration> {
-  const raw = (text: string) => sql.raw(text)
-  return {
-    '0001-projections': {
-      async up(db) {
-        await raw(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(t.schema)}`).execute(db)
+/**
+ * The projection tables' DDL. The migration and index names are those of release 0.1, whose kysely
+ * ledger the migrator keeps reading, so a database migrated then is never migrated twice.
+ */
+function projectionMigrations(t: ProjectionTables): readonly SqlMigration[] {
+  return [
+    {
+      name: '0001-projections',
+      statements: [
         // One row per projection name: which generation readers see and which one is being built.
-        await raw(`
-          CREATE TABLE ${t.registry} (
+        `CREATE TABLE ${t.registry} (
             name                 text        PRIMARY KEY,
             live_generation      integer     NOT NULL,
             live_version         integer     NOT NULL,
@@ -30,19 +35,17 @@ function migrations(t: ProjectionTables): Record<string, Migration> {
             status_at            timestamptz,
             created_at           timestamptz NOT NULL DEFAULT now(),
             updated_at           timestamptz NOT NULL DEFAULT now()
-          )`).execute(db)
+          )`,
         // The fencing token only ever grows; a worker's writes carry it and sinks reject older ones.
-        await raw(`
-          CREATE TABLE ${t.leases} (
+        `CREATE TABLE ${t.leases} (
             projection  text        PRIMARY KEY,
             owner       text        NOT NULL,
             token       bigint      NOT NULL,
             acquired_at timestamptz NOT NULL DEFAULT now(),
             renewed_at  timestamptz NOT NULL DEFAULT now(),
             expires_at  timestamptz NOT NULL
-          )`).execute(db)
-        await raw(`
-          CREATE TABLE ${t.deadLetters} (
+          )`,
+        `CREATE TABLE ${t.deadLetters} (
             id                 bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             projection         text        NOT NULL,
             generation         integer     NOT NULL,
@@ -61,55 +64,42 @@ function migrations(t: ProjectionTables): Record<string, Migration> {
             created_at         timestamptz NOT NULL DEFAULT now(),
             resolved_at        timestamptz,
             UNIQUE (projection, generation, event_id)
-          )`).execute(db)
-        await raw(
-          `CREATE INDEX ${quoteIdentifier('projection_dead_letters_parked_idx')} ON ${t.deadLetters} (projection, generation, stream_id, transaction_id, global_position) WHERE status = 'parked'`,
-        ).execute(db)
+          )`,
+        `CREATE INDEX ${t.local('projection_dead_letters_parked_idx')} ON ${t.deadLetters} (projection, generation, stream_id, transaction_id, global_position) WHERE status = 'parked'`,
         // Checkpoints of sinks that live in this database (the Postgres sink), per generation.
-        await raw(`
-          CREATE TABLE ${t.checkpoints} (
+        `CREATE TABLE ${t.checkpoints} (
             projection     text        NOT NULL,
             generation     integer     NOT NULL,
             transaction_id bigint      NOT NULL,
             position       bigint      NOT NULL,
             updated_at     timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (projection, generation)
-          )`).execute(db)
-      },
-      async down(db) {
-        for (const table of [t.checkpoints, t.deadLetters, t.leases, t.registry]) {
-          await raw(`DROP TABLE IF EXISTS ${table}`).execute(db)
-        }
-      },
+          )`,
+      ],
     },
-  }
+  ]
 }
 
 /**
  * Creates or upgrades the projection tables (registry, leases, dead letters, checkpoints) in `schema`
- * (default `annals`). Idempotent and safe from several processes at once (kysely's migration lock).
+ * (default `annals`). Idempotent and safe from several processes at once: the store's migrator
+ * serialises them with an advisory lock. A database migrated by release 0.1 (kysely's `Migrator`)
+ * keeps its ledger and is not migrated again.
  */
 export async function migrateProjections(options: MigrateProjectionsOptions): Promise<MigrateProjectionsResult> {
   const tables = projectionTables(options.schema)
-  // Never destroy this Kysely instance: that would end the caller's pool.
-  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: options.pool }) })
-  const migrator = new Migrator({
-    db,
-    provider: { getMigrations: async () => migrations(tables) },
-    migrationTableName: tables.migrationTable,
-    migrationLockTableName: tables.migrationLockTable,
-    migrationTableSchema: tables.schema,
+  const applied = await runMigrations(toExecutor({ pool: options.pool }), {
+    schema: tables.schema,
+    ledger: tables.ledger,
+    migrations: projectionMigrations(tables),
+    onError: (migration, error) =>
+      new ProjectionMigrationError(
+        `Projections migration ${migration ?? ''} failed in schema "${tables.schema}": ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        migration ?? undefined,
+        { cause: error },
+      ),
   })
-  const { error, results } = await migrator.migrateToLatest()
-  const failed = results?.find((r) => r.status === 'Error')
-  if (error !== undefined) {
-    throw new ProjectionMigrationError(
-      `Projections migration ${failed?.migrationName ?? ''} failed in schema "${tables.schema}": ${
-        error instanceof Error ? error.message : String(error)
-      }`,
-      failed?.migrationName,
-      { cause: error },
-    )
-  }
-  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) }
+  return { applied }
 }

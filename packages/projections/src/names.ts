@@ -1,45 +1,46 @@
+import { type TableLocation, type TableNames, tableNames } from '@annals/store-postgres/sql'
 import { ProjectionInvalidIdentifierError } from './errors.js'
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,47}$/
 
-/** Throws unless `value` is a plain lower-case identifier (safe as a SQL identifier and a Redis key segment). */
+/**
+ * Throws unless `value` is a plain lower-case identifier. Not for SQL schemas or tables: those follow
+ * the store's rule (`@annals/store-postgres/sql`). Kept for names that are neither.
+ */
 export function assertIdentifier(what: string, value: string): string {
   if (!IDENTIFIER.test(value)) throw new ProjectionInvalidIdentifierError(what, value)
   return value
 }
 
-/** Double-quotes an identifier that {@link assertIdentifier} accepted. */
-export function quoteIdentifier(value: string): string {
-  return `"${value.replaceAll('"', '""')}"`
-}
+const PROJECTION_TABLES = {
+  registry: 'projections',
+  leases: 'projection_leases',
+  deadLetters: 'projection_dead_letters',
+  checkpoints: 'projection_checkpoints',
+} as const
 
-/** The qualified, quoted names of this package's tables in one schema. */
-export type ProjectionTables = Readonly<{
-  schema: string
-  registry: string
-  leases: string
-  deadLetters: string
-  checkpoints: string
-  replayed: string
-  migrationTable: string
-  migrationLockTable: string
-}>
+/**
+ * The qualified, quoted names of this package's tables in one schema, plus the ledger of its
+ * migrations (`annals_projections_migrations`, in kysely's format since release 0.1).
+ */
+export type ProjectionTables = TableNames<keyof typeof PROJECTION_TABLES> &
+  Readonly<{
+    /** The unqualified, unquoted migration ledger. */
+    ledger: string
+  }>
 
 /** Default schema of the projection tables (the event store's default too). */
 export const DEFAULT_SCHEMA = 'annals'
 
-/** Resolves and quotes the table names for `schema` (validated). */
-export function projectionTables(schema: string = DEFAULT_SCHEMA): ProjectionTables {
-  assertIdentifier('schema', schema)
-  const q = (t: string) => `${quoteIdentifier(schema)}.${quoteIdentifier(t)}`
-  return {
-    schema,
-    registry: q('projections'),
-    leases: q('projection_leases'),
-    deadLetters: q('projection_dead_letters'),
-    checkpoints: q('projection_checkpoints'),
-    replayed: q('projection_replayed'),
-    migrationTable: 'annals_projections_migrations',
-    migrationLockTable: 'annals_projections_migrations_lock',
-  }
+/**
+ * Validates the location (the store's identifier rule) and names the projection tables: the one place
+ * that does, for the runner, the admin API, the Postgres sink and the migration. A string is the schema.
+ * @example const t = projectionTables('Bank') // t.leases === '"Bank"."projection_leases"'
+ */
+export function projectionTables(location: TableLocation | string = {}): ProjectionTables {
+  const names = tableNames(
+    typeof location === 'string' ? { schema: location } : { schema: DEFAULT_SCHEMA, ...location },
+    PROJECTION_TABLES,
+  )
+  return { ...names, ledger: names.raw('annals_projections_migrations') }
 }

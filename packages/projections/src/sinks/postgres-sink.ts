@@ -1,7 +1,8 @@
 import type { LogCheckpoint } from '@annals/core'
+import { PgInvalidIdentifierError, quoteIdentifier, validateSchemaName } from '@annals/store-postgres/sql'
 import type { Pool, PoolClient } from 'pg'
 import { ProjectionInvalidOptionError, SinkFailedError } from '../errors.js'
-import { assertIdentifier, projectionTables, quoteIdentifier } from '../names.js'
+import { projectionTables } from '../names.js'
 import type { ReadModelSink, SinkBatch, SinkCommitResult, SinkTarget } from '../sink.js'
 
 /** What a Postgres projection handler receives: the batch's transaction and its generation's tables. */
@@ -30,6 +31,22 @@ export type PostgresSinkOptions<T extends string> = Readonly<{
 }>
 
 const GENERATION_COMMENT = /^annals generation (\d+)$/
+// Each generation's table is `<name>_g<generation>`, and Postgres silently truncates names beyond 63
+// bytes (two generations would then share a table): leave room for `_g` and an int4 generation.
+const MAX_TABLE_BYTES = 63 - '_g2147483647'.length
+
+/** The store's identifier rule, with room for the generation suffix. */
+function validateReadModelTable(name: string): string {
+  const rule = `use letters, digits and underscores only, starting with a letter or underscore, at most ${MAX_TABLE_BYTES} bytes`
+  try {
+    validateSchemaName(name)
+  } catch {
+    throw new PgInvalidIdentifierError('read-model table', name, rule)
+  }
+  if (Buffer.byteLength(name, 'utf8') > MAX_TABLE_BYTES)
+    throw new PgInvalidIdentifierError('read-model table', name, rule)
+  return name
+}
 
 /**
  * A Postgres read model: each generation is its own set of tables (`<name>_g<n>`); a view `<name>`
@@ -40,10 +57,10 @@ export function createPostgresSink<const T extends string>(
   options: PostgresSinkOptions<T>,
 ): ReadModelSink<PostgresSinkContext<T>> & { readonly schema: string; readonly tableNames: readonly T[] } {
   const { pool } = options
-  const schema = assertIdentifier('read-model schema', options.schema ?? 'public')
+  const schema = validateSchemaName(options.schema ?? 'public')
   const names = Object.keys(options.tables) as T[]
   if (names.length === 0) throw new ProjectionInvalidOptionError('tables', 'declare at least one table')
-  for (const name of names) assertIdentifier('read-model table', name)
+  for (const name of names) validateReadModelTable(name)
   const qs = quoteIdentifier(schema)
   const tableOf = (name: string, generation: number) => `${qs}.${quoteIdentifier(`${name}_g${generation}`)}`
   const viewOf = (name: string) => `${qs}.${quoteIdentifier(name)}`
