@@ -1,0 +1,152 @@
+import { createTestDatabase, type TestDatabase } from '@annals/store-postgres/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createProjectionAdmin } from '../src/admin.js'
+import { createLeaseStore } from '../src/lease.js'
+import { migrateProjections } from '../src/migrate-projections.js'
+import { projectionTables } from '../src/names.js'
+import { createPostgresSink } from '../src/sinks/postgres-sink.js'
+import { legacyMigrateProjections } from './fixtures/legacy-migrate-projections.js'
+
+let db: TestDatabase
+
+beforeAll(async () => {
+  db = await createTestDatabase('annals_proj_migrate')
+})
+afterAll(async () => {
+  await db?.drop()
+})
+
+/** Columns and index definitions of a schema's tables (the ledgers left out), with the schema name taken out. */
+async function shape(schema: string): Promise<{ columns: unknown[]; indexes: string[] }> {
+  const columns = await db.pool.query(
+    `SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns
+     WHERE table_schema = $1 AND table_name NOT LIKE 'annals_projections_migrations%' ORDER BY table_name, ordinal_position`,
+    [schema],
+  )
+  const indexes = await db.pool.query<{ d: string }>(
+    `SELECT indexdef AS d FROM pg_indexes
+     WHERE schemaname = $1 AND tablename NOT LIKE 'annals_projections_migrations%' ORDER BY indexname`,
+    [schema],
+  )
+  return { columns: columns.rows, indexes: indexes.rows.map((r) => r.d.replaceAll(`${schema}.`, 'S.')) }
+}
+
+let readModels = 0
+
+/** Takes a lease and commits one Postgres-sink batch in `schema`, then reads it back through the admin API. */
+async function useTables(schema: string): Promise<void> {
+  const lease = await createLeaseStore(db.pool, projectionTables(schema)).acquire('balances', 'w1', 60_000)
+  expect(lease?.token).toBe(1n)
+  const sink = createPostgresSink({
+    pool: db.pool,
+    schema: `read_model_${++readModels}`,
+    tables: { balances: (t) => `CREATE TABLE ${t} (id text PRIMARY KEY, total int NOT NULL)` },
+  })
+  const target = { projection: 'balances', generation: 1, schema }
+  await sink.prepare(target)
+  const checkpoint = { transactionId: 7n, position: 3n }
+  const result = await sink.commit(target, {
+    token: 1n,
+    expected: null,
+    checkpoint,
+    replayIds: [],
+    size: 1,
+    apply: async ({ client, table }) => {
+      await client.query(`INSERT INTO ${table('balances')} VALUES ('acc-1', 5)`)
+    },
+  })
+  expect(result).toEqual({ status: 'committed' })
+  expect(await sink.loadCheckpoint(target)).toEqual(checkpoint)
+  const admin = createProjectionAdmin({ pool: db.pool, schema })
+  expect(await admin.listDeadLetters()).toEqual([])
+  expect((await admin.status()).map((s) => s.name)).toEqual([])
+  await expect(admin.requestRebuild('balances')).rejects.toMatchObject({ code: 'ANNALS_PROJ_ERR_UNKNOWN_PROJECTION' })
+}
+
+describe('migrateProjections on a database migrated by release 0.1 (kysely Migrator)', () => {
+  it('applies nothing again, keeps the kysely ledger, and the tables keep working', async () => {
+    expect((await legacyMigrateProjections({ pool: db.pool, schema: 'legacy' })).applied).toEqual(['0001-projections'])
+    expect((await migrateProjections({ pool: db.pool, schema: 'legacy' })).applied).toEqual([])
+    expect((await migrateProjections({ pool: db.pool, schema: 'legacy' })).applied).toEqual([])
+    const ledger = await db.pool.query<{ name: string; timestamp: string }>(
+      'SELECT name, timestamp FROM legacy.annals_projections_migrations',
+    )
+    expect(ledger.rows.map((r) => r.name)).toEqual(['0001-projections'])
+    expect(typeof ledger.rows[0]?.timestamp).toBe('string')
+    await useTables('legacy')
+  })
+
+  it('creates exactly the tables and indexes release 0.1 created', async () => {
+    await legacyMigrateProjections({ pool: db.pool, schema: 'shape_old' })
+    expect((await migrateProjections({ pool: db.pool, schema: 'shape_new' })).applied).toEqual(['0001-projections'])
+    const [old, current] = [await shape('shape_old'), await shape('shape_new')]
+    expect(current.columns).toHaveLength(40)
+    expect(current.indexes).toHaveLength(6)
+    expect(current).toEqual(old)
+  })
+})
+
+describe('one identifier rule for the store and the projections', () => {
+  it.each(['Bank', `Bank_${'x'.repeat(58)}`])('migrates and works in schema %s', async (schema) => {
+    expect(Buffer.byteLength(schema)).toBeLessThanOrEqual(63)
+    expect((await migrateProjections({ pool: db.pool, schema })).applied).toEqual(['0001-projections'])
+    const tables = await db.pool.query<{ t: string }>(
+      'SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
+      [schema],
+    )
+    expect(tables.rows.map((r) => r.t)).toEqual([
+      'annals_projections_migrations',
+      'projection_checkpoints',
+      'projection_dead_letters',
+      'projection_leases',
+      'projections',
+    ])
+    await useTables(schema)
+  })
+
+  it('rejects what the store rejects with the same typed error, before touching the database', async () => {
+    for (const schema of [`B${'x'.repeat(63)}`, 'pg_bank', 'bad-name', 'a"b', '']) {
+      await expect(migrateProjections({ pool: db.pool, schema })).rejects.toMatchObject({
+        code: 'ANNALS_PG_ERR_INVALID_IDENTIFIER',
+      })
+      expect(() => createProjectionAdmin({ pool: db.pool, schema })).toThrow(
+        expect.objectContaining({ code: 'ANNALS_PG_ERR_INVALID_IDENTIFIER' }),
+      )
+    }
+    const schemas = await db.pool.query("SELECT 1 FROM pg_namespace WHERE nspname IN ('pg_bank', 'bad-name')")
+    expect(schemas.rowCount).toBe(0)
+  })
+
+  it('wraps a failing migration in ProjectionMigrationError naming it, and applies none of it', async () => {
+    // A table where the registry goes makes the first CREATE TABLE fail half-way through the migration.
+    await db.pool.query('CREATE SCHEMA clash; CREATE TABLE clash.projections (x int)')
+    const error = await migrateProjections({ pool: db.pool, schema: 'clash' }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'ANNALS_PROJ_ERR_MIGRATION', migration: '0001-projections' })
+    expect((error as Error).message).toContain('schema "clash"')
+    const left = await db.pool.query(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'clash' AND table_name <> 'projections'",
+    )
+    expect(left.rows).toEqual([])
+  })
+})
+
+describe('concurrent migrations', () => {
+  it('two migrateProjections at once both succeed and apply the migration once', async () => {
+    const results = await Promise.all([
+      migrateProjections({ pool: db.pool, schema: 'racing' }),
+      migrateProjections({ pool: db.pool, schema: 'racing' }),
+    ])
+    expect(results.flatMap((r) => r.applied)).toEqual(['0001-projections'])
+    const ledger = await db.pool.query('SELECT name FROM racing.annals_projections_migrations')
+    expect(ledger.rows).toEqual([{ name: '0001-projections' }])
+  })
+
+  it('two at once on a release-0.1 database apply nothing', async () => {
+    await legacyMigrateProjections({ pool: db.pool, schema: 'racing_legacy' })
+    const results = await Promise.all([
+      migrateProjections({ pool: db.pool, schema: 'racing_legacy' }),
+      migrateProjections({ pool: db.pool, schema: 'racing_legacy' }),
+    ])
+    expect(results.flatMap((r) => r.applied)).toEqual([])
+  })
+})
