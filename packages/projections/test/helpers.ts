@@ -1,15 +1,9 @@
-import { randomBytes } from 'node:crypto'
 import { createTestDatabase as createStoreTestDatabase } from '@annals/store-postgres/testing'
-import { Redis } from 'ioredis'
+import { testRedis, uniqueKeyPrefix, waitFor } from '@annals/test-support'
 import type pg from 'pg'
 import { EVENTS_TABLE } from './store.js'
 
 export const PG_ADMIN_URL = process.env.ANNALS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-export const REDIS_URL = process.env.ANNALS_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
-
-export function randomSuffix(): string {
-  return randomBytes(5).toString('hex')
-}
 
 /** Creates a throwaway database (the store's test helper); `drop()` removes it. `url` is its connection string. */
 export async function createTestDatabase(prefix = 'annals_proj') {
@@ -17,43 +11,11 @@ export async function createTestDatabase(prefix = 'annals_proj') {
   return { name: db.name, url: db.connectionString, pool: db.pool, drop: db.drop }
 }
 
-/** A Redis client plus a random key prefix, and a cleanup that deletes only that prefix. */
+/** A Redis client plus a unique key prefix, and a cleanup that deletes only that prefix and quits. */
 export function createTestRedis() {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 })
-  const keyPrefix = `annals-test-${randomSuffix()}:`
-  return {
-    redis,
-    keyPrefix,
-    async cleanup() {
-      let cursor = '0'
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000)
-        cursor = next
-        if (keys.length > 0) await redis.unlink(...keys)
-      } while (cursor !== '0')
-      redis.disconnect()
-    },
-  }
-}
-
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false>,
-  timeoutMs = 20_000,
-  everyMs = 25,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await probe()
-      if (value !== undefined && value !== null && value !== false) return value
-    } catch (error) {
-      last = error
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
-    await new Promise((resolve) => setTimeout(resolve, everyMs))
-  }
+  const keyPrefix = uniqueKeyPrefix('projections')
+  const redis = testRedis(keyPrefix)
+  return { redis, keyPrefix, cleanup: () => redis.close() }
 }
 
 /**

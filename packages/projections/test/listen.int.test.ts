@@ -1,10 +1,11 @@
+import { waitFor } from '@annals/test-support'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { migrateProjections } from '../src/migrate-projections.js'
 import { defineProjection } from '../src/projection.js'
 import { createProjectionRunner } from '../src/runner/create-projection-runner.js'
 import { createRedisReadModel, createRedisSink } from '../src/sinks/redis-sink.js'
-import { createTestDatabase, createTestRedis, waitFor } from './helpers.js'
+import { createTestDatabase, createTestRedis } from './helpers.js'
 import { pgStore } from './store.js'
 
 describe('wake-ups after a dead LISTEN connection (real Postgres store)', () => {
@@ -52,7 +53,7 @@ describe('wake-ups after a dead LISTEN connection (real Postgres store)', () => 
     const appendAndTime = async (n: number) => {
       const t0 = Date.now()
       await store.appendToStream('ping', [{ type: 'Pinged', data: {} }])
-      await waitFor(`ping ${n}`, async () => (await rm.get('ping')) === String(n), 10_000, 5)
+      await waitFor(`ping ${n}`, async () => (await rm.get('ping')) === String(n), { timeoutMs: 10_000, everyMs: 5 })
       return Date.now() - t0
     }
     await runner.start()
@@ -115,7 +116,7 @@ describe('polling without any wake-up source (real Postgres store)', () => {
         for (let n = 1; n <= 3; n++) {
           const t0 = Date.now()
           await store.appendToStream('ping', [{ type: 'Pinged', data: {} }])
-          await waitFor('ping', async () => (await rm.get('ping')) === String(n), 10_000, 5)
+          await waitFor('ping', async () => (await rm.get('ping')) === String(n), { timeoutMs: 10_000, everyMs: 5 })
           expect(Date.now() - t0).toBeLessThan(400 + 600)
         }
       } finally {

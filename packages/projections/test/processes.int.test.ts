@@ -1,15 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { resolve } from 'node:path'
+import { REDIS_URL, type SpawnedProcess, spawnTs, waitFor } from '@annals/test-support'
 import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { migrateProjections } from '../src/migrate-projections.js'
-import { createTestDatabase, createTestRedis, REDIS_URL, waitFor } from './helpers.js'
+import { createTestDatabase, createTestRedis } from './helpers.js'
 import { pgStore } from './store.js'
 
 const workerFile = resolve(import.meta.dirname, 'worker.ts')
-const tsxLoader = import.meta.resolve('tsx')
 
-type Worker = { child: ChildProcess; output: string[]; id: string }
+type Worker = SpawnedProcess & { id: string }
 
 describe('worker processes (real Postgres store and Redis)', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>
@@ -17,32 +16,26 @@ describe('worker processes (real Postgres store and Redis)', () => {
   const workers: Worker[] = []
 
   function startWorker(id: string, extra: Record<string, string> = {}): Worker {
-    const child = spawn(process.execPath, ['--conditions=@annals/source', '--import', tsxLoader, workerFile], {
-      env: {
-        ...process.env,
-        DATABASE_URL: db.url,
-        REDIS_URL,
-        KEY_PREFIX: r.keyPrefix,
-        WORKER_ID: id,
-        LEASE_TTL_MS: '1500',
-        POLL_MS: '100',
-        ...extra,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    const worker: Worker = { child, output: [], id }
-    const collect = (d: Buffer) => worker.output.push(...d.toString().split('\n').filter(Boolean))
-    child.stdout?.on('data', collect)
-    child.stderr?.on('data', collect)
+    const worker: Worker = Object.assign(
+      spawnTs(workerFile, {
+        env: {
+          DATABASE_URL: db.url,
+          REDIS_URL,
+          KEY_PREFIX: r.keyPrefix,
+          WORKER_ID: id,
+          LEASE_TTL_MS: '1500',
+          POLL_MS: '100',
+          ...extra,
+        },
+      }),
+      { id },
+    )
     workers.push(worker)
     return worker
   }
 
-  function kill(worker: Worker, signal: NodeJS.Signals = 'SIGKILL') {
-    if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill(signal)
-  }
-
-  const logged = (worker: Worker, msg: string) => worker.output.filter((line) => line.includes(msg)).length
+  const lines = (worker: Worker) => worker.output().split('\n').filter(Boolean)
+  const logged = (worker: Worker, msg: string) => lines(worker).filter((line) => line.includes(msg)).length
 
   beforeAll(async () => {
     db = await createTestDatabase()
@@ -53,10 +46,7 @@ describe('worker processes (real Postgres store and Redis)', () => {
   afterEach(async () => {
     for (const w of workers.splice(0)) {
       if (w.child.signalCode === 'SIGSTOP' || w.child.exitCode === null) w.child.kill('SIGCONT')
-      kill(w)
-      await new Promise((done) =>
-        w.child.exitCode !== null || w.child.signalCode ? done(null) : w.child.once('exit', done),
-      )
+      await w.kill()
     }
   })
   afterAll(async () => {
@@ -77,7 +67,13 @@ describe('worker processes (real Postgres store and Redis)', () => {
       if (Number(h.count) !== Number(row.n)) {
         const log = await r.redis.lrange(`${r.keyPrefix}{redis-counter}:g${gen}:k:${row.stream_id}:log`, 0, -1)
         console.log(row.stream_id, log.join(' '))
-        for (const w of workers) console.log(w.id, w.output.filter((l) => l.startsWith('commit')).join('\n'))
+        for (const w of workers)
+          console.log(
+            w.id,
+            lines(w)
+              .filter((l) => l.startsWith('commit'))
+              .join('\n'),
+          )
       }
     }
     expect(redisCounts).toEqual(rows.map((x) => [x.stream_id, x.n, x.sum]))
@@ -97,8 +93,7 @@ describe('worker processes (real Postgres store and Redis)', () => {
         const rows = await pool.query('SELECT coalesce(sum(count), 0)::int AS n FROM rm.counts').catch(() => null)
         return all >= total && (rows?.rows[0]?.n ?? 0) >= total
       },
-      60_000,
-      50,
+      { timeoutMs: 60_000, everyMs: 50 },
     )
   }
 
@@ -125,7 +120,7 @@ describe('worker processes (real Postgres store and Redis)', () => {
           return (rows[0]?.n ?? 0) > round * 150 + 50
         })
         await new Promise((done) => setTimeout(done, Math.random() * 150))
-        kill(w)
+        await w.kill()
       }
       appending = false
       await appender
@@ -173,7 +168,7 @@ describe('worker processes (real Postgres store and Redis)', () => {
     }
     const v1 = startWorker('v1')
     await caughtUp(db.pool)
-    kill(v1)
+    await v1.kill()
     const liveOf = async () => ({
       redis: await r.redis.get(`${r.keyPrefix}{redis-counter}:live`),
       registry: (
@@ -189,7 +184,7 @@ describe('worker processes (real Postgres store and Redis)', () => {
       async () =>
         Number((await r.redis.get(`${r.keyPrefix}{redis-counter}:g${Number(before.redis) + 1}:k:all`)) ?? 0) > 200,
     )
-    kill(building)
+    await building.kill()
     expect(await liveOf()).toEqual(before)
     const resumed = startWorker('v2', { COUNTER_VERSION: '2', REBUILD_BATCH_SIZE: '10' })
     await waitFor('rebuild resumed', async () => logged(resumed, 'rebuild resumed') === 2)
@@ -203,9 +198,8 @@ describe('worker processes (real Postgres store and Redis)', () => {
   it('stops gracefully on SIGTERM: finishes, releases its leases at once, and exits 0', async () => {
     const first = startWorker('graceful', { LEASE_TTL_MS: '30000' })
     await waitFor('leases', async () => logged(first, 'lease acquired') === 2)
-    const exited = new Promise<number | null>((done) => first.child.once('exit', (code) => done(code)))
     first.child.kill('SIGTERM')
-    expect(await exited).toBe(0)
+    expect((await first.exited).code).toBe(0)
     expect(logged(first, 'projection runner stopped')).toBe(1)
     // With a 30 s TTL, only a released lease lets a successor in this quickly.
     const t0 = Date.now()
