@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runCli } from './run-cli.js'
+import { runCli } from './program.js'
 
 const status = await runCli(process.argv.slice(2), {
   env: process.env,

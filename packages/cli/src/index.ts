@@ -17,4 +17,4 @@ export {
   UnreachableError,
   UsageError,
 } from './errors.js'
-export { buildProgram, type CliIo, runCli } from './run-cli.js'
+export { buildProgram, type CliIo, runCli } from './program.js'

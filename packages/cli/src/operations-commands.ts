@@ -6,17 +6,12 @@ import type { Command } from 'commander'
 import type pg from 'pg'
 import { UsageError } from './errors.js'
 import { formatSeconds, renderTable, toJson } from './output.js'
+import type { CliIo, WithSession } from './session.js'
 
-/** What the outbox and saga commands need from the CLI session. */
-export type OperationsSession = Readonly<{ pool: pg.Pool; schema: string }>
-
-/** Runs `work` with an open session (connections closed afterwards); provided by the program. */
-export type WithSession = <T>(work: (session: OperationsSession) => Promise<T>) => Promise<T>
-
-type Io = Readonly<{ stdout: (text: string) => void }>
-
-/** Adds `annals outbox status|dead|retry` and `annals sagas list|show` to the program. */
-export function addOperationsCommands(program: Command, io: Io, withSession: WithSession): void {
+/** Adds `annals outbox status|dead|retry` and `annals sagas list|show` (they need no config file). */
+export function addOperationsCommands(program: Command, io: CliIo, session: WithSession): void {
+  const withSession = <T>(work: (tables: Readonly<{ pool: pg.Pool; schema: string }>) => Promise<T>) =>
+    session(({ connections, schema }) => work({ pool: connections.pool, schema }), 'optional')
   const outbox = program.command('outbox').description('the transactional outbox and its relay')
   outbox
     .command('status')

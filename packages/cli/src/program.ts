@@ -1,0 +1,47 @@
+import { Command, CommanderError } from 'commander'
+import { addDlqCommands } from './dlq-commands.js'
+import { CliNotMigratedError } from './errors.js'
+import { addMigrateCommand } from './migrate-command.js'
+import { addOperationsCommands } from './operations-commands.js'
+import { addProjectionsCommands } from './projections-commands.js'
+import { type CliIo, sessionRunner } from './session.js'
+
+export type { CliIo } from './session.js'
+
+/** Builds the `annals` command tree. Actions write through `io`; errors propagate to {@link runCli}. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('annals')
+    .description('Operate Annals projections: status, rebuilds, dead letters, migrations')
+    .option('-c, --config <file>', 'config file (default: annals.config.{ts,mts,mjs,js} in the working directory)')
+    .option('--schema <name>', 'schema of the store and projection tables (overrides the config)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError()
+
+  const withSession = sessionRunner(program, io)
+  addProjectionsCommands(program, io, withSession)
+  addDlqCommands(program, io, withSession)
+  addMigrateCommand(program, io, withSession)
+  addOperationsCommands(program, io, withSession)
+  return program
+}
+
+/** Runs the CLI on `argv` (without the node and script entries); resolves to the exit status. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io)
+  try {
+    await program.parseAsync([...argv], { from: 'user' })
+    return 0
+  } catch (caught) {
+    // 42P01: undefined table — the one database error with an obvious fix.
+    const error = (caught as { code?: unknown }).code === '42P01' ? new CliNotMigratedError({ cause: caught }) : caught
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : 2
+    }
+    const code = (error as { code?: unknown }).code
+    const message = error instanceof Error ? error.message : String(error)
+    io.stderr(`error ${typeof code === 'string' ? code : 'UNEXPECTED'}: ${message}\n`)
+    if (code === 'ANNALS_CLI_ERR_USAGE') return 2
+    return 1
+  }
+}

@@ -1,0 +1,79 @@
+import { createProjectionAdmin, type ProjectionStatus } from '@annals/projections'
+import type { Command } from 'commander'
+import { formatSeconds, renderTable, toJson } from './output.js'
+import { addRebuildCommand } from './rebuild-command.js'
+import type { CliIo, WithSession } from './session.js'
+
+function checkpointText(s: ProjectionStatus): string {
+  return s.checkpoint ? `${s.checkpoint.transactionId}/${s.checkpoint.position}` : '-'
+}
+
+/** Adds `annals projections list|status|rebuild` (they need a config: its projections are the subject). */
+export function addProjectionsCommands(program: Command, io: CliIo, withSession: WithSession): void {
+  const projections = program.command('projections').description('list, inspect and rebuild projections')
+
+  projections
+    .command('list')
+    .description('the projections of the config, with their live generation')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      await withSession(async ({ config, connections, schema }) => {
+        const status = await createProjectionAdmin({ pool: connections.pool, schema }).status(config.projections)
+        const defined = new Map(config.projections.map((p) => [p.name, p]))
+        const rows = status.map((s) => ({
+          name: s.name,
+          version: s.definedVersion,
+          liveVersion: s.liveVersion,
+          liveGeneration: s.liveGeneration,
+          sink: defined.get(s.name)?.sink.kind ?? null,
+          handles: defined.get(s.name)?.handles ?? [],
+          defined: defined.has(s.name),
+        }))
+        if (o.json) return io.stdout(`${toJson(rows)}\n`)
+        io.stdout(
+          `${renderTable(
+            ['NAME', 'VERSION', 'LIVE', 'GENERATION', 'SINK', 'HANDLES'],
+            rows.map((r) => [
+              r.name + (r.defined ? '' : ' (not in config)'),
+              r.version === null ? '-' : String(r.version),
+              r.liveVersion === null ? '-' : String(r.liveVersion),
+              r.liveGeneration === null ? '-' : String(r.liveGeneration),
+              r.sink ?? '-',
+              r.handles.join(','),
+            ]),
+          )}\n`,
+        )
+      })
+    })
+
+  projections
+    .command('status')
+    .description('checkpoint, lag, throughput, dead letters, state and owner of every projection')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      await withSession(async ({ config, connections, schema }) => {
+        const status = await createProjectionAdmin({ pool: connections.pool, schema }).status(config.projections)
+        if (o.json) return io.stdout(`${toJson(status)}\n`)
+        io.stdout(
+          `${renderTable(
+            ['NAME', 'STATE', 'GEN', 'VERSION', 'CHECKPOINT', 'LAG', 'LAG TIME', 'RATE/S', 'DLQ', 'OWNER', 'REBUILD'],
+            status.map((s) => [
+              s.name,
+              s.state,
+              s.liveGeneration === null ? '-' : String(s.liveGeneration),
+              `${s.liveVersion ?? '-'}${s.definedVersion !== null && s.definedVersion !== s.liveVersion ? `->${s.definedVersion}` : ''}`,
+              checkpointText(s),
+              s.lagEvents === null ? '-' : String(s.lagEvents),
+              formatSeconds(s.lagSeconds),
+              s.throughput.toFixed(0),
+              String(s.deadLetters),
+              s.owner ?? '-',
+              s.building ? `g${s.building.generation}: ${s.building.eventsDone} events` : '-',
+            ]),
+          )}\n`,
+        )
+      })
+    })
+
+  addRebuildCommand(projections, io, withSession)
+}
