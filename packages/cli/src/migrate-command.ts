@@ -1,23 +1,71 @@
+import { migrateOutbox } from '@annals/outbox'
 import { migrateProjections } from '@annals/projections'
+import { migrateSagas } from '@annals/sagas/postgres'
+import { validateSchemaName, validateTablePrefix } from '@annals/store-postgres/sql'
 import type { Command } from 'commander'
-import { type CliIo, openStore, type WithSession } from './session.js'
+import { toJson } from './output.js'
+import { type CliIo, openStore, tablePrefixOf, type WithSession, withTablePrefix } from './session.js'
 
-/** Adds `annals migrate`. */
+/** The migrations `annals migrate` applied, per package; `store` is null when the config's store migrated itself. */
+export type MigrateReport = Readonly<{
+  schema: string
+  tablePrefix: string
+  applied: Readonly<{
+    store: readonly string[] | null
+    outbox: readonly string[]
+    projections: readonly string[]
+    sagas: readonly string[]
+  }>
+}>
+
+function line(what: string, applied: readonly string[] | null, schema: string, tablePrefix?: string): string {
+  if (applied === null) return `${what}: migrated by the config's store\n`
+  if (applied.length === 0) return `${what}: schema "${schema}" is up to date\n`
+  const prefix = tablePrefix ? ` (table prefix "${tablePrefix}")` : ''
+  return `${what}: applied ${applied.join(', ')} in schema "${schema}"${prefix}\n`
+}
+
+/** Adds `annals migrate`: every Annals package's tables in one schema, safe to re-run. */
 export function addMigrateCommand(program: Command, io: CliIo, withSession: WithSession): void {
-  program
-    .command('migrate')
-    .description("create or upgrade the event store's and the projections' tables")
-    .action(async () => {
+  withTablePrefix(
+    program
+      .command('migrate')
+      .description('create or upgrade the tables of the event store, the outbox, the projections and the sagas'),
+    'event store and outbox tables',
+  )
+    .option('--json', 'print JSON')
+    .action(async (o: { tablePrefix?: string; prefix?: string; json?: boolean }) => {
       await withSession(async ({ config, connections, schema }) => {
-        const adapter = await openStore(connections.pool, schema, config)
+        const tablePrefix = tablePrefixOf(o)
+        // Checked before anything is created: each package checks too, but only once its turn comes.
+        validateSchemaName(schema)
+        validateTablePrefix(tablePrefix)
+        const { pool } = connections
+        const adapter = await openStore(pool, schema, config)
+        let store: readonly string[] | null
         try {
-          await adapter.migrate()
+          store = await adapter.migrate(tablePrefix)
         } finally {
           await adapter.close()
         }
-        const { applied } = await migrateProjections({ pool: connections.pool, schema })
+        // Projections and sagas take no table prefix: their tables are named the same in every schema.
+        const report: MigrateReport = {
+          schema,
+          tablePrefix,
+          applied: {
+            store,
+            outbox: (await migrateOutbox({ pool, schema, tablePrefix })).applied,
+            projections: (await migrateProjections({ pool, schema })).applied,
+            sagas: (await migrateSagas({ pool, schema })).applied,
+          },
+        }
+        if (o.json) return io.stdout(`${toJson(report)}\n`)
+        const { applied } = report
         io.stdout(
-          `store migrated; projections migrations applied: ${applied.length ? applied.join(', ') : 'none (up to date)'}\n`,
+          line('store', applied.store, schema, tablePrefix) +
+            line('outbox', applied.outbox, schema, tablePrefix) +
+            line('projections', applied.projections, schema) +
+            line('sagas', applied.sagas, schema),
         )
       }, 'optional')
     })

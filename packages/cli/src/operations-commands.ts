@@ -6,21 +6,29 @@ import type { Command } from 'commander'
 import type pg from 'pg'
 import { UsageError } from './errors.js'
 import { formatSeconds, renderTable, toJson } from './output.js'
-import type { CliIo, WithSession } from './session.js'
+import { type CliIo, tablePrefixOf, type WithSession, withTablePrefix } from './session.js'
+
+type TablePrefixOptions = Readonly<{ tablePrefix?: string; prefix?: string }>
+
+function positive(option: string, text: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${option} must be a positive integer (got ${text})`)
+  return n
+}
 
 /** Adds `annals outbox status|dead|retry` and `annals sagas list|show` (they need no config file). */
 export function addOperationsCommands(program: Command, io: CliIo, session: WithSession): void {
   const withSession = <T>(work: (tables: Readonly<{ pool: pg.Pool; schema: string }>) => Promise<T>) =>
     session(({ connections, schema }) => work({ pool: connections.pool, schema }), 'optional')
   const outbox = program.command('outbox').description('the transactional outbox and its relay')
-  outbox
-    .command('status')
-    .description('backlog, age of the oldest unsent message, dead messages')
-    .option('--prefix <prefix>', 'outbox table prefix', '')
+  withTablePrefix(
+    outbox.command('status').description('backlog, age of the oldest unsent message, dead messages'),
+    'outbox tables',
+  )
     .option('--json', 'print JSON')
-    .action(async (o: { prefix: string; json?: boolean }) => {
+    .action(async (o: TablePrefixOptions & { json?: boolean }) => {
       await withSession(async ({ pool, schema }) => {
-        const status = await getOutboxStatus({ pool, schema, tablePrefix: o.prefix })
+        const status = await getOutboxStatus({ pool, schema, tablePrefix: tablePrefixOf(o) })
         if (o.json) return io.stdout(`${toJson(status)}\n`)
         io.stdout(
           `${renderTable(
@@ -37,18 +45,21 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
         )
       })
     })
-  outbox
-    .command('dead')
-    .description('messages that exhausted their attempts (their keys wait behind them)')
-    .option('--prefix <prefix>', 'outbox table prefix', '')
+  withTablePrefix(
+    outbox.command('dead').description('messages that exhausted their attempts (their keys wait behind them)'),
+    'outbox tables',
+  )
     .option('--topic <topic>', 'only this topic')
+    .option('--limit <n>', 'at most n messages', '100')
     .option('--json', 'print JSON')
-    .action(async (o: { prefix: string; topic?: string; json?: boolean }) => {
+    .action(async (o: TablePrefixOptions & { topic?: string; limit: string; json?: boolean }) => {
+      const limit = positive('--limit', o.limit)
       await withSession(async ({ pool, schema }) => {
         const dead = await listDeadMessages({
           pool,
           schema,
-          tablePrefix: o.prefix,
+          tablePrefix: tablePrefixOf(o),
+          limit,
           ...(o.topic ? { topic: o.topic } : {}),
         })
         if (o.json) return io.stdout(`${toJson(dead)}\n`)
@@ -67,19 +78,21 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
         )
       })
     })
-  outbox
-    .command('retry')
-    .description('put dead messages back in line (all, or the given message ids)')
-    .option('--prefix <prefix>', 'outbox table prefix', '')
+  withTablePrefix(
+    outbox.command('retry').description('put dead messages back in line (all, or the given message ids)'),
+    'outbox tables',
+  )
     .option('--id <messageId...>', 'only these message ids')
-    .action(async (o: { prefix: string; id?: string[] }) => {
+    .option('--json', 'print JSON')
+    .action(async (o: TablePrefixOptions & { id?: string[]; json?: boolean }) => {
       await withSession(async ({ pool, schema }) => {
         const { retried } = await retryDeadMessages({
           pool,
           schema,
-          tablePrefix: o.prefix,
+          tablePrefix: tablePrefixOf(o),
           ...(o.id ? { messageIds: o.id } : {}),
         })
+        if (o.json) return io.stdout(`${toJson({ retried })}\n`)
         io.stdout(`${retried} dead message(s) put back in line; the relay publishes them in key order\n`)
       })
     })
@@ -93,9 +106,7 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
     .option('--limit <n>', 'at most n rows', '100')
     .option('--json', 'print JSON')
     .action(async (o: { status?: string[]; saga?: string; limit: string; json?: boolean }) => {
-      const limit = Number(o.limit)
-      if (!Number.isInteger(limit) || limit < 1)
-        throw new UsageError(`--limit must be a positive integer (got ${o.limit})`)
+      const limit = positive('--limit', o.limit)
       for (const status of o.status ?? []) {
         if (!SAGA_STATUSES.includes(status as SagaStatus)) {
           throw new UsageError(`--status ${status} is not one of ${SAGA_STATUSES.join(', ')}`)

@@ -11,9 +11,10 @@ export type { CliIo } from './session.js'
 /** Builds the `annals` command tree. Actions write through `io`; errors propagate to {@link runCli}. */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('annals')
-    .description('Operate Annals projections: status, rebuilds, dead letters, migrations')
+    .description('Operate Annals: migrations, projections (status, rebuilds, dead letters), the outbox and sagas')
     .option('-c, --config <file>', 'config file (default: annals.config.{ts,mts,mjs,js} in the working directory)')
-    .option('--schema <name>', 'schema of the store and projection tables (overrides the config)')
+    .option('--schema <name>', 'schema of the Annals tables (overrides the config; default annals)')
+    .option('--database-url <url>', 'PostgreSQL connection string (default: $DATABASE_URL)')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError()

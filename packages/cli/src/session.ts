@@ -1,7 +1,7 @@
 import type { EventStore, LogWatcher } from '@annals/core'
 import { DEFAULT_SCHEMA } from '@annals/projections'
 import { createPostgresEventStore, createPostgresLogWatcher, migrate } from '@annals/store-postgres'
-import type { Command } from 'commander'
+import { type Command, Option } from 'commander'
 import type pg from 'pg'
 import { type AnnalsConfig, findConfigFile, loadConfig } from './config.js'
 import { type Connections, openConnections, pingRedis } from './connections.js'
@@ -25,11 +25,12 @@ export type Session = Readonly<{ config: AnnalsConfig; connections: Connections;
  */
 export type WithSession = <T>(work: (session: Session) => Promise<T>, config?: 'required' | 'optional') => Promise<T>
 
-/** The session runner of `program`, reading its global `--config` and `--schema` when a command runs. */
+/** The session runner of `program`, reading its global `--config`, `--schema` and `--database-url` when a command runs. */
 export function sessionRunner(program: Command, io: CliIo): WithSession {
   return async (work, config = 'required') => {
-    const opts = program.opts<{ config?: string; schema?: string }>()
-    const connections = await openConnections(io.env)
+    const opts = program.opts<{ config?: string; schema?: string; databaseUrl?: string }>()
+    const env = opts.databaseUrl ? { ...io.env, DATABASE_URL: opts.databaseUrl } : io.env
+    const connections = await openConnections(env)
     try {
       let loaded: AnnalsConfig = { projections: [] }
       let file: string | null = null
@@ -39,11 +40,11 @@ export function sessionRunner(program: Command, io: CliIo): WithSession {
         if (config === 'required' || opts.config) throw error
       }
       if (file) {
-        loaded = await loadConfig(file, { pool: connections.pool, redis: () => connections.redis(), env: io.env })
+        loaded = await loadConfig(file, { pool: connections.pool, redis: () => connections.redis(), env })
       }
-      if (loaded.projections.some((p) => p.sink.kind === 'redis') && io.env.REDIS_URL) {
+      if (loaded.projections.some((p) => p.sink.kind === 'redis') && env.REDIS_URL) {
         // A Redis sink's client comes from the config; check the server answers before relying on it.
-        await pingRedis(connections.redis(), io.env)
+        await pingRedis(connections.redis(), env)
       }
       const schema = opts.schema ?? loaded.schema ?? DEFAULT_SCHEMA
       return await work({ config: loaded, connections, schema })
@@ -57,7 +58,8 @@ export function sessionRunner(program: Command, io: CliIo): WithSession {
 export type StoreAdapter = Readonly<{
   store: EventStore
   watcher?: LogWatcher
-  migrate: () => Promise<void>
+  /** Migrates the store's tables; resolves to the migrations applied, or null when the config's store migrated itself. */
+  migrate: (tablePrefix: string) => Promise<readonly string[] | null>
   close: () => Promise<void>
 }>
 
@@ -68,8 +70,10 @@ export async function openStore(pool: pg.Pool, schema: string, config: AnnalsCon
     return {
       store: own.eventStore,
       ...(own.watcher ? { watcher: own.watcher } : {}),
+      // The config's store has its own location: the command line's table prefix is not its business.
       migrate: async () => {
         await own.migrate?.()
+        return null
       },
       // The config's store is the config's to close.
       close: async () => {},
@@ -79,9 +83,22 @@ export async function openStore(pool: pg.Pool, schema: string, config: AnnalsCon
   return {
     store: createPostgresEventStore({ pool, schema }),
     watcher,
-    migrate: async () => {
-      await migrate({ pool, schema })
-    },
+    migrate: async (tablePrefix) => (await migrate({ pool, schema, tablePrefix })).applied,
     close: () => watcher.close(),
   }
+}
+
+/**
+ * Adds `--table-prefix <prefix>`, the one name of the option wherever a command takes a table prefix
+ * (`--prefix`, the outbox commands' earlier spelling, still works but is not shown in the help).
+ */
+export function withTablePrefix(command: Command, what: string): Command {
+  return command
+    .option('--table-prefix <prefix>', `table prefix of the ${what} (default: none)`)
+    .addOption(new Option('--prefix <prefix>').hideHelp())
+}
+
+/** The table prefix given to a command built with {@link withTablePrefix}. */
+export function tablePrefixOf(options: Readonly<{ tablePrefix?: string; prefix?: string }>): string {
+  return options.tablePrefix ?? options.prefix ?? ''
 }

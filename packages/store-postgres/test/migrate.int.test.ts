@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../src/cli.js'
 import { createPostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { migrate } from '../src/migrate.js'
 import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.js'
@@ -75,34 +74,5 @@ describe('migrate', () => {
     await expect(migrate({ pool: db.pool, schema: 'ok', tablePrefix: 'bad prefix' })).rejects.toMatchObject({
       code: 'ANNALS_PG_ERR_INVALID_IDENTIFIER',
     })
-  })
-})
-
-describe('annals-pg migrate (CLI)', () => {
-  function io(env: Record<string, string | undefined>) {
-    const out: string[] = []
-    const err: string[] = []
-    return { out, err, io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), env } }
-  }
-
-  it('migrates DATABASE_URL, then reports it up to date', async () => {
-    const run = io({ DATABASE_URL: db.connectionString })
-    expect(await main(['migrate', '--schema', 'cli_s', '--table-prefix', 'p_'], run.io)).toBe(0)
-    expect(run.out.join('')).toContain('applied 0001-init, 0002-idempotency-claims in schema "cli_s"')
-    expect(await tables('cli_s')).toContain('p_events')
-    const rerun = io({ DATABASE_URL: db.connectionString })
-    expect(await main(['migrate', '--schema', 'cli_s', '--table-prefix', 'p_'], rerun.io)).toBe(0)
-    expect(rerun.out.join('')).toContain('is up to date')
-  })
-
-  it('fails clearly without DATABASE_URL, with a bad schema, or an unknown command', async () => {
-    const missing = io({})
-    expect(await main(['migrate'], missing.io)).toBe(2)
-    expect(missing.err.join('')).toContain('DATABASE_URL is not set')
-    const bad = io({ DATABASE_URL: db.connectionString })
-    expect(await main(['migrate', '--schema', 'a;b'], bad.io)).toBe(1)
-    expect(bad.err.join('')).toContain('[ANNALS_PG_ERR_INVALID_IDENTIFIER]')
-    const unknown = io({ DATABASE_URL: db.connectionString })
-    expect(await main(['frobnicate'], unknown.io)).toBe(2)
   })
 })
