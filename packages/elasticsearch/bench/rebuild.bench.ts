@@ -13,7 +13,7 @@ import { createInMemoryEventStore, createInMemoryLogWatcher } from '@annals/core
 import { createProjectionAdmin, createProjectionRunner, migrateProjections } from '@annals/projections'
 import { createPostgresEventStore, createPostgresLogWatcher, migrate } from '@annals/store-postgres'
 import { pino } from 'pino'
-import { createElasticsearchSink } from '../src/elasticsearch-sink.js'
+import { createElasticsearchSink } from '../src/sink/create-elasticsearch-sink.js'
 import { type AccountDoc, accountMappings, accountsProjection } from '../test/accounts.js'
 import { createTestDatabase, createTestEngine } from '../test/support.js'
 

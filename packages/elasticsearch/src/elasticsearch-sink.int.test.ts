@@ -5,10 +5,10 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestEngine } from '../test/support.js'
 import type { ElasticsearchWriter } from './batch-writer.js'
-import { createElasticsearchSink, type ElasticsearchSink } from './elasticsearch-sink.js'
 import { isDocumentRejectedError } from './errors.js'
 import { CHECKPOINT_ID } from './names.js'
 import { createSearch } from './search.js'
+import { createElasticsearchSink, type ElasticsearchSink } from './sink/create-elasticsearch-sink.js'
 
 type AccountDoc = { owner: string; balance: number; openedAt?: string }
 

@@ -14,11 +14,6 @@ export {
 } from './compat-transport.js'
 export { defineElasticsearchProjection } from './define-elasticsearch-projection.js'
 export {
-  createElasticsearchSink,
-  type ElasticsearchSink,
-  type ElasticsearchSinkOptions,
-} from './elasticsearch-sink.js'
-export {
   DocumentRejectedError,
   type ElasticsearchErrorCode,
   ElasticsearchErrorCodes,
@@ -41,3 +36,5 @@ export {
   type SortField,
   type SortSpec,
 } from './search.js'
+export { createElasticsearchSink, type ElasticsearchSink } from './sink/create-elasticsearch-sink.js'
+export type { ElasticsearchSinkOptions } from './sink/sink-options.js'

@@ -6,8 +6,8 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AccountDoc, type AccountEvent, accountMappings, accountsProjection } from '../test/accounts.js'
 import { createTestDatabase, createTestEngine, waitFor } from '../test/support.js'
-import { createElasticsearchSink, type ElasticsearchSink } from './elasticsearch-sink.js'
 import { createSearch } from './search.js'
+import { createElasticsearchSink, type ElasticsearchSink } from './sink/create-elasticsearch-sink.js'
 
 const silent = pino({ level: 'silent' })
 

@@ -1,8 +1,8 @@
 import type { Client } from '@elastic/elasticsearch'
 import { describe, expectTypeOf, it } from 'vitest'
 import { type AccountDoc, accountsProjection } from '../test/accounts.js'
-import { createElasticsearchSink } from './elasticsearch-sink.js'
 import { createSearch, type SearchResult } from './search.js'
+import { createElasticsearchSink } from './sink/create-elasticsearch-sink.js'
 
 declare const client: Client
 

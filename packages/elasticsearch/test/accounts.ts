@@ -1,7 +1,7 @@
 import type { Event } from '@annals/core'
 import type { estypes } from '@elastic/elasticsearch'
 import { defineElasticsearchProjection } from '../src/define-elasticsearch-projection.js'
-import type { ElasticsearchSink } from '../src/elasticsearch-sink.js'
+import type { ElasticsearchSink } from '../src/sink/create-elasticsearch-sink.js'
 
 export type Opened = Event<'Opened', { owner: string; openedAt?: string }>
 export type Deposited = Event<'Deposited', { amount: number }>
