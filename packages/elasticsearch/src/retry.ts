@@ -1,3 +1,4 @@
+import { type Backoff, sleep, toBackoff } from '@annals/core'
 import { errors } from '@elastic/elasticsearch'
 import { ElasticsearchRequestFailedError } from './errors.js'
 
@@ -11,22 +12,25 @@ export type EngineRetryOptions = Readonly<{
   maxDelayMs?: number
 }>
 
-/** @internal Resolved retry settings. */
-export type RetryPolicy = Readonly<{ maxAttempts: number; initialDelayMs: number; maxDelayMs: number }>
+/** @internal Resolved retry settings: attempts in all, and the delay before retry number `attempt`. */
+export type RetryPolicy = Readonly<{ maxAttempts: number; delay: Backoff }>
 
-/** @internal */
+/**
+ * @internal Exponential backoff with jitter on the upper half (core's `'half'`), so workers do not
+ * retry in lock-step yet a busy engine always gets some rest.
+ */
 export function retryPolicy(options: EngineRetryOptions = {}): RetryPolicy {
+  const initialDelayMs = Math.max(1, options.initialDelayMs ?? 100)
+  const maxDelayMs = Math.max(1, options.maxDelayMs ?? 5000)
   return {
     maxAttempts: Math.max(1, options.maxAttempts ?? 6),
-    initialDelayMs: Math.max(1, options.initialDelayMs ?? 100),
-    maxDelayMs: Math.max(1, options.maxDelayMs ?? 5000),
+    // A first delay above the cap has always meant "wait the cap": clamp it, as core's backoff
+    // rejects initial > max, and pass the cap so core does not raise it to the first delay.
+    delay: toBackoff(
+      { initialDelayMs: Math.min(initialDelayMs, maxDelayMs), maxDelayMs },
+      { initialDelayMs: 100, maxDelayMs: 5000, jitter: 'half' },
+    ),
   }
-}
-
-/** @internal Exponential backoff with jitter on the upper half, so workers do not retry in lock-step. */
-export function backoff(attempt: number, policy: RetryPolicy): number {
-  const exp = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.max(0, attempt - 1))
-  return Math.round(exp / 2 + Math.random() * (exp / 2))
 }
 
 /** @internal HTTP statuses worth another try: the engine is busy or a node is briefly away. */
@@ -62,8 +66,6 @@ export function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
 /** @internal Runs `request`, retrying retryable failures with backoff; other failures are wrapped and thrown. */
 export async function withRetry<T>(operation: string, policy: RetryPolicy, request: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -75,7 +77,7 @@ export async function withRetry<T>(operation: string, policy: RetryPolicy, reque
           cause: error,
         })
       }
-      await sleep(backoff(attempt, policy))
+      await sleep(policy.delay(attempt))
     }
   }
 }

@@ -1,9 +1,9 @@
-import type { RecordedEvent } from '@annals/core'
+import { type RecordedEvent, sleep } from '@annals/core'
 import type { SinkBatch, SinkCommitResult, SinkRejection } from '@annals/projections'
 import { createBatchWriter, type ElasticsearchWriter, type PendingWrite, type StoredDocument } from '../batch-writer.js'
 import { DocumentRejectedError, ElasticsearchRequestFailedError } from '../errors.js'
 import { KIND_FIELD } from '../names.js'
-import { backoff, isRetryableStatus, sleep, withRetry } from '../retry.js'
+import { isRetryableStatus, withRetry } from '../retry.js'
 import type { DocumentCache } from './document-cache.js'
 import type { IndexLifecycle } from './index-lifecycle.js'
 import type { SinkSettings } from './sink-options.js'
@@ -106,7 +106,7 @@ export function createBulkCommit<Doc extends object>(
         )
       }
       log.warn({ index, documents: retry.length, status: lastStatus, attempt }, 'bulk items refused as busy: retrying')
-      await sleep(backoff(attempt, policy))
+      await sleep(policy.delay(attempt))
       todo = retry
     }
     return rejected

@@ -1,7 +1,8 @@
+import { sleep } from '@annals/core'
 import type { estypes } from '@elastic/elasticsearch'
 import { type ElasticsearchRequestFailedError, IndexSetupError, InvalidElasticsearchOptionError } from '../errors.js'
 import { generationOf, KIND_FIELD } from '../names.js'
-import { reasonOf, sleep, statusOf, withRetry } from '../retry.js'
+import { reasonOf, statusOf, withRetry } from '../retry.js'
 import type { SinkSettings } from './sink-options.js'
 import type { SinkState } from './sink-state.js'
 
