@@ -45,7 +45,6 @@ export {
   createPostgresLogWatcher,
   type PostgresLogWatcher,
   type PostgresLogWatcherOptions,
-  type StoreLogger,
 } from './postgres-log-watcher.js'
 export { createPostgresSnapshotStore, type PostgresSnapshotStoreOptions } from './postgres-snapshot-store.js'
 export type { PgliteLike, PgliteTransactionLike, SqlRunner, StoreConnection } from './sql/executor.js'

@@ -1,15 +1,9 @@
-import type { LogWatcher } from '@annals/core'
+import { type LogWatcher, type PartialLogger, toBackoff, toLogger } from '@annals/core'
 import pg from 'pg'
 import { PgInvalidOptionError } from './errors.js'
 import type { PgliteLike } from './sql/executor.js'
 import { quoteIdentifier } from './sql/identifiers.js'
 import { storeTables } from './store-tables.js'
-
-/** A minimal structured logger (pino fits). */
-export type StoreLogger = Readonly<{
-  warn(object: object, message: string): void
-  info?(object: object, message: string): void
-}>
 
 /** Options of {@link createPostgresLogWatcher}. */
 export type PostgresLogWatcherOptions = Readonly<{
@@ -29,7 +23,8 @@ export type PostgresLogWatcherOptions = Readonly<{
   heartbeatMs?: number
   /** A probe that has not answered within this time counts as a lost connection. Default 10 s. */
   heartbeatTimeoutMs?: number
-  logger?: StoreLogger
+  /** Where reconnects and failures are logged (pino fits). Default silent. */
+  logger?: PartialLogger
 }>
 
 /** The LISTEN-based watcher, with a connection state for health checks. */
@@ -40,8 +35,6 @@ export interface PostgresLogWatcher extends LogWatcher {
   ready(): Promise<void>
 }
 
-const silent: StoreLogger = { warn: () => undefined }
-
 /**
  * Creates a log watcher: LISTEN on a dedicated connection for the store's append notifications. When
  * the connection dies (network, `pg_terminate_backend`) it reconnects, LISTENs again and wakes every
@@ -50,8 +43,11 @@ const silent: StoreLogger = { warn: () => undefined }
  */
 export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): PostgresLogWatcher {
   const names = storeTables(options)
-  const logger = options.logger ?? silent
-  const baseDelay = options.reconnectDelayMs ?? 100
+  const logger = toLogger(options.logger)
+  const reconnectDelay = toBackoff(
+    { initialDelayMs: options.reconnectDelayMs ?? 100, jitter: 'none' },
+    { initialDelayMs: 100, maxDelayMs: 30_000 },
+  )
   const heartbeatMs = options.heartbeatMs ?? 30_000
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 10_000
   for (const [name, value] of [
@@ -70,7 +66,8 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
   let unlistenPglite: (() => Promise<void>) | null = null
   let timer: NodeJS.Timeout | null = null
   let heartbeat: NodeJS.Timeout | null = null
-  let delay = baseDelay
+  // Failed connection attempts in a row: the reconnect delay doubles with each, up to 30 s.
+  let failedAttempts = 0
   let firstReady: () => void = () => undefined
   const readyPromise = new Promise<void>((resolve) => {
     firstReady = resolve
@@ -120,11 +117,11 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
       }
       current = { client, pooled }
       connected = true
-      delay = baseDelay
+      failedAttempts = 0
       startHeartbeat(client)
       firstReady()
       if (everConnected) {
-        logger.info?.({ channel: names.channel }, 'log watcher reconnected')
+        logger.info({ channel: names.channel }, 'log watcher reconnected')
         // Notifications sent while the connection was down are lost: wake readers so they read.
         wake()
       }
@@ -195,9 +192,8 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
     timer = setTimeout(() => {
       timer = null
       void connect()
-    }, delay)
+    }, reconnectDelay(++failedAttempts))
     timer.unref?.()
-    delay = Math.min(delay * 2, 30_000)
   }
 
   void connect()
