@@ -2,7 +2,10 @@ import { InvalidArgumentError } from './errors.js'
 import type { Event, EventMetadata, NewEvent } from './event.js'
 import { parseSchema, type Schema } from './schema.js'
 
-/** @internal One schema version of an event type and the step that lifts the previous version to it. */
+/**
+ * One schema version of an event type and the step that lifts the previous version to it, as
+ * `EventDefinition.versions` lists them (oldest first); built by `defineEvent(...).upcast(...)`.
+ */
 export type EventSchemaVersion = Readonly<{
   schemaVersion: number
   schema: Schema

@@ -32,7 +32,10 @@ export interface SqlRunner {
   query<R>(text: string, values?: readonly unknown[], name?: string): Promise<R[]>
 }
 
-/** @internal The store's view of its connection. */
+/**
+ * One connection option (pool, PGlite or Kysely) seen the same way: queries, and a transaction on one
+ * connection. Every Annals package that writes SQL (migrations, the outbox, projections, sagas) goes through it.
+ */
 export interface SqlExecutor extends SqlRunner {
   readonly kind: 'pg' | 'pglite' | 'kysely'
   /** Runs `work` in one transaction on one connection. */
@@ -57,7 +60,7 @@ function pgRunner(client: pg.Pool | pg.PoolClient): SqlRunner {
   }
 }
 
-/** @internal Builds the executor of a connection option. */
+/** Builds the {@link SqlExecutor} of a connection option (`{ pool }`, `{ pglite }` or `{ kysely }`). */
 export function toExecutor(connection: StoreConnection): SqlExecutor {
   if ('pool' in connection && connection.pool) {
     const pool = connection.pool
