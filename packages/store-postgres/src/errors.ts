@@ -42,7 +42,7 @@ export class PgNotMigratedError extends AnnalsError<'ANNALS_PG_ERR_NOT_MIGRATED'
   constructor(schema: string, options?: { cause?: unknown }) {
     super(
       PgStoreErrorCodes.NOT_MIGRATED,
-      `The Annals tables in schema "${schema}" are missing: run migrate({ pool, schema }) or \`annals-pg migrate\``,
+      `The Annals tables in schema "${schema}" are missing: run migrate({ pool, schema }) or \`annals migrate --schema ${schema}\``,
       options,
     )
     this.name = 'PgNotMigratedError'
