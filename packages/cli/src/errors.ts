@@ -18,47 +18,42 @@ export type CliErrorCode = (typeof CliErrorCodes)[keyof typeof CliErrorCodes]
 
 /** No config file was found (or the given path does not exist). */
 export class ConfigNotFoundError extends AnnalsError<'ANNALS_CLI_ERR_CONFIG_NOT_FOUND'> {
-  readonly searched: readonly string[]
+  declare readonly searched: readonly string[]
   constructor(searched: readonly string[]) {
     super(
       CliErrorCodes.CONFIG_NOT_FOUND,
       `No annals config found; looked for ${searched.join(', ')}. Create annals.config.ts (or .mjs/.js) exporting { projections }, or pass --config <file>`,
+      { fields: { searched } },
     )
-    this.name = 'ConfigNotFoundError'
-    this.searched = searched
   }
 }
 
 /** The config file failed to load, or does not export `{ projections: [...] }`. */
 export class ConfigInvalidError extends AnnalsError<'ANNALS_CLI_ERR_CONFIG_INVALID'> {
-  readonly file: string
+  declare readonly file: string
   constructor(file: string, message: string, options?: { cause?: unknown }) {
-    super(CliErrorCodes.CONFIG_INVALID, `Invalid config ${file}: ${message}`, options)
-    this.name = 'ConfigInvalidError'
-    this.file = file
+    super(CliErrorCodes.CONFIG_INVALID, `Invalid config ${file}: ${message}`, { ...options, fields: { file } })
   }
 }
 
 /** A required environment variable (DATABASE_URL, REDIS_URL) is not set. */
 export class MissingEnvError extends AnnalsError<'ANNALS_CLI_ERR_MISSING_ENV'> {
-  readonly variable: string
+  declare readonly variable: string
   constructor(variable: string, why: string) {
-    super(CliErrorCodes.MISSING_ENV, `${variable} is not set (${why})`)
-    this.name = 'MissingEnvError'
-    this.variable = variable
+    super(CliErrorCodes.MISSING_ENV, `${variable} is not set (${why})`, { fields: { variable } })
   }
 }
 
 /** PostgreSQL or Redis did not answer. `cause` holds the driver error. */
 export class UnreachableError extends AnnalsError<'ANNALS_CLI_ERR_UNREACHABLE'> {
-  readonly service: 'postgres' | 'redis'
-  readonly target: string
+  declare readonly service: 'postgres' | 'redis'
+  declare readonly target: string
   constructor(service: 'postgres' | 'redis', target: string, options?: { cause?: unknown }) {
     const reason = options?.cause instanceof Error ? options.cause.message : String(options?.cause ?? '')
-    super(CliErrorCodes.UNREACHABLE, `Cannot reach ${service} at ${target}: ${reason}`, options)
-    this.name = 'UnreachableError'
-    this.service = service
-    this.target = target
+    super(CliErrorCodes.UNREACHABLE, `Cannot reach ${service} at ${target}: ${reason}`, {
+      ...options,
+      fields: { service, target },
+    })
   }
 }
 
@@ -66,7 +61,6 @@ export class UnreachableError extends AnnalsError<'ANNALS_CLI_ERR_UNREACHABLE'> 
 export class UsageError extends AnnalsError<'ANNALS_CLI_ERR_USAGE'> {
   constructor(message: string) {
     super(CliErrorCodes.USAGE, message)
-    this.name = 'UsageError'
   }
 }
 
@@ -78,6 +72,5 @@ export class CliNotMigratedError extends AnnalsError<'ANNALS_CLI_ERR_NOT_MIGRATE
       'The Annals tables are missing in this database (or schema): run `annals migrate`',
       options,
     )
-    this.name = 'CliNotMigratedError'
   }
 }

@@ -30,6 +30,26 @@ errorCatalogueSuite({
 })
 
 describe('error catalogue', () => {
+  it('sets the fields a class declares on the instance, with its cause, and names it after the class', () => {
+    const cause = new Error('serialization failure')
+    const error = new core.RetriesExhaustedError('s', 3, { cause })
+    expect({ ...error }).toEqual({
+      code: 'ANNALS_ERR_RETRIES_EXHAUSTED',
+      name: 'RetriesExhaustedError',
+      streamId: 's',
+      attempts: 3,
+    })
+    expect(error.cause).toBe(cause)
+    class InsufficientFunds extends core.AnnalsError<'BANK_INSUFFICIENT_FUNDS'> {
+      declare readonly accountId: string
+      constructor(accountId: string) {
+        super('BANK_INSUFFICIENT_FUNDS', `account ${accountId} is short`, { fields: { accountId } })
+      }
+    }
+    const own = new InsufficientFunds('acc-1')
+    expect([own.name, own.accountId, Object.hasOwn(own, 'accountId')]).toEqual(['InsufficientFunds', 'acc-1', true])
+  })
+
   it('guards recognise errors by code, also across package copies', () => {
     const foreign = { code: 'ANNALS_ERR_CONCURRENCY', message: 'from another copy' }
     expect(core.isConcurrencyError(foreign)).toBe(true)

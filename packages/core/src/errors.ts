@@ -31,12 +31,24 @@ export type CoreErrorCode = (typeof CoreErrorCodes)[keyof typeof CoreErrorCodes]
  */
 export class AnnalsError<Code extends string = string> extends Error {
   readonly code: Code
-  constructor(code: Code, message: string, options?: { cause?: unknown }) {
+  constructor(code: Code, message: string, options?: AnnalsErrorOptions) {
     super(message, options)
     this.code = code
-    this.name = 'AnnalsError'
+    // The concrete class's name, so no subclass has to repeat it for logs and stack traces to say which error it is.
+    this.name = new.target.name
+    // Subclasses declare these properties (`declare readonly streamId: StreamId`) and pass the values here,
+    // instead of assigning each one after super().
+    if (options?.fields) Object.assign(this, options.fields)
   }
 }
+
+/** What an {@link AnnalsError} is built with besides its code and message. */
+export type AnnalsErrorOptions = Readonly<{
+  /** The error that led to this one. */
+  cause?: unknown
+  /** The error's own properties (the subclass declares them), set on the instance. */
+  fields?: Readonly<Record<string, unknown>>
+}>
 
 /** True when `error` is an Annals error, optionally of the given code. Works across package copies. */
 export function isAnnalsError<Code extends string = string>(error: unknown, code?: Code): error is AnnalsError<Code> {
@@ -48,20 +60,16 @@ export function isAnnalsError<Code extends string = string>(error: unknown, code
 
 /** An append found the stream at another version than the caller expected. */
 export class ConcurrencyError extends AnnalsError<'ANNALS_ERR_CONCURRENCY'> {
-  readonly streamId: StreamId
-  readonly expected: ExpectedVersion
+  declare readonly streamId: StreamId
+  declare readonly expected: ExpectedVersion
   /** The stream's current version (`0n` when the stream does not exist). */
-  readonly actual: bigint
+  declare readonly actual: bigint
   constructor(streamId: StreamId, expected: ExpectedVersion, actual: bigint, options?: { cause?: unknown }) {
     super(
       CoreErrorCodes.CONCURRENCY,
       `Stream "${streamId}" was expected at version ${String(expected)} but is at version ${actual.toString()}`,
-      options,
+      { ...options, fields: { streamId, expected, actual } },
     )
-    this.name = 'ConcurrencyError'
-    this.streamId = streamId
-    this.expected = expected
-    this.actual = actual
   }
 }
 
@@ -75,15 +83,12 @@ export type ValidationIssue = Readonly<{ path: readonly (string | number)[]; mes
 
 /** Input (a command, an event payload, an argument) failed validation. Names the fields. */
 export class ValidationError extends AnnalsError<'ANNALS_ERR_VALIDATION'> {
-  readonly issues: readonly ValidationIssue[]
+  declare readonly issues: readonly ValidationIssue[]
   /** What was being validated: a command type, an event type, an argument name. */
-  readonly subject: string
+  declare readonly subject: string
   constructor(subject: string, issues: readonly ValidationIssue[]) {
     const detail = issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ')
-    super(CoreErrorCodes.VALIDATION, `Invalid ${subject}: ${detail}`)
-    this.name = 'ValidationError'
-    this.subject = subject
-    this.issues = issues
+    super(CoreErrorCodes.VALIDATION, `Invalid ${subject}: ${detail}`, { fields: { subject, issues } })
   }
 }
 
@@ -118,79 +123,71 @@ export function isDomainError<Code extends string = string>(error: unknown, code
 
 /** A stream that had to exist does not. */
 export class StreamNotFoundError extends AnnalsError<'ANNALS_ERR_STREAM_NOT_FOUND'> {
-  readonly streamId: StreamId
+  declare readonly streamId: StreamId
   constructor(streamId: StreamId) {
-    super(CoreErrorCodes.STREAM_NOT_FOUND, `Stream "${streamId}" does not exist`)
-    this.name = 'StreamNotFoundError'
-    this.streamId = streamId
+    super(CoreErrorCodes.STREAM_NOT_FOUND, `Stream "${streamId}" does not exist`, { fields: { streamId } })
   }
 }
 
 /** A stream that had to be new already exists. */
 export class StreamAlreadyExistsError extends AnnalsError<'ANNALS_ERR_STREAM_ALREADY_EXISTS'> {
-  readonly streamId: StreamId
+  declare readonly streamId: StreamId
   constructor(streamId: StreamId) {
-    super(CoreErrorCodes.STREAM_ALREADY_EXISTS, `Stream "${streamId}" already exists`)
-    this.name = 'StreamAlreadyExistsError'
-    this.streamId = streamId
+    super(CoreErrorCodes.STREAM_ALREADY_EXISTS, `Stream "${streamId}" already exists`, { fields: { streamId } })
   }
 }
 
 /** A stored event has a type that no event definition of the registry knows. */
 export class UnknownEventTypeError extends AnnalsError<'ANNALS_ERR_UNKNOWN_EVENT_TYPE'> {
-  readonly eventType: string
+  declare readonly eventType: string
   /** Where the event came from (stream and version), when known. */
-  readonly location: string | undefined
+  declare readonly location: string | undefined
   constructor(eventType: string, location?: string) {
     super(
       CoreErrorCodes.UNKNOWN_EVENT_TYPE,
       `Unknown event type "${eventType}"${location ? ` (${location})` : ''}: add its definition to the registry`,
+      { fields: { eventType, location } },
     )
-    this.name = 'UnknownEventTypeError'
-    this.eventType = eventType
-    this.location = location
   }
 }
 
 /** A stored event was written with a schema version this code does not know (newer, or below 1). */
 export class UnsupportedSchemaVersionError extends AnnalsError<'ANNALS_ERR_UNSUPPORTED_SCHEMA_VERSION'> {
-  readonly eventType: string
-  readonly schemaVersion: number
+  declare readonly eventType: string
+  declare readonly schemaVersion: number
   /** The newest schema version this code knows for the type. */
-  readonly latestSchemaVersion: number
+  declare readonly latestSchemaVersion: number
   constructor(eventType: string, schemaVersion: number, latestSchemaVersion: number, location?: string) {
     super(
       CoreErrorCodes.UNSUPPORTED_SCHEMA_VERSION,
       `Event "${eventType}" has schema version ${schemaVersion} but this code knows versions 1..${latestSchemaVersion}${
         location ? ` (${location})` : ''
       }`,
+      { fields: { eventType, schemaVersion, latestSchemaVersion } },
     )
-    this.name = 'UnsupportedSchemaVersionError'
-    this.eventType = eventType
-    this.schemaVersion = schemaVersion
-    this.latestSchemaVersion = latestSchemaVersion
   }
 }
 
 /** A command's type is not one the aggregate declares. */
 export class UnknownCommandTypeError extends AnnalsError<'ANNALS_ERR_UNKNOWN_COMMAND_TYPE'> {
-  readonly commandType: string
+  declare readonly commandType: string
   constructor(commandType: string, aggregate: string) {
-    super(CoreErrorCodes.UNKNOWN_COMMAND_TYPE, `Aggregate "${aggregate}" does not handle command "${commandType}"`)
-    this.name = 'UnknownCommandTypeError'
-    this.commandType = commandType
+    super(CoreErrorCodes.UNKNOWN_COMMAND_TYPE, `Aggregate "${aggregate}" does not handle command "${commandType}"`, {
+      fields: { commandType },
+    })
   }
 }
 
 /** An event id was appended before with other content, in another stream, or at another place. */
 export class DuplicateEventIdError extends AnnalsError<'ANNALS_ERR_DUPLICATE_EVENT_ID'> {
-  readonly eventId: string
-  readonly streamId: StreamId
+  declare readonly eventId: string
+  declare readonly streamId: StreamId
   constructor(eventId: string, streamId: StreamId, reason: string) {
-    super(CoreErrorCodes.DUPLICATE_EVENT_ID, `Event id ${eventId} appended to "${streamId}" already exists: ${reason}`)
-    this.name = 'DuplicateEventIdError'
-    this.eventId = eventId
-    this.streamId = streamId
+    super(
+      CoreErrorCodes.DUPLICATE_EVENT_ID,
+      `Event id ${eventId} appended to "${streamId}" already exists: ${reason}`,
+      { fields: { eventId, streamId } },
+    )
   }
 }
 
@@ -201,69 +198,59 @@ export function isDuplicateEventIdError(error: unknown): error is DuplicateEvent
 
 /** An idempotency key arrived again with a different command than the first time. */
 export class IdempotencyKeyReusedError extends AnnalsError<'ANNALS_ERR_IDEMPOTENCY_KEY_REUSED'> {
-  readonly key: string
+  declare readonly key: string
   constructor(key: string) {
     super(
       CoreErrorCodes.IDEMPOTENCY_KEY_REUSED,
       `Idempotency key "${key}" was already used for a different command (type or data differ)`,
+      { fields: { key } },
     )
-    this.name = 'IdempotencyKeyReusedError'
-    this.key = key
   }
 }
 
 /** The command handler met a version conflict on every attempt it was allowed. `cause` is the last conflict. */
 export class RetriesExhaustedError extends AnnalsError<'ANNALS_ERR_RETRIES_EXHAUSTED'> {
-  readonly streamId: StreamId
-  readonly attempts: number
+  declare readonly streamId: StreamId
+  declare readonly attempts: number
   constructor(streamId: StreamId, attempts: number, options?: { cause?: unknown }) {
     super(
       CoreErrorCodes.RETRIES_EXHAUSTED,
       `Gave up on stream "${streamId}" after ${attempts} attempts, each lost to a concurrent append`,
-      options,
+      { ...options, fields: { streamId, attempts } },
     )
-    this.name = 'RetriesExhaustedError'
-    this.streamId = streamId
-    this.attempts = attempts
   }
 }
 
 /** One append carried more events (or bytes) than the store accepts. */
 export class AppendLimitExceededError extends AnnalsError<'ANNALS_ERR_APPEND_LIMIT_EXCEEDED'> {
-  readonly limit: number
-  readonly actual: number
+  declare readonly limit: number
+  declare readonly actual: number
   constructor(what: string, limit: number, actual: number) {
-    super(CoreErrorCodes.APPEND_LIMIT_EXCEEDED, `Append exceeds the limit of ${limit} ${what} (got ${actual})`)
-    this.name = 'AppendLimitExceededError'
-    this.limit = limit
-    this.actual = actual
+    super(CoreErrorCodes.APPEND_LIMIT_EXCEEDED, `Append exceeds the limit of ${limit} ${what} (got ${actual})`, {
+      fields: { limit, actual },
+    })
   }
 }
 
 /** An argument given to an Annals function is malformed (not a command or event payload: see ValidationError). */
 export class InvalidArgumentError extends AnnalsError<'ANNALS_ERR_INVALID_ARGUMENT'> {
-  readonly argument: string
+  declare readonly argument: string
   constructor(argument: string, message: string, options?: { cause?: unknown }) {
-    super(CoreErrorCodes.INVALID_ARGUMENT, `Invalid ${argument}: ${message}`, options)
-    this.name = 'InvalidArgumentError'
-    this.argument = argument
+    super(CoreErrorCodes.INVALID_ARGUMENT, `Invalid ${argument}: ${message}`, { ...options, fields: { argument } })
   }
 }
 
 /** An imported event's time is before the previous event of its stream. */
 export class TimeTravelBackwardsError extends AnnalsError<'ANNALS_ERR_TIME_TRAVEL_BACKWARDS'> {
-  readonly streamId: StreamId
-  readonly recordedAt: Date
-  readonly previousRecordedAt: Date
+  declare readonly streamId: StreamId
+  declare readonly recordedAt: Date
+  declare readonly previousRecordedAt: Date
   constructor(streamId: StreamId, recordedAt: Date, previousRecordedAt: Date) {
     super(
       CoreErrorCodes.TIME_TRAVEL_BACKWARDS,
       `Cannot import an event recorded at ${recordedAt.toISOString()} into "${streamId}" after one recorded at ${previousRecordedAt.toISOString()}`,
+      { fields: { streamId, recordedAt, previousRecordedAt } },
     )
-    this.name = 'TimeTravelBackwardsError'
-    this.streamId = streamId
-    this.recordedAt = recordedAt
-    this.previousRecordedAt = previousRecordedAt
   }
 }
 
@@ -274,6 +261,5 @@ export class AsyncSchemaError extends AnnalsError<'ANNALS_ERR_ASYNC_SCHEMA'> {
       CoreErrorCodes.ASYNC_SCHEMA,
       `The schema of ${subject} validates asynchronously; Annals needs synchronous schemas`,
     )
-    this.name = 'AsyncSchemaError'
   }
 }

@@ -43,6 +43,7 @@ export {
 export { causedBy, eventMetadataFor } from './correlation.js'
 export {
   AnnalsError,
+  type AnnalsErrorOptions,
   AppendLimitExceededError,
   AsyncSchemaError,
   ConcurrencyError,

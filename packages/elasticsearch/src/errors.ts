@@ -18,11 +18,9 @@ export type ElasticsearchErrorCode = (typeof ElasticsearchErrorCodes)[keyof type
 
 /** An option given to the sink, the search helper or the client factory is malformed. */
 export class InvalidElasticsearchOptionError extends AnnalsError<'ANNALS_ES_ERR_INVALID_OPTION'> {
-  readonly option: string
+  declare readonly option: string
   constructor(option: string, message: string) {
-    super(ElasticsearchErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`)
-    this.name = 'InvalidElasticsearchOptionError'
-    this.option = option
+    super(ElasticsearchErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`, { fields: { option } })
   }
 }
 
@@ -32,11 +30,11 @@ export class InvalidElasticsearchOptionError extends AnnalsError<'ANNALS_ES_ERR_
  */
 export class ElasticsearchRequestFailedError extends AnnalsError<'ANNALS_ES_ERR_REQUEST_FAILED'> {
   /** What the sink was doing (`bulk`, `get checkpoint`, `swap alias`…). */
-  readonly operation: string
+  declare readonly operation: string
   /** HTTP status of the last answer, when there was one. */
-  readonly statusCode: number | undefined
+  declare readonly statusCode: number | undefined
   /** Attempts made, the first one included. */
-  readonly attempts: number
+  declare readonly attempts: number
   constructor(
     operation: string,
     attempts: number,
@@ -47,22 +45,19 @@ export class ElasticsearchRequestFailedError extends AnnalsError<'ANNALS_ES_ERR_
     super(
       ElasticsearchErrorCodes.REQUEST_FAILED,
       `Elasticsearch ${operation} failed after ${attempts} attempt(s)${statusCode ? ` (HTTP ${statusCode})` : ''}: ${message}`,
-      options,
+      { ...options, fields: { operation, statusCode, attempts } },
     )
-    this.name = 'ElasticsearchRequestFailedError'
-    this.operation = operation
-    this.statusCode = statusCode
-    this.attempts = attempts
   }
 }
 
 /** Creating a generation's index failed (invalid mappings or settings, or an index name the engine refuses). */
 export class IndexSetupError extends AnnalsError<'ANNALS_ES_ERR_INDEX_SETUP'> {
-  readonly index: string
+  declare readonly index: string
   constructor(index: string, reason: string, options?: { cause?: unknown }) {
-    super(ElasticsearchErrorCodes.INDEX_SETUP, `Cannot create index "${index}": ${reason}`, options)
-    this.name = 'IndexSetupError'
-    this.index = index
+    super(ElasticsearchErrorCodes.INDEX_SETUP, `Cannot create index "${index}": ${reason}`, {
+      ...options,
+      fields: { index },
+    })
   }
 }
 
@@ -71,53 +66,44 @@ export class IndexSetupError extends AnnalsError<'ANNALS_ES_ERR_INDEX_SETUP'> {
  * produced it is parked as a dead letter with this error; the rest of the batch was applied.
  */
 export class DocumentRejectedError extends AnnalsError<'ANNALS_ES_ERR_DOCUMENT_REJECTED'> {
-  readonly index: string
-  readonly documentId: string
+  declare readonly index: string
+  declare readonly documentId: string
   /** The engine's error type, e.g. `mapper_parsing_exception`, `document_parsing_exception`. */
-  readonly type: string
+  declare readonly type: string
   /** The engine's reason, verbatim. */
-  readonly reason: string
-  readonly status: number
+  declare readonly reason: string
+  declare readonly status: number
   constructor(index: string, documentId: string, status: number, type: string, reason: string) {
     super(
       ElasticsearchErrorCodes.DOCUMENT_REJECTED,
       `Document "${documentId}" rejected by index "${index}" (HTTP ${status} ${type}): ${reason}`,
+      { fields: { index, documentId, type, reason, status } },
     )
-    this.name = 'DocumentRejectedError'
-    this.index = index
-    this.documentId = documentId
-    this.type = type
-    this.reason = reason
-    this.status = status
   }
 }
 
 /** The version an event gives a document is not a valid external version (an integer in 1..2^63-1). */
 export class InvalidDocumentVersionError extends AnnalsError<'ANNALS_ES_ERR_INVALID_VERSION'> {
-  readonly documentId: string
-  readonly version: bigint
+  declare readonly documentId: string
+  declare readonly version: bigint
   constructor(documentId: string, version: bigint) {
     super(
       ElasticsearchErrorCodes.INVALID_VERSION,
       `Document "${documentId}": version ${version.toString()} is not a valid external version (1..9223372036854775807)`,
+      { fields: { documentId, version } },
     )
-    this.name = 'InvalidDocumentVersionError'
-    this.documentId = documentId
-    this.version = version
   }
 }
 
 /** A read went to a projection whose alias does not exist yet (never built, or another index prefix). */
 export class ReadModelNotFoundError extends AnnalsError<'ANNALS_ES_ERR_READ_MODEL_NOT_FOUND'> {
-  readonly alias: string
+  declare readonly alias: string
   constructor(alias: string, options?: { cause?: unknown }) {
     super(
       ElasticsearchErrorCodes.READ_MODEL_NOT_FOUND,
       `Read model alias "${alias}" does not exist: run the projection (or check the index prefix)`,
-      options,
+      { ...options, fields: { alias } },
     )
-    this.name = 'ReadModelNotFoundError'
-    this.alias = alias
   }
 }
 

@@ -20,62 +20,58 @@ export type OutboxErrorCode = (typeof OutboxErrorCodes)[keyof typeof OutboxError
 
 /** An option given to a relay, publisher or consumer is out of range. */
 export class OutboxInvalidOptionError extends AnnalsError<'ANNALS_OUTBOX_ERR_INVALID_OPTION'> {
-  readonly option: string
+  declare readonly option: string
   constructor(option: string, message: string, options?: { cause?: unknown }) {
-    super(OutboxErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`, options)
-    this.name = 'OutboxInvalidOptionError'
-    this.option = option
+    super(OutboxErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`, { ...options, fields: { option } })
   }
 }
 
 /** A publication map is malformed, or one of its mappings produced an unusable message. */
 export class InvalidPublicationError extends AnnalsError<'ANNALS_OUTBOX_ERR_INVALID_PUBLICATION'> {
-  readonly eventType: string
+  declare readonly eventType: string
   constructor(eventType: string, message: string, options?: { cause?: unknown }) {
-    super(OutboxErrorCodes.INVALID_PUBLICATION, `Publication of "${eventType}": ${message}`, options)
-    this.name = 'InvalidPublicationError'
-    this.eventType = eventType
+    super(OutboxErrorCodes.INVALID_PUBLICATION, `Publication of "${eventType}": ${message}`, {
+      ...options,
+      fields: { eventType },
+    })
   }
 }
 
 /** Creating or upgrading the outbox tables failed. `cause` holds the database error. */
 export class OutboxMigrationError extends AnnalsError<'ANNALS_OUTBOX_ERR_MIGRATION'> {
-  readonly migration: string | undefined
+  declare readonly migration: string | undefined
   constructor(message: string, migration: string | undefined, options?: { cause?: unknown }) {
-    super(OutboxErrorCodes.MIGRATION, message, options)
-    this.name = 'OutboxMigrationError'
-    this.migration = migration
+    super(OutboxErrorCodes.MIGRATION, message, { ...options, fields: { migration } })
   }
 }
 
 /** The broker refused (or failed to acknowledge) some messages of a batch. */
 export class PublishFailedError extends AnnalsError<'ANNALS_OUTBOX_ERR_PUBLISH_FAILED'> {
   /** Message ids the broker did not acknowledge. */
-  readonly messageIds: readonly string[]
+  declare readonly messageIds: readonly string[]
   constructor(messageIds: readonly string[], message: string, options?: { cause?: unknown }) {
-    super(OutboxErrorCodes.PUBLISH_FAILED, message, options)
-    this.name = 'PublishFailedError'
-    this.messageIds = messageIds
+    super(OutboxErrorCodes.PUBLISH_FAILED, message, { ...options, fields: { messageIds } })
   }
 }
 
 /** The publisher did not acknowledge a batch in time; the relay treats it as a failed attempt. */
 export class PublishTimeoutError extends AnnalsError<'ANNALS_OUTBOX_ERR_PUBLISH_TIMEOUT'> {
-  readonly timeoutMs: number
+  declare readonly timeoutMs: number
   constructor(timeoutMs: number) {
-    super(OutboxErrorCodes.PUBLISH_TIMEOUT, `The publisher did not acknowledge within ${timeoutMs} ms`)
-    this.name = 'PublishTimeoutError'
-    this.timeoutMs = timeoutMs
+    super(OutboxErrorCodes.PUBLISH_TIMEOUT, `The publisher did not acknowledge within ${timeoutMs} ms`, {
+      fields: { timeoutMs },
+    })
   }
 }
 
 /** A stream entry read by a consumer lacks the fields the Redis Streams publisher writes. */
 export class MalformedMessageError extends AnnalsError<'ANNALS_OUTBOX_ERR_MALFORMED_MESSAGE'> {
-  readonly entryId: string
+  declare readonly entryId: string
   constructor(entryId: string, message: string, options?: { cause?: unknown }) {
-    super(OutboxErrorCodes.MALFORMED_MESSAGE, `Stream entry ${entryId}: ${message}`, options)
-    this.name = 'MalformedMessageError'
-    this.entryId = entryId
+    super(OutboxErrorCodes.MALFORMED_MESSAGE, `Stream entry ${entryId}: ${message}`, {
+      ...options,
+      fields: { entryId },
+    })
   }
 }
 
@@ -83,7 +79,6 @@ export class MalformedMessageError extends AnnalsError<'ANNALS_OUTBOX_ERR_MALFOR
 export class OutboxAlreadyStartedError extends AnnalsError<'ANNALS_OUTBOX_ERR_ALREADY_STARTED'> {
   constructor(what: string) {
     super(OutboxErrorCodes.ALREADY_STARTED, `${what} is already running: call stop() first`)
-    this.name = 'OutboxAlreadyStartedError'
   }
 }
 

@@ -24,84 +24,73 @@ export type ProjectionErrorCode = (typeof ProjectionErrorCodes)[keyof typeof Pro
 
 /** A schema, table or projection name is not a plain SQL identifier / key segment. */
 export class ProjectionInvalidIdentifierError extends AnnalsError<'ANNALS_PROJ_ERR_INVALID_IDENTIFIER'> {
-  readonly identifier: string
+  declare readonly identifier: string
   constructor(what: string, identifier: string) {
     super(
       ProjectionErrorCodes.INVALID_IDENTIFIER,
       `Invalid ${what} ${JSON.stringify(identifier)}: use lower-case letters, digits and underscores, starting with a letter or underscore (at most 48 characters)`,
+      { fields: { identifier } },
     )
-    this.name = 'ProjectionInvalidIdentifierError'
-    this.identifier = identifier
   }
 }
 
 /** A projection definition is malformed (no handled types, a handler for an unhandled type, a bad version). */
 export class InvalidProjectionDefinitionError extends AnnalsError<'ANNALS_PROJ_ERR_INVALID_DEFINITION'> {
-  readonly projection: string
+  declare readonly projection: string
   constructor(projection: string, message: string) {
-    super(ProjectionErrorCodes.INVALID_DEFINITION, `Projection "${projection}": ${message}`)
-    this.name = 'InvalidProjectionDefinitionError'
-    this.projection = projection
+    super(ProjectionErrorCodes.INVALID_DEFINITION, `Projection "${projection}": ${message}`, { fields: { projection } })
   }
 }
 
 /** An option given to the runner, a sink or the CLI is out of range. */
 export class ProjectionInvalidOptionError extends AnnalsError<'ANNALS_PROJ_ERR_INVALID_OPTION'> {
-  readonly option: string
+  declare readonly option: string
   constructor(option: string, message: string) {
-    super(ProjectionErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`)
-    this.name = 'ProjectionInvalidOptionError'
-    this.option = option
+    super(ProjectionErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`, { fields: { option } })
   }
 }
 
 /** Two projections given to one runner (or one config) share a name. */
 export class DuplicateProjectionError extends AnnalsError<'ANNALS_PROJ_ERR_DUPLICATE_PROJECTION'> {
-  readonly projection: string
+  declare readonly projection: string
   constructor(projection: string) {
-    super(ProjectionErrorCodes.DUPLICATE_PROJECTION, `Projection "${projection}" is defined more than once`)
-    this.name = 'DuplicateProjectionError'
-    this.projection = projection
+    super(ProjectionErrorCodes.DUPLICATE_PROJECTION, `Projection "${projection}" is defined more than once`, {
+      fields: { projection },
+    })
   }
 }
 
 /** A projection name was asked for that no definition carries. */
 export class UnknownProjectionError extends AnnalsError<'ANNALS_PROJ_ERR_UNKNOWN_PROJECTION'> {
-  readonly projection: string
-  readonly known: readonly string[]
+  declare readonly projection: string
+  declare readonly known: readonly string[]
   constructor(projection: string, known: readonly string[]) {
     super(
       ProjectionErrorCodes.UNKNOWN_PROJECTION,
       `Unknown projection "${projection}"; known: ${known.length ? known.join(', ') : '(none)'}`,
+      { fields: { projection, known } },
     )
-    this.name = 'UnknownProjectionError'
-    this.projection = projection
-    this.known = known
   }
 }
 
 /** Creating or upgrading the projections tables failed. `cause` holds the database error. */
 export class ProjectionMigrationError extends AnnalsError<'ANNALS_PROJ_ERR_MIGRATION'> {
-  readonly migration: string | undefined
+  declare readonly migration: string | undefined
   constructor(message: string, migration: string | undefined, options?: { cause?: unknown }) {
-    super(ProjectionErrorCodes.MIGRATION, message, options)
-    this.name = 'ProjectionMigrationError'
-    this.migration = migration
+    super(ProjectionErrorCodes.MIGRATION, message, { ...options, fields: { migration } })
   }
 }
 
 /** This worker's lease on a projection was taken over (or expired): its writes were fenced off. */
 export class LeaseLostError extends AnnalsError<'ANNALS_PROJ_ERR_LEASE_LOST'> {
-  readonly projection: string
-  readonly token: bigint
+  declare readonly projection: string
+  declare readonly token: bigint
   constructor(projection: string, token: bigint) {
     super(
       ProjectionErrorCodes.LEASE_LOST,
       `Lease on projection "${projection}" with fencing token ${token.toString()} is no longer held; commit rejected`,
+      { fields: { projection, token } },
     )
-    this.name = 'LeaseLostError'
-    this.projection = projection
-    this.token = token
   }
 }
 
@@ -115,20 +104,15 @@ export function isLeaseLostError(error: unknown): error is LeaseLostError {
  * -1 when a batch handler (`applyBatch`) failed as a whole.
  */
 export class HandlerFailedError extends AnnalsError<'ANNALS_PROJ_ERR_HANDLER_FAILED'> {
-  readonly projection: string
-  readonly eventId: string
-  readonly index: number
+  declare readonly projection: string
+  declare readonly eventId: string
+  declare readonly index: number
   constructor(projection: string, eventId: string, index: number, options: { cause: unknown }) {
     const reason = options.cause instanceof Error ? options.cause.message : String(options.cause)
-    super(
-      ProjectionErrorCodes.HANDLER_FAILED,
-      `Projection "${projection}" failed on event ${eventId}: ${reason}`,
-      options,
-    )
-    this.name = 'HandlerFailedError'
-    this.projection = projection
-    this.eventId = eventId
-    this.index = index
+    super(ProjectionErrorCodes.HANDLER_FAILED, `Projection "${projection}" failed on event ${eventId}: ${reason}`, {
+      ...options,
+      fields: { projection, eventId, index },
+    })
   }
 }
 
@@ -139,11 +123,9 @@ export function isHandlerFailedError(error: unknown): error is HandlerFailedErro
 
 /** A sink could not commit (server unreachable, script error). Retried with backoff, never dead-lettered. */
 export class SinkFailedError extends AnnalsError<'ANNALS_PROJ_ERR_SINK_FAILED'> {
-  readonly sink: string
+  declare readonly sink: string
   constructor(sink: string, message: string, options?: { cause?: unknown }) {
-    super(ProjectionErrorCodes.SINK_FAILED, `Sink ${sink}: ${message}`, options)
-    this.name = 'SinkFailedError'
-    this.sink = sink
+    super(ProjectionErrorCodes.SINK_FAILED, `Sink ${sink}: ${message}`, { ...options, fields: { sink } })
   }
 }
 
@@ -151,26 +133,23 @@ export class SinkFailedError extends AnnalsError<'ANNALS_PROJ_ERR_SINK_FAILED'> 
 export class ProjectionAlreadyStartedError extends AnnalsError<'ANNALS_PROJ_ERR_ALREADY_STARTED'> {
   constructor() {
     super(ProjectionErrorCodes.ALREADY_STARTED, 'The projection runner is already started')
-    this.name = 'ProjectionAlreadyStartedError'
   }
 }
 
 /** A dead letter id was asked for that does not exist (or belongs to another projection). */
 export class DeadLetterNotFoundError extends AnnalsError<'ANNALS_PROJ_ERR_DEAD_LETTER_NOT_FOUND'> {
-  readonly id: bigint
+  declare readonly id: bigint
   constructor(id: bigint) {
-    super(ProjectionErrorCodes.DEAD_LETTER_NOT_FOUND, `Dead letter ${id.toString()} does not exist`)
-    this.name = 'DeadLetterNotFoundError'
-    this.id = id
+    super(ProjectionErrorCodes.DEAD_LETTER_NOT_FOUND, `Dead letter ${id.toString()} does not exist`, { fields: { id } })
   }
 }
 
 /** A wait (for a runner to become idle, for a rebuild to finish) ran out of time. */
 export class ProjectionTimeoutError extends AnnalsError<'ANNALS_PROJ_ERR_TIMEOUT'> {
-  readonly timeoutMs: number
+  declare readonly timeoutMs: number
   constructor(what: string, timeoutMs: number) {
-    super(ProjectionErrorCodes.TIMEOUT, `Timed out after ${timeoutMs} ms waiting for ${what}`)
-    this.name = 'ProjectionTimeoutError'
-    this.timeoutMs = timeoutMs
+    super(ProjectionErrorCodes.TIMEOUT, `Timed out after ${timeoutMs} ms waiting for ${what}`, {
+      fields: { timeoutMs },
+    })
   }
 }

@@ -20,76 +20,66 @@ export type SagaErrorCode = (typeof SagaErrorCodes)[keyof typeof SagaErrorCodes]
 
 /** A saga or reactor definition is malformed (name, steps, ordering of irreversible steps). */
 export class InvalidSagaDefinitionError extends AnnalsError<'ANNALS_SAGA_ERR_INVALID_DEFINITION'> {
-  readonly saga: string
+  declare readonly saga: string
   constructor(saga: string, message: string) {
-    super(SagaErrorCodes.INVALID_DEFINITION, `Invalid saga definition "${saga}": ${message}`)
-    this.name = 'InvalidSagaDefinitionError'
-    this.saga = saga
+    super(SagaErrorCodes.INVALID_DEFINITION, `Invalid saga definition "${saga}": ${message}`, { fields: { saga } })
   }
 }
 
 /** A configured schema name is not a plain lower-case identifier. */
 export class InvalidSagaIdentifierError extends AnnalsError<'ANNALS_SAGA_ERR_INVALID_IDENTIFIER'> {
-  readonly value: string
+  declare readonly value: string
   constructor(what: string, value: string) {
     super(
       SagaErrorCodes.INVALID_IDENTIFIER,
       `Invalid ${what} "${value}": use lower-case letters, digits and _, starting with a letter or _, at most 48 characters`,
+      { fields: { value } },
     )
-    this.name = 'InvalidSagaIdentifierError'
-    this.value = value
   }
 }
 
 /** An option of the engine or the worker is out of range. */
 export class InvalidSagaOptionError extends AnnalsError<'ANNALS_SAGA_ERR_INVALID_OPTION'> {
-  readonly option: string
+  declare readonly option: string
   constructor(option: string, message: string) {
-    super(SagaErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`)
-    this.name = 'InvalidSagaOptionError'
-    this.option = option
+    super(SagaErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`, { fields: { option } })
   }
 }
 
 /** A saga name was used that the engine or worker was not given. */
 export class UnknownSagaError extends AnnalsError<'ANNALS_SAGA_ERR_UNKNOWN_SAGA'> {
-  readonly saga: string
+  declare readonly saga: string
   constructor(saga: string, known: readonly string[]) {
-    super(SagaErrorCodes.UNKNOWN_SAGA, `Unknown saga "${saga}" (known: ${known.join(', ') || 'none'})`)
-    this.name = 'UnknownSagaError'
-    this.saga = saga
+    super(SagaErrorCodes.UNKNOWN_SAGA, `Unknown saga "${saga}" (known: ${known.join(', ') || 'none'})`, {
+      fields: { saga },
+    })
   }
 }
 
 /** No instance of the saga with this id exists. */
 export class SagaNotFoundError extends AnnalsError<'ANNALS_SAGA_ERR_NOT_FOUND'> {
-  readonly saga: string
-  readonly sagaId: string
+  declare readonly saga: string
+  declare readonly sagaId: string
   constructor(saga: string, sagaId: string) {
-    super(SagaErrorCodes.SAGA_NOT_FOUND, `Saga "${saga}" has no instance "${sagaId}"`)
-    this.name = 'SagaNotFoundError'
-    this.saga = saga
-    this.sagaId = sagaId
+    super(SagaErrorCodes.SAGA_NOT_FOUND, `Saga "${saga}" has no instance "${sagaId}"`, { fields: { saga, sagaId } })
   }
 }
 
 /** A saga's stream does not fit its definition (steps renamed or reordered while instances were running). */
 export class CorruptSagaHistoryError extends AnnalsError<'ANNALS_SAGA_ERR_CORRUPT_HISTORY'> {
-  readonly streamId: string
+  declare readonly streamId: string
   constructor(streamId: string, message: string) {
-    super(SagaErrorCodes.CORRUPT_HISTORY, `Saga stream "${streamId}" does not fit its definition: ${message}`)
-    this.name = 'CorruptSagaHistoryError'
-    this.streamId = streamId
+    super(SagaErrorCodes.CORRUPT_HISTORY, `Saga stream "${streamId}" does not fit its definition: ${message}`, {
+      fields: { streamId },
+    })
   }
 }
 
 /** Creating or upgrading the saga tables failed; `cause` holds the database error. */
 export class SagaMigrationError extends AnnalsError<'ANNALS_SAGA_ERR_MIGRATION'> {
-  readonly migration: string | undefined
+  declare readonly migration: string | undefined
   constructor(message: string, migration?: string, options?: { cause?: unknown }) {
-    super(SagaErrorCodes.MIGRATION, message, options)
-    this.name = 'SagaMigrationError'
-    this.migration = migration
+    super(SagaErrorCodes.MIGRATION, message, { ...options, fields: { migration } })
   }
 }
 
@@ -97,7 +87,6 @@ export class SagaMigrationError extends AnnalsError<'ANNALS_SAGA_ERR_MIGRATION'>
 export class SagaWorkerAlreadyStartedError extends AnnalsError<'ANNALS_SAGA_ERR_ALREADY_STARTED'> {
   constructor() {
     super(SagaErrorCodes.ALREADY_STARTED, 'The saga worker is already running: call start() once, or stop() first')
-    this.name = 'SagaWorkerAlreadyStartedError'
   }
 }
 

@@ -18,45 +18,42 @@ export type PgStoreErrorCode = (typeof PgStoreErrorCodes)[keyof typeof PgStoreEr
 
 /** A schema name or table prefix is not a safe SQL identifier. */
 export class PgInvalidIdentifierError extends AnnalsError<'ANNALS_PG_ERR_INVALID_IDENTIFIER'> {
-  readonly identifier: string
+  declare readonly identifier: string
   constructor(what: string, identifier: string, reason: string) {
-    super(PgStoreErrorCodes.INVALID_IDENTIFIER, `Invalid ${what} ${JSON.stringify(identifier)}: ${reason}`)
-    this.name = 'PgInvalidIdentifierError'
-    this.identifier = identifier
+    super(PgStoreErrorCodes.INVALID_IDENTIFIER, `Invalid ${what} ${JSON.stringify(identifier)}: ${reason}`, {
+      fields: { identifier },
+    })
   }
 }
 
 /** A migration failed; nothing of it was applied (each run is one transaction). */
 export class PgMigrationError extends AnnalsError<'ANNALS_PG_ERR_MIGRATION'> {
-  readonly migration: string | null
+  declare readonly migration: string | null
   constructor(migration: string | null, message: string, options?: { cause?: unknown }) {
-    super(PgStoreErrorCodes.MIGRATION, `Migration ${migration ?? '(setup)'} failed: ${message}`, options)
-    this.name = 'PgMigrationError'
-    this.migration = migration
+    super(PgStoreErrorCodes.MIGRATION, `Migration ${migration ?? '(setup)'} failed: ${message}`, {
+      ...options,
+      fields: { migration },
+    })
   }
 }
 
 /** The store's tables or functions are missing: `migrate()` was not run for this schema and prefix. */
 export class PgNotMigratedError extends AnnalsError<'ANNALS_PG_ERR_NOT_MIGRATED'> {
-  readonly schema: string
+  declare readonly schema: string
   constructor(schema: string, options?: { cause?: unknown }) {
     super(
       PgStoreErrorCodes.NOT_MIGRATED,
       `The Annals tables in schema "${schema}" are missing: run migrate({ pool, schema }) or \`annals migrate --schema ${schema}\``,
-      options,
+      { ...options, fields: { schema } },
     )
-    this.name = 'PgNotMigratedError'
-    this.schema = schema
   }
 }
 
 /** An option given to a store factory is out of range or missing. */
 export class PgInvalidOptionError extends AnnalsError<'ANNALS_PG_ERR_INVALID_OPTION'> {
-  readonly option: string
+  declare readonly option: string
   constructor(option: string, message: string) {
-    super(PgStoreErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`)
-    this.name = 'PgInvalidOptionError'
-    this.option = option
+    super(PgStoreErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`, { fields: { option } })
   }
 }
 
@@ -64,7 +61,6 @@ export class PgInvalidOptionError extends AnnalsError<'ANNALS_PG_ERR_INVALID_OPT
 export class PgUnexpectedResultError extends AnnalsError<'ANNALS_PG_ERR_UNEXPECTED_RESULT'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super(PgStoreErrorCodes.UNEXPECTED_RESULT, message, options)
-    this.name = 'PgUnexpectedResultError'
   }
 }
 
@@ -72,7 +68,6 @@ export class PgUnexpectedResultError extends AnnalsError<'ANNALS_PG_ERR_UNEXPECT
 export class PgThrowawayPostgresError extends AnnalsError<'ANNALS_PG_ERR_THROWAWAY_POSTGRES'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super(PgStoreErrorCodes.THROWAWAY_POSTGRES, message, options)
-    this.name = 'PgThrowawayPostgresError'
   }
 }
 
