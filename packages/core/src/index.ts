@@ -80,16 +80,7 @@ export {
   type EventUnionOf,
 } from './event-definition.js'
 export { createEventRegistry, type DecodeResult, type EventRegistry, type EventsOf } from './event-registry.js'
-export type {
-  AppendOptions,
-  AppendResult,
-  EventStore,
-  ReadAllOptions,
-  ReadAllResult,
-  ReadStreamOptions,
-  ReadStreamResult,
-  StreamAppend,
-} from './event-store.js'
+export type * from './event-store.js'
 export { type ExpectedVersion, matchesExpectedVersion, NO_STREAM_VERSION } from './expected-version.js'
 export type { IdempotencyRecord, IdempotencyStore } from './idempotency-store.js'
 export { canonicalJson, deterministicId, fingerprint } from './ids.js'

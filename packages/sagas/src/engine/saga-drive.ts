@@ -1,18 +1,13 @@
-import {
-  deterministicId,
-  type EventStore,
-  isConcurrencyError,
-  isDuplicateEventIdError,
-  type Logger,
-} from '@annals/core'
+import { deterministicId, type EventStore, type Logger } from '@annals/core'
 import type { AnySagaDefinition, SagaContext, SagaStep } from '../saga-definition.js'
 import type { RecordedError, SagaEvent, StepFailureReason } from '../saga-events.js'
 import type { SagaState, StepState } from '../saga-state.js'
+import { appendSagaEvent } from './append-saga-event.js'
 import type { SagaBoundary } from './saga-engine-types.js'
 import type { StepCommands } from './step-commands.js'
 
-/** One pass of a drive: the instance as just folded, and the means to move it one event further. @internal */
-export type SagaDrive = Readonly<{
+/** A saga instance as just folded, with what its steps run with. @internal */
+type FoldedSaga = Readonly<{
   saga: AnySagaDefinition
   sagaId: string
   streamId: string
@@ -21,29 +16,27 @@ export type SagaDrive = Readonly<{
   now: () => Date
   commands: StepCommands
   log: Logger
-  boundary: (boundary: Omit<SagaBoundary, 'saga' | 'sagaId'>) => Promise<void>
-  /**
-   * Appends one saga event at the folded version, with an id derived from `idName`; false when someone
-   * else moved the saga first (the drive then re-reads and decides again).
-   */
-  append: (event: SagaEvent, idName: string, causationId?: string) => Promise<boolean>
-  /** A step's definition and its folded state. */
-  step: (index: number) => Readonly<{ def: SagaStep<unknown>; st: StepState | undefined }>
 }>
 
+/** One pass of a drive: the instance as just folded, and the means to move it one event further. @internal */
+export type SagaDrive = FoldedSaga &
+  Readonly<{
+    boundary: (boundary: Omit<SagaBoundary, 'saga' | 'sagaId'>) => Promise<void>
+    /**
+     * Appends one saga event at the folded version, with an id derived from `idName`; false when someone
+     * else moved the saga first (the drive then re-reads and decides again).
+     */
+    append: (event: SagaEvent, idName: string, causationId?: string) => Promise<boolean>
+    /** A step's definition and its folded state. */
+    step: (index: number) => Readonly<{ def: SagaStep<unknown>; st: StepState | undefined }>
+  }>
+
 /** What {@link createSagaDrive} needs besides the folded state. @internal */
-export type SagaDriveSetup = Readonly<{
-  store: EventStore
-  saga: AnySagaDefinition
-  sagaId: string
-  streamId: string
-  state: SagaState
-  ctx: SagaContext<unknown>
-  now: () => Date
-  commands: StepCommands
-  log: Logger
-  boundary: ((boundary: SagaBoundary) => void | Promise<void>) | undefined
-}>
+export type SagaDriveSetup = FoldedSaga &
+  Readonly<{
+    store: EventStore
+    boundary: ((boundary: SagaBoundary) => void | Promise<void>) | undefined
+  }>
 
 /** @internal */
 export function createSagaDrive(setup: SagaDriveSetup): SagaDrive {
@@ -62,26 +55,21 @@ export function createSagaDrive(setup: SagaDriveSetup): SagaDrive {
     log,
     boundary,
     async append(event, idName, causationId) {
-      try {
-        await store.appendToStream<SagaEvent>(
-          streamId,
-          [
-            {
-              ...event,
-              eventId: deterministicId(`${streamId}\u0000${idName}`),
-              metadata: {
-                ...(state.correlationId ? { correlationId: state.correlationId } : {}),
-                ...(causationId ? { causationId } : {}),
-              },
-            },
-          ],
-          { expectedVersion: state.version },
-        )
-      } catch (error) {
-        // Someone else moved the saga (another worker, or an event delivery): re-read and decide again.
-        if (isConcurrencyError(error) || isDuplicateEventIdError(error)) return false
-        throw error
-      }
+      const appended = await appendSagaEvent(
+        store,
+        streamId,
+        {
+          ...event,
+          eventId: deterministicId(`${streamId}\u0000${idName}`),
+          metadata: {
+            ...(state.correlationId ? { correlationId: state.correlationId } : {}),
+            ...(causationId ? { causationId } : {}),
+          },
+        },
+        state.version,
+      )
+      // Someone else moved the saga (another worker, or an event delivery): re-read and decide again.
+      if (appended === null) return false
       log.debug({ saga: saga.name, sagaId, event: event.type }, 'saga progressed')
       await boundary({
         point: 'appended',

@@ -1,12 +1,6 @@
-import {
-  deterministicId,
-  type EventStore,
-  isConcurrencyError,
-  isDuplicateEventIdError,
-  type Logger,
-} from '@annals/core'
+import { deterministicId, type EventStore, type Logger } from '@annals/core'
 import { type AnySagaDefinition, sagaStreamId } from '../saga-definition.js'
-import type { SagaEvent } from '../saga-events.js'
+import { appendSagaEvent } from './append-saga-event.js'
 import type { SagaHooks, StartSagaOptions, StartSagaResult } from './saga-engine-types.js'
 
 /**
@@ -28,36 +22,29 @@ export async function startSagaInstance(
     cause?.metadata.correlationId ??
     cause?.eventId ??
     deterministicId(`saga\u0000${streamId}`)
-  try {
-    const result = await deps.store.appendToStream<SagaEvent>(
-      streamId,
-      [
-        {
-          type: 'SagaStarted',
-          data: {
-            saga: saga.name,
-            sagaId,
-            // The raw input is kept and re-validated on every load, so ctx.input is always the schema's output.
-            input: JSON.parse(JSON.stringify(input ?? null)),
-            steps: saga.steps.map((s) => s.name),
-            triggeredBy: cause?.eventId ?? null,
-          },
-          eventId: deterministicId(`saga-started\u0000${streamId}`),
-          metadata: { correlationId, ...(cause ? { causationId: cause.eventId } : {}) },
-        },
-      ],
-      { expectedVersion: 'no-stream' },
-    )
-    const started = !result.duplicate
-    if (started) {
-      deps.log.info({ saga: saga.name, sagaId }, 'saga started')
-      await deps.hooks?.boundary?.({ point: 'appended', saga: saga.name, sagaId, eventType: 'SagaStarted' })
-    }
-    return { saga: saga.name, sagaId, streamId, started }
-  } catch (error) {
-    if (isConcurrencyError(error) || isDuplicateEventIdError(error)) {
-      return { saga: saga.name, sagaId, streamId, started: false }
-    }
-    throw error
+  const result = await appendSagaEvent(
+    deps.store,
+    streamId,
+    {
+      type: 'SagaStarted',
+      data: {
+        saga: saga.name,
+        sagaId,
+        // The raw input is kept and re-validated on every load, so ctx.input is always the schema's output.
+        input: JSON.parse(JSON.stringify(input ?? null)),
+        steps: saga.steps.map((s) => s.name),
+        triggeredBy: cause?.eventId ?? null,
+      },
+      eventId: deterministicId(`saga-started\u0000${streamId}`),
+      metadata: { correlationId, ...(cause ? { causationId: cause.eventId } : {}) },
+    },
+    'no-stream',
+  )
+  // Null or a duplicate: the saga had started already (same saga id).
+  const started = result !== null && !result.duplicate
+  if (started) {
+    deps.log.info({ saga: saga.name, sagaId }, 'saga started')
+    await deps.hooks?.boundary?.({ point: 'appended', saga: saga.name, sagaId, eventType: 'SagaStarted' })
   }
+  return { saga: saga.name, sagaId, streamId, started }
 }
