@@ -82,14 +82,19 @@ export const TransferInput = z.object({
   currency: z.string(),
 })
 
-/** A transfer's two steps: debit the source (undone by a deposit back), then credit the target. */
-export const transferSteps = (step: StepFactory<z.infer<typeof TransferInput>>) => [
+type Transfer = z.infer<typeof TransferInput>
+
+/** Debits the source account; undone by depositing the amount back. */
+const debitSource = <I extends Readonly<{ from: string; amount: number }>>(step: StepFactory<I>) =>
   step({
     name: 'debit-source',
     aggregate: Account,
     command: ({ input }) => ({ type: 'Withdraw', data: { accountId: input.from, amount: input.amount } }),
     compensate: ({ input }) => ({ type: 'Deposit', data: { accountId: input.from, amount: input.amount } }),
-  }),
+  })
+
+/** Credits the target account in the transfer's currency; `reversible` adds the debit that undoes it. */
+const creditTarget = <I extends Transfer>(step: StepFactory<I>, reversible: boolean) =>
   step({
     name: 'credit-target',
     aggregate: Account,
@@ -97,8 +102,18 @@ export const transferSteps = (step: StepFactory<z.infer<typeof TransferInput>>) 
       type: 'Deposit',
       data: { accountId: input.to, amount: input.amount, currency: input.currency },
     }),
-  }),
-]
+    ...(reversible
+      ? {
+          compensate: ({ input }: { input: I }) => ({
+            type: 'Withdraw' as const,
+            data: { accountId: input.to, amount: input.amount },
+          }),
+        }
+      : {}),
+  })
+
+/** A transfer's two steps: debit the source (undone by a deposit back), then credit the target. */
+export const transferSteps = (step: StepFactory<Transfer>) => [debitSource(step), creditTarget(step, false)]
 
 /** The bank transfer: two steps, one compensation. Nothing else is written for it. */
 export const bankTransfer = defineSaga({
@@ -137,21 +152,8 @@ export const transferWithReceipt = defineSaga({
   input: TransferInput.extend({ mailbox: z.string() }),
   sagaId: (input) => input.transferId,
   steps: (step) => [
-    step({
-      name: 'debit-source',
-      aggregate: Account,
-      command: ({ input }) => ({ type: 'Withdraw', data: { accountId: input.from, amount: input.amount } }),
-      compensate: ({ input }) => ({ type: 'Deposit', data: { accountId: input.from, amount: input.amount } }),
-    }),
-    step({
-      name: 'credit-target',
-      aggregate: Account,
-      command: ({ input }) => ({
-        type: 'Deposit',
-        data: { accountId: input.to, amount: input.amount, currency: input.currency },
-      }),
-      compensate: ({ input }) => ({ type: 'Withdraw', data: { accountId: input.to, amount: input.amount } }),
-    }),
+    debitSource(step),
+    creditTarget(step, true),
     step({
       name: 'send-receipt',
       aggregate: Mailbox,
@@ -217,12 +219,7 @@ export const externalPayout = (deadlineMs: number) =>
     input: z.object({ payoutId: z.string(), from: z.string(), amount: z.number().int().positive() }),
     sagaId: (input) => input.payoutId,
     steps: (step) => [
-      step({
-        name: 'debit-source',
-        aggregate: Account,
-        command: ({ input }) => ({ type: 'Withdraw', data: { accountId: input.from, amount: input.amount } }),
-        compensate: ({ input }) => ({ type: 'Deposit', data: { accountId: input.from, amount: input.amount } }),
-      }),
+      debitSource(step),
       step({
         name: 'pay-out',
         aggregate: Payout,
