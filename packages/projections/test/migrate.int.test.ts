@@ -1,4 +1,5 @@
 import { createTestDatabase, type TestDatabase } from '@annals/store-postgres/testing'
+import { schemaShape } from '@annals/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createProjectionAdmin } from '../src/admin.js'
 import { createLeaseStore } from '../src/lease.js'
@@ -8,6 +9,8 @@ import { createPostgresSink } from '../src/sinks/postgres-sink.js'
 import { legacyMigrateProjections } from './fixtures/legacy-migrate-projections.js'
 
 let db: TestDatabase
+/** The ledgers differ by design: release 0.1's kysely tables against the current migrator's. */
+const shape = (schema: string) => schemaShape(db.pool, schema, 'annals_projections_migrations%')
 
 beforeAll(async () => {
   db = await createTestDatabase('annals_proj_migrate')
@@ -15,21 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.drop()
 })
-
-/** Columns and index definitions of a schema's tables (the ledgers left out), with the schema name taken out. */
-async function shape(schema: string): Promise<{ columns: unknown[]; indexes: string[] }> {
-  const columns = await db.pool.query(
-    `SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns
-     WHERE table_schema = $1 AND table_name NOT LIKE 'annals_projections_migrations%' ORDER BY table_name, ordinal_position`,
-    [schema],
-  )
-  const indexes = await db.pool.query<{ d: string }>(
-    `SELECT indexdef AS d FROM pg_indexes
-     WHERE schemaname = $1 AND tablename NOT LIKE 'annals_projections_migrations%' ORDER BY indexname`,
-    [schema],
-  )
-  return { columns: columns.rows, indexes: indexes.rows.map((r) => r.d.replaceAll(`${schema}.`, 'S.')) }
-}
 
 let readModels = 0
 
