@@ -4,7 +4,7 @@
  *   node --conditions=@annals/source --import tsx packages/elasticsearch/bench/rebuild.bench.ts \
  *     [--events=20000] [--accounts=1000] [--batch=2000] [--store=postgres|memory]
  *
- * Needs PostgreSQL (ANNALS_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres) and the engine
+ * Needs PostgreSQL (DATABASE_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres) and the engine
  * (ELASTICSEARCH_URL, default http://127.0.0.1:9200). Creates a throwaway database and indices under a
  * random prefix, and removes both at the end. Prints one JSON line per phase.
  */
@@ -12,10 +12,11 @@ import type { EventStore, LogWatcher, StreamAppend } from '@annals/core'
 import { createInMemoryEventStore, createInMemoryLogWatcher } from '@annals/core/in-memory'
 import { createProjectionAdmin, createProjectionRunner, migrateProjections } from '@annals/projections'
 import { createPostgresEventStore, createPostgresLogWatcher, migrate } from '@annals/store-postgres'
+import { createTestDatabase } from '@annals/store-postgres/testing'
 import { pino } from 'pino'
 import { createElasticsearchSink } from '../src/sink/create-elasticsearch-sink.js'
 import { type AccountDoc, accountMappings, accountsProjection } from '../test/accounts.js'
-import { createTestDatabase, createTestEngine } from '../test/support.js'
+import { createTestEngine } from '../test/support.js'
 
 function arg(name: string, fallback: string): string {
   const hit = process.argv.find((a) => a.startsWith(`--${name}=`))

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { createPostgresEventStore, migrate } from '@annals/store-postgres'
+import { createTestDatabase, type TestDatabase } from '@annals/store-postgres/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AccountEvent } from '../test/accounts.js'
-import { createTestDatabase, createTestEngine, ELASTICSEARCH_URL } from '../test/support.js'
+import { createTestEngine, ELASTICSEARCH_URL } from '../test/support.js'
 import { aliasName, generationIndexName } from './names.js'
 
 // The `annals` CLI of @annals/cli, spawned from its sources with the fixture config of this package.
@@ -37,7 +38,7 @@ function annals(args: readonly string[], env: Record<string, string>): Promise<R
 }
 
 describe('annals projections rebuild/status with an Elasticsearch projection (spawned CLI)', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>
+  let db: TestDatabase
   let engine: Awaited<ReturnType<typeof createTestEngine>>
   let env: Record<string, string>
   beforeAll(async () => {
@@ -51,7 +52,7 @@ describe('annals projections rebuild/status with an Elasticsearch projection (sp
         { type: 'Deposited', data: { amount: i } },
       ])
     }
-    env = { DATABASE_URL: db.url, ELASTICSEARCH_URL, ANNALS_TEST_INDEX_PREFIX: engine.indexPrefix }
+    env = { DATABASE_URL: db.connectionString, ELASTICSEARCH_URL, ANNALS_TEST_INDEX_PREFIX: engine.indexPrefix }
   })
   afterAll(async () => {
     await engine?.cleanup()

@@ -1,23 +1,25 @@
 import type { EventStore, LogWatcher } from '@annals/core'
 import { createProjectionAdmin, createProjectionRunner, migrateProjections } from '@annals/projections'
 import { createPostgresEventStore, createPostgresLogWatcher, migrate } from '@annals/store-postgres'
+import { createTestDatabase, type TestDatabase } from '@annals/store-postgres/testing'
+import { waitFor } from '@annals/test-support'
 import type { Client } from '@elastic/elasticsearch'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AccountDoc, type AccountEvent, accountMappings, accountsProjection } from '../test/accounts.js'
-import { createTestDatabase, createTestEngine, waitFor } from '../test/support.js'
+import { createTestEngine } from '../test/support.js'
 import { createSearch } from './search.js'
 import { createElasticsearchSink, type ElasticsearchSink } from './sink/create-elasticsearch-sink.js'
 
 const silent = pino({ level: 'silent' })
 
 describe('Elasticsearch projections in the runner (real Postgres, real engine)', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>
+  let db: TestDatabase
   let engine: Awaited<ReturnType<typeof createTestEngine>>
   let client: Client
   let sink: ElasticsearchSink<AccountDoc>
   beforeAll(async () => {
-    db = await createTestDatabase()
+    db = await createTestDatabase('annals_es')
     await migrateProjections({ pool: db.pool })
     engine = await createTestEngine()
     client = engine.client
