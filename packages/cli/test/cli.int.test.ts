@@ -1,82 +1,37 @@
-import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { RecordedEvent } from '@annals/core'
 import { type AnyProjection, createProjectionRunner, migrateProjections } from '@annals/projections'
-import { Redis } from 'ioredis'
-import pg from 'pg'
+import { createTestDatabase, type TestDatabase } from '@annals/store-postgres/testing'
+import { REDIS_URL, runTs, testRedis, uniqueKeyPrefix } from '@annals/test-support'
+import type pg from 'pg'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pgStore } from '../../projections/test/store.js'
 import config from './fixtures/annals.config.js'
 
-const PG_ADMIN_URL = process.env.ANNALS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-const REDIS_URL = process.env.ANNALS_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const bin = resolve(import.meta.dirname, '../src/bin.ts')
 const fixtures = resolve(import.meta.dirname, 'fixtures')
-// Resolved here: `--import tsx` would resolve from the child's working directory.
-const tsxLoader = import.meta.resolve('tsx')
 
-type Result = { status: number | null; stdout: string; stderr: string }
-
-function annals(args: readonly string[], env: Record<string, string | undefined>, cwd = fixtures): Promise<Result> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--conditions=@annals/source', '--import', tsxLoader, bin, ...args], {
-      cwd,
-      env: { ...process.env, ANNALS_LOG_LEVEL: 'silent', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-    child.on('error', fail)
-    child.on('close', (status) => {
-      clearTimeout(timer)
-      done({ status, stdout, stderr })
-    })
-  })
-}
+const annals = (args: readonly string[], env: Record<string, string | undefined>, cwd = fixtures) =>
+  runTs(bin, { args, env: { ANNALS_LOG_LEVEL: 'silent', ...env }, cwd, timeoutMs: 60_000 })
 
 describe('annals CLI (spawned, real Postgres and Redis)', () => {
-  const dbName = `annals_cli_${randomBytes(5).toString('hex')}`
-  const keyPrefix = `annals-cli-${randomBytes(5).toString('hex')}:`
+  const keyPrefix = uniqueKeyPrefix('annals-cli')
+  let db: TestDatabase
   let env: Record<string, string>
   let pool: pg.Pool
-  let redis: Redis
+  let redis: ReturnType<typeof testRedis>
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: PG_ADMIN_URL })
-    await admin.connect()
-    await admin.query(`CREATE DATABASE ${dbName}`)
-    await admin.end()
-    const url = new URL(PG_ADMIN_URL)
-    url.pathname = `/${dbName}`
-    env = {
-      DATABASE_URL: url.toString(),
-      REDIS_URL,
-      TEST_KEY_PREFIX: keyPrefix,
-    }
-    pool = new pg.Pool({ connectionString: env.DATABASE_URL })
-    pool.on('error', () => undefined)
-    redis = new Redis(REDIS_URL)
+    db = await createTestDatabase('annals_cli')
+    pool = db.pool
+    env = { DATABASE_URL: db.connectionString, REDIS_URL, TEST_KEY_PREFIX: keyPrefix }
+    redis = testRedis(keyPrefix)
   })
   afterAll(async () => {
-    const keys = await redis.keys(`${keyPrefix}*`)
-    if (keys.length) await redis.del(...keys)
-    redis.disconnect()
-    await pool?.end()
-    const admin = new pg.Client({ connectionString: PG_ADMIN_URL })
-    await admin.connect()
-    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [dbName])
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName}`)
-    await admin.end()
+    await redis?.close()
+    await db?.drop()
   })
 
   it('reports a missing config with its code', async () => {

@@ -1,4 +1,5 @@
 import { createTestDatabase, type TestDatabase } from '@annals/store-postgres/testing'
+import { tableNames } from '@annals/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runAnnals } from './run-annals.js'
 
@@ -13,14 +14,6 @@ afterAll(async () => {
   await db?.drop()
 })
 
-async function tables(schema: string): Promise<string[]> {
-  const { rows } = await db.pool.query<{ t: string }>(
-    `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`,
-    [schema],
-  )
-  return rows.map((r) => r.t)
-}
-
 // Formerly the tests of `annals-pg migrate` (store-postgres) and `annals-outbox migrate`.
 describe('annals migrate', () => {
   it('migrates DATABASE_URL, then reports it up to date', async () => {
@@ -28,7 +21,7 @@ describe('annals migrate', () => {
     expect(run.stderr).toBe('')
     expect(run.status).toBe(0)
     expect(run.stdout).toContain('applied 0001-init, 0002-idempotency-claims in schema "cli_s"')
-    expect(await tables('cli_s')).toContain('p_events')
+    expect(await tableNames(db.pool, 'cli_s')).toContain('p_events')
     const rerun = await runAnnals(['migrate', '--schema', 'cli_s', '--table-prefix', 'p_'], env)
     expect(rerun.status).toBe(0)
     expect(rerun.stdout).toContain('is up to date')
@@ -41,7 +34,7 @@ describe('annals migrate', () => {
     expect(report).toMatchObject({ schema: 'cli_all', tablePrefix: 'q_' })
     expect(report.applied.store).toEqual(['0001-init', '0002-idempotency-claims'])
     for (const applied of Object.values(report.applied)) expect(applied.length).toBeGreaterThan(0)
-    const created = await tables('cli_all')
+    const created = await tableNames(db.pool, 'cli_all')
     expect(created).toEqual(expect.arrayContaining(['q_events', 'q_outbox', 'q_processed_messages']))
     expect(created).toEqual(expect.arrayContaining(['projections', 'saga_instances']))
     const again = await runAnnals(['migrate', '--schema', 'cli_all', '--table-prefix', 'q_'], env)
@@ -64,7 +57,7 @@ describe('annals migrate', () => {
     const badPrefix = await runAnnals(['migrate', '--schema', 'cli_bad', '--table-prefix', 'bad prefix'], env)
     expect(badPrefix.status).toBe(1)
     expect(badPrefix.stderr).toContain('error ANNALS_PG_ERR_INVALID_IDENTIFIER')
-    expect(await tables('cli_bad')).toEqual([])
+    expect(await tableNames(db.pool, 'cli_bad')).toEqual([])
     const unknown = await runAnnals(['frobnicate'], env)
     expect(unknown.status).toBe(2)
   })
@@ -73,6 +66,6 @@ describe('annals migrate', () => {
     const run = await runAnnals(['migrate', '--schema', 'cli_url', '--database-url', db.connectionString], {})
     expect(run.stderr).toBe('')
     expect(run.status).toBe(0)
-    expect(await tables('cli_url')).toContain('events')
+    expect(await tableNames(db.pool, 'cli_url')).toContain('events')
   })
 })

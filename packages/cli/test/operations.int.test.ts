@@ -1,41 +1,16 @@
-import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { resolve } from 'node:path'
 import { migrateOutbox } from '@annals/outbox'
 import { migrateSagas } from '@annals/sagas/postgres'
 import { migrate } from '@annals/store-postgres'
 import { createTestDatabase, type TestDatabase } from '@annals/store-postgres/testing'
+import { runTs } from '@annals/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const bin = resolve(import.meta.dirname, '../src/bin.ts')
-const tsxLoader = import.meta.resolve('tsx')
 
-function annals(
-  args: readonly string[],
-  env: Record<string, string>,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--conditions=@annals/source', '--import', tsxLoader, bin, ...args], {
-      cwd: import.meta.dirname,
-      env: { ...process.env, ANNALS_LOG_LEVEL: 'silent', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
-    child.on('error', fail)
-    child.on('close', (status) => {
-      clearTimeout(timer)
-      done({ status, stdout, stderr })
-    })
-  })
-}
+const annals = (args: readonly string[], env: Record<string, string>) =>
+  runTs(bin, { args, env: { ANNALS_LOG_LEVEL: 'silent', ...env }, cwd: import.meta.dirname, timeoutMs: 120_000 })
 
 describe('annals outbox and annals sagas (spawned, real Postgres)', () => {
   let db: TestDatabase

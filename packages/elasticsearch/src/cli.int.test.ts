@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { createPostgresEventStore, migrate } from '@annals/store-postgres'
 import { createTestDatabase, type TestDatabase } from '@annals/store-postgres/testing'
+import { runTs } from '@annals/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AccountEvent } from '../test/accounts.js'
 import { createTestEngine, ELASTICSEARCH_URL } from '../test/support.js'
@@ -10,32 +10,9 @@ import { aliasName, generationIndexName } from './names.js'
 // The `annals` CLI of @annals/cli, spawned from its sources with the fixture config of this package.
 const bin = resolve(import.meta.dirname, '../../cli/src/bin.ts')
 const config = resolve(import.meta.dirname, '../test/fixtures/annals.config.ts')
-const tsxLoader = import.meta.resolve('tsx')
 
-type Result = { status: number | null; stdout: string; stderr: string }
-
-function annals(args: readonly string[], env: Record<string, string>): Promise<Result> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--conditions=@annals/source', '--import', tsxLoader, bin, ...args], {
-      env: { ...process.env, ANNALS_LOG_LEVEL: 'silent', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000)
-    child.on('error', fail)
-    child.on('close', (status) => {
-      clearTimeout(timer)
-      done({ status, stdout, stderr })
-    })
-  })
-}
+const annals = (args: readonly string[], env: Record<string, string>) =>
+  runTs(bin, { args, env: { ANNALS_LOG_LEVEL: 'silent', ...env }, timeoutMs: 90_000 })
 
 describe('annals projections rebuild/status with an Elasticsearch projection (spawned CLI)', () => {
   let db: TestDatabase

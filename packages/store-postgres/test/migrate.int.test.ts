@@ -1,3 +1,4 @@
+import { tableNames } from '@annals/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { migrate } from '../src/migrate.js'
@@ -13,19 +14,11 @@ afterAll(async () => {
   await db?.drop()
 })
 
-async function tables(schema: string): Promise<string[]> {
-  const { rows } = await db.pool.query<{ t: string }>(
-    `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`,
-    [schema],
-  )
-  return rows.map((r) => r.t)
-}
-
 describe('migrate', () => {
   it('creates every table in the configured schema with the prefix; re-running applies nothing', async () => {
     const first = await migrate({ pool: db.pool, schema: 'mig_a', tablePrefix: 'x_' })
     expect(first.applied).toEqual(['0001-init', '0002-idempotency-claims'])
-    expect(await tables('mig_a')).toEqual([
+    expect(await tableNames(db.pool, 'mig_a')).toEqual([
       'x_annals_migrations',
       'x_checkpoints',
       'x_events',

@@ -1,5 +1,5 @@
 export { frozenSqlMigration, type KyselyLedger, migrateLikeRelease01 } from './kysely-migrator.js'
 export { deleteKeys, REDIS_URL, testRedis, uniqueKeyPrefix } from './redis.js'
-export { type SchemaShape, schemaShape } from './schema-shape.js'
+export { type SchemaShape, schemaShape, tableNames } from './schema-shape.js'
 export { killAllSpawned, runTs, type SpawnedProcess, type SpawnTsOptions, spawnTs } from './spawn-node.js'
 export { type WaitForOptions, waitFor } from './wait-for.js'

@@ -22,3 +22,12 @@ export async function schemaShape(pool: Pool, schema: string, exceptTablesLike: 
   )
   return { columns: columns.rows, indexes: indexes.rows.map((r) => r.d.replaceAll(`${schema}.`, 'S.')) }
 }
+
+/** The names of the tables in `schema`, sorted: what a migration created there. */
+export async function tableNames(pool: Pool, schema: string): Promise<string[]> {
+  const { rows } = await pool.query<{ t: string }>(
+    `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`,
+    [schema],
+  )
+  return rows.map((r) => r.t)
+}
