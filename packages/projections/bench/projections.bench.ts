@@ -3,23 +3,18 @@
 //   node --conditions=@annals/source --import tsx packages/projections/bench/projections.bench.ts [--events 100000] [--samples 500]
 import { parseArgs } from 'node:util'
 import type { EventStore } from '@annals/core'
-import { pino } from 'pino'
 import { createProjectionAdmin } from '../src/admin.js'
-import { migrateProjections } from '../src/migrate-projections.js'
 import { createPostgresPendingCounter } from '../src/postgres-pending-counter.js'
 import { defineProjection } from '../src/projection.js'
-import { createProjectionRunner } from '../src/runner/create-projection-runner.js'
 import { createPostgresSink } from '../src/sinks/postgres-sink.js'
 import { createRedisReadModel, createRedisSink } from '../src/sinks/redis-sink.js'
-import { createTestDatabase, createTestRedis } from '../test/helpers.js'
-import { pgStore } from '../test/store.js'
+import { createProjectionsTestBed } from '../test/helpers.js'
 
 const { values } = parseArgs({
   options: { events: { type: 'string', default: '100000' }, samples: { type: 'string', default: '500' } },
 })
 const total = Number(values.events)
 const samples = Number(values.samples)
-const silent = pino({ level: 'silent' })
 const STREAMS = 1000
 
 type Moved = { account: string; amount: number }
@@ -47,12 +42,9 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 async function main() {
-  const db = await createTestDatabase('annals_proj_bench')
-  const r = createTestRedis()
+  const bed = await createProjectionsTestBed('annals_proj_bench')
+  const { db, r, store } = bed
   try {
-    await pgStore.migrate({ pool: db.pool, schema: 'annals' })
-    await migrateProjections({ pool: db.pool })
-    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
     let t = performance.now()
     await seed(store)
     console.log(`seeded ${total} events in ${((performance.now() - t) / 1000).toFixed(1)} s`)
@@ -68,17 +60,20 @@ async function main() {
         Withdrawn: (e, w) => w.hincrby((e.data as Moved).account, 'balance', -(e.data as Moved).amount),
       },
     })
+    // One balances table per Postgres projection, so the two never share rows.
+    const balancesSink = (name: string) =>
+      createPostgresSink({
+        pool: db.pool,
+        schema: 'rm',
+        tables: { [name]: (t: string) => `CREATE TABLE ${t} (account text PRIMARY KEY, balance bigint NOT NULL)` },
+      })
     const upsert = (t: string) =>
       `INSERT INTO ${t} (account, balance) VALUES ($1, $2) ON CONFLICT (account) DO UPDATE SET balance = ${t}.balance + excluded.balance`
     const pgBalances = defineProjection({
       name: 'bench-pg',
       version: 1,
       handles: ['Deposited', 'Withdrawn'],
-      sink: createPostgresSink({
-        pool: db.pool,
-        schema: 'rm',
-        tables: { balances: (t) => `CREATE TABLE ${t} (account text PRIMARY KEY, balance bigint NOT NULL)` },
-      }),
+      sink: balancesSink('balances'),
       handlers: {
         Deposited: async (e, { client, table }) => {
           await client.query(upsert(table('balances')), [(e.data as Moved).account, (e.data as Moved).amount])
@@ -93,11 +88,7 @@ async function main() {
       name: 'bench-pg-batch',
       version: 1,
       handles: ['Deposited', 'Withdrawn'],
-      sink: createPostgresSink({
-        pool: db.pool,
-        schema: 'rm',
-        tables: { balances_b: (t) => `CREATE TABLE ${t} (account text PRIMARY KEY, balance bigint NOT NULL)` },
-      }),
+      sink: balancesSink('balances_b'),
       // One multi-row upsert per batch instead of one statement per event.
       async applyBatch(events, { client, table }) {
         const t = table('balances_b')
@@ -115,12 +106,8 @@ async function main() {
 
     const admin = createProjectionAdmin({ pool: db.pool })
     for (const projection of [redisBalances, pgBalances, pgBatched]) {
-      const runner = createProjectionRunner({
-        pool: db.pool,
-        store,
+      const runner = bed.runner({
         projections: [projection],
-        logger: silent,
-        pollIntervalMs: 50,
         controlIntervalMs: 200,
         countPending: createPostgresPendingCounter({ pool: db.pool, cap: 10_000 }),
       })
@@ -154,13 +141,10 @@ async function main() {
     )
 
     // Append-to-visible latency: one append at a time, timed until the Redis reader sees it.
-    const watcher = await pgStore.createPostgresLogWatcher({ pool: db.pool, schema: 'annals' })
-    const live = createProjectionRunner({
-      pool: db.pool,
-      store,
+    const watcher = await bed.watcher()
+    const live = bed.runner({
       watcher,
       projections: [redisBalances],
-      logger: silent,
       pollIntervalMs: 1000,
     })
     await live.start()
@@ -187,8 +171,7 @@ async function main() {
       `append-to-visible (Redis, ${samples} samples): p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${percentile(latencies, 100).toFixed(2)} ms`,
     )
   } finally {
-    await r.cleanup()
-    await db.drop()
+    await bed.close()
   }
 }
 

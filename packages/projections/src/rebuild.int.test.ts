@@ -1,40 +1,23 @@
 import type { Event, EventStore } from '@annals/core'
 import { waitFor } from '@annals/test-support'
 import pg from 'pg'
-import { pino } from 'pino'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createTestDatabase, createTestRedis, waitUntilApplied } from '../test/helpers.js'
-import { pgStore } from '../test/store.js'
+import { describe, expect, it } from 'vitest'
+import { useProjectionsTestBed, waitUntilApplied } from '../test/helpers.js'
 import { createProjectionAdmin } from './admin.js'
-import { migrateProjections } from './migrate-projections.js'
 import { defineProjection } from './projection.js'
-import { createProjectionRunner } from './runner/create-projection-runner.js'
 import { createPostgresSink } from './sinks/postgres-sink.js'
 import { createRedisReadModel, createRedisSink, type RedisWriter } from './sinks/redis-sink.js'
 
 type Deposited = Event<'Deposited', { amount: number }>
-const silent = pino({ level: 'silent' })
-
 describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>
-  let r: ReturnType<typeof createTestRedis>
-  beforeEach(async () => {
-    db = await createTestDatabase()
-    r = createTestRedis()
-    await pgStore.migrate({ pool: db.pool, schema: 'annals' })
-    await migrateProjections({ pool: db.pool })
-  })
-  afterEach(async () => {
-    await r?.cleanup()
-    await db?.drop()
-  })
+  const bed = useProjectionsTestBed()
 
   const counter = (version: number, factor: number, keyPrefix: string) =>
     defineProjection({
       name: 'totals',
       version,
       handles: ['Deposited'] as const,
-      sink: createRedisSink({ redis: r.redis, keyPrefix }),
+      sink: createRedisSink({ redis: bed.r.redis, keyPrefix }),
       handlers: {
         Deposited: (e, w: RedisWriter) => w.hincrby(e.streamId, 'total', (e.data as Deposited['data']).amount * factor),
       },
@@ -45,23 +28,19 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
   }
 
   it('builds the new version beside the live one while appends continue and readers never miss', async () => {
-    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
-    const watcher = await pgStore.createPostgresLogWatcher({ pool: db.pool, schema: 'annals' })
-    const v1 = counter(1, 1, r.keyPrefix)
-    const rm = createRedisReadModel(r.redis, v1)
+    const store = bed.store
+    const watcher = await bed.watcher()
+    const v1 = counter(1, 1, bed.r.keyPrefix)
+    const rm = createRedisReadModel(bed.r.redis, v1)
     const common = {
-      pool: db.pool,
-      store,
       watcher,
-      logger: silent,
-      pollIntervalMs: 50,
       controlIntervalMs: 50,
       rebuildBatchSize: 50,
     }
-    const first = createProjectionRunner({ ...common, projections: [v1] })
+    const first = bed.runner({ ...common, projections: [v1] })
     await appendSome(store, 500)
     await first.start()
-    await waitUntilApplied(db.pool, first, [v1])
+    await waitUntilApplied(bed.db.pool, first, [v1])
     expect(await rm.hget('acc-0', 'total')).toBe('100')
     expect(await rm.generation()).toBe(1)
     await first.stop()
@@ -83,27 +62,27 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
         if (v === null) misses.push(`read ${reads}`)
       }
     })()
-    const v2 = counter(2, 10, r.keyPrefix)
-    const second = createProjectionRunner({ ...common, projections: [v2] })
+    const v2 = counter(2, 10, bed.r.keyPrefix)
+    const second = bed.runner({ ...common, projections: [v2] })
     await second.start()
     try {
       await waitFor('generation 2 live', async () => (await rm.generation()) === 2)
       appending = false
       await appender
-      await waitUntilApplied(db.pool, second, [v2])
+      await waitUntilApplied(bed.db.pool, second, [v2])
       reading = false
       await reader
       expect(misses).toEqual([])
       expect(reads).toBeGreaterThan(10)
-      const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM annals.events WHERE stream_id = 'acc-3'`)
+      const { rows } = await bed.db.pool.query(`SELECT count(*)::int AS n FROM annals.events WHERE stream_id = 'acc-3'`)
       const count = rows[0].n as number
       expect(await rm.hget('acc-3', 'total')).toBe(String(count * 10))
       // The old generation is gone.
-      expect(await r.redis.keys(`${r.keyPrefix}{totals}:g1:*`)).toEqual([])
+      expect(await bed.r.redis.keys(`${bed.r.keyPrefix}{totals}:g1:*`)).toEqual([])
       // A rebuild on request (same version) gives the same result in generation 3.
-      await createProjectionAdmin({ pool: db.pool }).requestRebuild('totals')
+      await createProjectionAdmin({ pool: bed.db.pool }).requestRebuild('totals')
       await waitFor('generation 3 live', async () => (await rm.generation()) === 3)
-      await waitUntilApplied(db.pool, second, [v2])
+      await waitUntilApplied(bed.db.pool, second, [v2])
       expect(await rm.hget('acc-3', 'total')).toBe(String(count * 10))
     } finally {
       appending = false
@@ -114,25 +93,19 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
   })
 
   it('rebuilds from zero when Redis lost the data (no checkpoint means start over, not resume from the head)', async () => {
-    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
-    const keyPrefix = `${r.keyPrefix}lost:`
+    const store = bed.store
+    const keyPrefix = `${bed.r.keyPrefix}lost:`
     const projection = counter(1, 1, keyPrefix)
-    const rm = createRedisReadModel(r.redis, projection)
-    const runner = createProjectionRunner({
-      pool: db.pool,
-      store,
-      projections: [projection],
-      logger: silent,
-      pollIntervalMs: 50,
-    })
+    const rm = createRedisReadModel(bed.r.redis, projection)
+    const runner = bed.runner({ projections: [projection] })
     await appendSome(store, 50)
     await runner.start()
     try {
-      await waitUntilApplied(db.pool, runner, [projection])
+      await waitUntilApplied(bed.db.pool, runner, [projection])
       expect(await rm.hget('acc-1', 'total')).toBe('10')
       // What a FLUSHALL would do to this projection (we must not flush the shared server).
-      const keys = await r.redis.keys(`${keyPrefix}*`)
-      await r.redis.del(...keys)
+      const keys = await bed.r.redis.keys(`${keyPrefix}*`)
+      await bed.r.redis.del(...keys)
       await appendSome(store, 5)
       await waitFor('rebuilt', async () => (await rm.hget('acc-1', 'total')) === '11')
       expect(await rm.hget('acc-4', 'total')).toBe('11')
@@ -142,14 +115,14 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
   })
 
   it('switches a Postgres read model with a view swap while readers query it', async () => {
-    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    const store = bed.store
     const table = (version: number, factor: number) =>
       defineProjection({
         name: 'pg-totals',
         version,
         handles: ['Deposited'] as const,
         sink: createPostgresSink({
-          pool: db.pool,
+          pool: bed.db.pool,
           schema: 'rm',
           tables: { totals: (t) => `CREATE TABLE ${t} (id text PRIMARY KEY, total bigint NOT NULL)` },
         }),
@@ -161,20 +134,16 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
         },
       })
     const common = {
-      pool: db.pool,
-      store,
-      logger: silent,
-      pollIntervalMs: 50,
       controlIntervalMs: 50,
       rebuildBatchSize: 50,
     }
     await appendSome(store, 300)
     const v1 = table(1, 1)
-    const first = createProjectionRunner({ ...common, projections: [v1] })
+    const first = bed.runner({ ...common, projections: [v1] })
     await first.start()
-    await waitUntilApplied(db.pool, first, [v1])
+    await waitUntilApplied(bed.db.pool, first, [v1])
     await first.stop()
-    const readerPool = new pg.Pool({ connectionString: db.url, max: 2 })
+    const readerPool = new pg.Pool({ connectionString: bed.db.url, max: 2 })
     readerPool.on('error', () => undefined)
     const problems: string[] = []
     let reads = 0
@@ -195,26 +164,28 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
       while (appending) await appendSome(store, 5)
     })()
     const v2 = table(2, 10)
-    const second = createProjectionRunner({ ...common, projections: [v2] })
+    const second = bed.runner({ ...common, projections: [v2] })
     await second.start()
     try {
       await waitFor('generation 2 live', async () => {
-        const { rows } = await db.pool.query(`SELECT live_generation FROM annals.projections WHERE name = 'pg-totals'`)
+        const { rows } = await bed.db.pool.query(
+          `SELECT live_generation FROM annals.projections WHERE name = 'pg-totals'`,
+        )
         return rows[0]?.live_generation === 2
       })
       appending = false
       await appender
-      await waitUntilApplied(db.pool, second, [v2])
+      await waitUntilApplied(bed.db.pool, second, [v2])
       reading = false
       await reader
       expect(problems).toEqual([])
       expect(reads).toBeGreaterThan(10)
-      const { rows } = await db.pool.query(
+      const { rows } = await bed.db.pool.query(
         `SELECT (SELECT count(*) FROM annals.events WHERE stream_id = 'acc-3')::int * 10 AS expected,
                 (SELECT total FROM rm.totals WHERE id = 'acc-3')::int AS actual`,
       )
       expect(rows[0].actual).toBe(rows[0].expected)
-      const old = await db.pool.query(`SELECT to_regclass('rm.totals_g1') AS t`)
+      const old = await bed.db.pool.query(`SELECT to_regclass('rm.totals_g1') AS t`)
       expect(old.rows[0].t).toBeNull()
     } finally {
       appending = false

@@ -1,14 +1,11 @@
 import type { Event } from '@annals/core'
 import { waitFor } from '@annals/test-support'
 import { pino } from 'pino'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createTestDatabase, createTestRedis, waitUntilApplied } from '../test/helpers.js'
-import { pgStore } from '../test/store.js'
+import { describe, expect, it } from 'vitest'
+import { useProjectionsTestBed, waitUntilApplied } from '../test/helpers.js'
 import { createProjectionAdmin } from './admin.js'
-import { migrateProjections } from './migrate-projections.js'
 import { createPostgresPendingCounter } from './postgres-pending-counter.js'
 import { defineProjection } from './projection.js'
-import { createProjectionRunner } from './runner/create-projection-runner.js'
 import { createPostgresSink } from './sinks/postgres-sink.js'
 import { createRedisReadModel, createRedisSink } from './sinks/redis-sink.js'
 
@@ -18,27 +15,16 @@ type Noise = Event<'Noise', { n: number }>
 const silent = pino({ level: 'silent' })
 
 describe('projection runner (real Postgres store and Redis)', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>
-  let r: ReturnType<typeof createTestRedis>
-  beforeEach(async () => {
-    db = await createTestDatabase()
-    r = createTestRedis()
-    await pgStore.migrate({ pool: db.pool, schema: 'annals' })
-    await migrateProjections({ pool: db.pool })
-  })
-  afterEach(async () => {
-    await r?.cleanup()
-    await db?.drop()
-  })
+  const bed = useProjectionsTestBed()
 
   it('applies handled events once into Redis and Postgres, skipping other types', async () => {
-    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
-    const watcher = await pgStore.createPostgresLogWatcher({ pool: db.pool, schema: 'annals' })
+    const store = bed.store
+    const watcher = await bed.watcher()
     const redisCounter = defineProjection({
       name: 'counter-redis',
       version: 1,
       handles: ['Deposited'] as const,
-      sink: createRedisSink({ redis: r.redis, keyPrefix: r.keyPrefix }),
+      sink: createRedisSink({ redis: bed.r.redis, keyPrefix: bed.r.keyPrefix }),
       handlers: {
         Deposited: (e, w) => w.hincrby(e.streamId, 'total', (e.data as Deposited['data']).amount),
       },
@@ -48,7 +34,7 @@ describe('projection runner (real Postgres store and Redis)', () => {
       version: 1,
       handles: ['Deposited'] as const,
       sink: createPostgresSink({
-        pool: db.pool,
+        pool: bed.db.pool,
         schema: 'rm',
         tables: { totals: (t) => `CREATE TABLE ${t} (id text PRIMARY KEY, total bigint NOT NULL)` },
       }),
@@ -60,13 +46,10 @@ describe('projection runner (real Postgres store and Redis)', () => {
         )
       },
     })
-    const runner = createProjectionRunner({
-      pool: db.pool,
-      store,
+    const runner = bed.runner({
       watcher,
       projections: [redisCounter, pgCounter],
-      countPending: createPostgresPendingCounter({ pool: db.pool }),
-      logger: silent,
+      countPending: createPostgresPendingCounter({ pool: bed.db.pool }),
       pollIntervalMs: 200,
     })
     await runner.start()
@@ -77,17 +60,17 @@ describe('projection runner (real Postgres store and Redis)', () => {
           { type: 'Noise', data: { n: i } },
         ])
       }
-      await waitUntilApplied(db.pool, runner, [redisCounter, pgCounter])
-      const rm = createRedisReadModel(r.redis, redisCounter)
+      await waitUntilApplied(bed.db.pool, runner, [redisCounter, pgCounter])
+      const rm = createRedisReadModel(bed.r.redis, redisCounter)
       expect(await rm.hgetall('acc-0')).toEqual({ total: '10' })
       expect(await rm.hgetall('acc-2')).toEqual({ total: '10' })
-      const { rows } = await db.pool.query('SELECT id, total::int FROM rm.totals ORDER BY id')
+      const { rows } = await bed.db.pool.query('SELECT id, total::int FROM rm.totals ORDER BY id')
       expect(rows).toEqual([
         { id: 'acc-0', total: 10 },
         { id: 'acc-1', total: 10 },
         { id: 'acc-2', total: 10 },
       ])
-      const pending = createPostgresPendingCounter({ pool: db.pool })
+      const pending = createPostgresPendingCounter({ pool: bed.db.pool })
       expect(await pending({ transactionId: 0n, position: 0n }, ['Deposited'])).toBe(30)
       expect(await pending({ transactionId: 0n, position: 0n }, ['Deposited', 'Noise'])).toBe(60)
       const text = await runner.metrics.metrics()
@@ -95,7 +78,7 @@ describe('projection runner (real Postgres store and Redis)', () => {
       expect(text).toContain('annals_projection_state{projection="counter-pg",state="live"} 1')
       expect(text).toMatch(/annals_projection_checkpoint_position\{projection="counter-redis"\} \d+/)
       const status = await waitFor('published status', async () => {
-        const all = await createProjectionAdmin({ pool: db.pool }).status()
+        const all = await createProjectionAdmin({ pool: bed.db.pool }).status()
         return all.every((s) => s.state === 'live' && s.checkpoint !== null) ? all : null
       })
       expect(status.map((s) => [s.name, s.liveGeneration, s.lagEvents, s.deadLetters])).toEqual([
@@ -113,13 +96,13 @@ describe('projection runner (real Postgres store and Redis)', () => {
   })
 
   it('parks a poison event, holds its stream behind it, lets other streams flow, and converges on replay', async () => {
-    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    const store = bed.store
     let fixed = false
     const projection = defineProjection({
       name: 'poison',
       version: 1,
       handles: ['Deposited'] as const,
-      sink: createRedisSink({ redis: r.redis, keyPrefix: r.keyPrefix }),
+      sink: createRedisSink({ redis: bed.r.redis, keyPrefix: bed.r.keyPrefix }),
       handlers: {
         Deposited(e, w) {
           if ((e.data as Deposited['data']).amount < 0 && !fixed) throw new Error('negative amount')
@@ -128,17 +111,13 @@ describe('projection runner (real Postgres store and Redis)', () => {
         },
       },
     })
-    const runner = createProjectionRunner({
-      pool: db.pool,
-      store,
+    const runner = bed.runner({
       projections: [projection],
-      logger: silent,
-      pollIntervalMs: 50,
       controlIntervalMs: 100,
       retry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
     })
-    const admin = createProjectionAdmin({ pool: db.pool })
-    const rm = createRedisReadModel(r.redis, projection)
+    const admin = createProjectionAdmin({ pool: bed.db.pool })
+    const rm = createRedisReadModel(bed.r.redis, projection)
     await runner.start()
     try {
       await store.appendToStream('bad', [{ type: 'Deposited', data: { amount: 1 } }])
@@ -180,13 +159,13 @@ describe('projection runner (real Postgres store and Redis)', () => {
   })
 
   it('applies whole batches with applyBatch, and isolates a poison event one at a time', async () => {
-    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    const store = bed.store
     const projection = defineProjection({
       name: 'batched',
       version: 1,
       handles: ['Deposited'] as const,
       sink: createPostgresSink({
-        pool: db.pool,
+        pool: bed.db.pool,
         schema: 'rm',
         tables: { sums: (t) => `CREATE TABLE ${t} (id text PRIMARY KEY, total bigint NOT NULL, n int NOT NULL)` },
       }),
@@ -203,26 +182,23 @@ describe('projection runner (real Postgres store and Redis)', () => {
     for (let i = 0; i < 60; i++) {
       await store.appendToStream(`b-${i % 3}`, [{ type: 'Deposited', data: { amount: i === 31 ? -1 : 1 } }])
     }
-    const runner = createProjectionRunner({
-      pool: db.pool,
-      store,
+    const runner = bed.runner({
       projections: [projection],
       logger: process.env.DEBUG_TEST ? pino({ level: 'debug' }) : silent,
-      pollIntervalMs: 50,
       batchSize: 25,
       retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2 },
     })
     await runner.start()
     try {
-      await waitUntilApplied(db.pool, runner, [projection])
-      const { rows } = await db.pool.query('SELECT id, total::int, n FROM rm.sums ORDER BY id')
+      await waitUntilApplied(bed.db.pool, runner, [projection])
+      const { rows } = await bed.db.pool.query('SELECT id, total::int, n FROM rm.sums ORDER BY id')
       // Event 31 is the 11th of b-1: it and the 9 after it in b-1 are parked; the other streams are complete.
       expect(rows).toEqual([
         { id: 'b-0', total: 20, n: 20 },
         { id: 'b-1', total: 10, n: 10 },
         { id: 'b-2', total: 20, n: 20 },
       ])
-      const letters = await createProjectionAdmin({ pool: db.pool }).listDeadLetters({ projection: 'batched' })
+      const letters = await createProjectionAdmin({ pool: bed.db.pool }).listDeadLetters({ projection: 'batched' })
       expect(letters.map((l) => [l.streamVersion, l.reason])).toEqual([
         [11n, 'failed'],
         ...Array.from({ length: 9 }, (_, k) => [BigInt(12 + k), 'blocked']),
@@ -233,12 +209,12 @@ describe('projection runner (real Postgres store and Redis)', () => {
   })
 
   it('rejects a Redis batch with a type error before writing anything, and parks the culprit', async () => {
-    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    const store = bed.store
     const projection = defineProjection({
       name: 'typed-keys',
       version: 1,
       handles: ['Deposited'] as const,
-      sink: createRedisSink({ redis: r.redis, keyPrefix: r.keyPrefix }),
+      sink: createRedisSink({ redis: bed.r.redis, keyPrefix: bed.r.keyPrefix }),
       handlers: {
         Deposited(e, w) {
           const amount = (e.data as Deposited['data']).amount
@@ -253,23 +229,19 @@ describe('projection runner (real Postgres store and Redis)', () => {
     await store.appendToStream('t-2', [{ type: 'Deposited', data: { amount: 1 } }])
     await store.appendToStream('t-1', [{ type: 'Deposited', data: { amount: 1 } }])
     await store.appendToStream('t-2', [{ type: 'Deposited', data: { amount: 5 } }])
-    const runner = createProjectionRunner({
-      pool: db.pool,
-      store,
+    const runner = bed.runner({
       projections: [projection],
-      logger: silent,
-      pollIntervalMs: 50,
       retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2 },
     })
     await runner.start()
     try {
-      await waitUntilApplied(db.pool, runner, [projection])
-      const rm = createRedisReadModel(r.redis, projection)
+      await waitUntilApplied(bed.db.pool, runner, [projection])
+      const rm = createRedisReadModel(bed.r.redis, projection)
       // Every event except the culprit applied exactly once (no partial batch was ever written).
       expect(await rm.get('events')).toBe('3')
       expect(await rm.get('t-1')).toBe('oops')
       expect(await rm.hgetall('t-2')).toEqual({ total: '6' })
-      const letters = await createProjectionAdmin({ pool: db.pool }).listDeadLetters({ projection: 'typed-keys' })
+      const letters = await createProjectionAdmin({ pool: bed.db.pool }).listDeadLetters({ projection: 'typed-keys' })
       expect(letters.map((l) => [l.streamId, l.streamVersion, l.reason])).toEqual([['t-1', 2n, 'failed']])
       expect(letters[0]?.error).toContain('WRONGTYPE')
     } finally {

@@ -1,7 +1,13 @@
+import type { EventStore, LogWatcher } from '@annals/core'
 import { createTestDatabase as createStoreTestDatabase } from '@annals/store-postgres/testing'
 import { testRedis, uniqueKeyPrefix, waitFor } from '@annals/test-support'
 import type pg from 'pg'
-import { EVENTS_TABLE } from './store.js'
+import { pino } from 'pino'
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
+import { migrateProjections } from '../src/migrate-projections.js'
+import { createProjectionRunner, type ProjectionRunner } from '../src/runner/create-projection-runner.js'
+import type { ProjectionRunnerOptions } from '../src/runner/runner-options.js'
+import { EVENTS_TABLE, pgStore } from './store.js'
 
 export const PG_ADMIN_URL = process.env.ANNALS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
@@ -16,6 +22,80 @@ export function createTestRedis() {
   const keyPrefix = uniqueKeyPrefix('projections')
   const redis = testRedis(keyPrefix)
   return { redis, keyPrefix, cleanup: () => redis.close() }
+}
+
+/** The runner options a test bed fills in: its pool and store, a silent logger, a 50 ms poll. */
+export type TestRunnerOptions = Omit<ProjectionRunnerOptions, 'pool' | 'store'> &
+  Partial<Pick<ProjectionRunnerOptions, 'pool' | 'store'>>
+
+/** A throwaway database with the store (schema `annals`) and the projection tables migrated, and a Redis key prefix. */
+export type ProjectionsTestBed = Readonly<{
+  db: Awaited<ReturnType<typeof createTestDatabase>>
+  r: ReturnType<typeof createTestRedis>
+  /** The Postgres event store of the database. */
+  store: EventStore
+  /** A log watcher that is already listening (close it at the end of the test). */
+  watcher(): Promise<LogWatcher>
+  /** A runner over the bed's pool and store; what the test passes wins over the defaults. */
+  runner(options: TestRunnerOptions): ProjectionRunner
+}>
+
+const silent = pino({ level: 'silent' })
+
+/** Creates a {@link ProjectionsTestBed} outside vitest's hooks (a benchmark); `close()` drops it. */
+export async function createProjectionsTestBed(
+  prefix = 'annals_proj',
+): Promise<ProjectionsTestBed & { close(): Promise<void> }> {
+  const db = await createTestDatabase(prefix)
+  const r = createTestRedis()
+  await pgStore.migrate({ pool: db.pool, schema: 'annals' })
+  await migrateProjections({ pool: db.pool })
+  const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+  return {
+    db,
+    r,
+    store,
+    watcher: () => pgStore.createPostgresLogWatcher({ pool: db.pool, schema: 'annals' }),
+    runner: (options) =>
+      createProjectionRunner({ pool: db.pool, store, logger: silent, pollIntervalMs: 50, ...options }),
+    async close() {
+      await r.cleanup()
+      await db.drop()
+    },
+  }
+}
+
+/**
+ * Registers the hooks that give the calling suite a fresh {@link ProjectionsTestBed} before each test
+ * (`'each'`) or one for the whole file (`'all'`), torn down afterwards. The returned object reads the
+ * current bed, so it can be captured at the top of a `describe`.
+ */
+export function useProjectionsTestBed(scope: 'each' | 'all' = 'each'): ProjectionsTestBed {
+  let bed: Awaited<ReturnType<typeof createProjectionsTestBed>> | undefined
+  const current = () => {
+    if (!bed) throw new Error('the projections test bed is used outside a test')
+    return bed
+  }
+  ;(scope === 'each' ? beforeEach : beforeAll)(async () => {
+    bed = await createProjectionsTestBed()
+  })
+  ;(scope === 'each' ? afterEach : afterAll)(async () => {
+    await bed?.close()
+    bed = undefined
+  })
+  return {
+    get db() {
+      return current().db
+    },
+    get r() {
+      return current().r
+    },
+    get store() {
+      return current().store
+    },
+    watcher: () => current().watcher(),
+    runner: (options) => current().runner(options),
+  }
 }
 
 /**

@@ -1,55 +1,37 @@
 import { waitFor } from '@annals/test-support'
-import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { migrateProjections } from '../src/migrate-projections.js'
+import { describe, expect, it } from 'vitest'
 import { defineProjection } from '../src/projection.js'
-import { createProjectionRunner } from '../src/runner/create-projection-runner.js'
 import { createRedisReadModel, createRedisSink } from '../src/sinks/redis-sink.js'
-import { createTestDatabase, createTestRedis } from './helpers.js'
-import { pgStore } from './store.js'
+import { useProjectionsTestBed } from './helpers.js'
 
 describe('wake-ups after a dead LISTEN connection (real Postgres store)', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>
-  let r: ReturnType<typeof createTestRedis>
-  beforeAll(async () => {
-    db = await createTestDatabase()
-    r = createTestRedis()
-    await pgStore.migrate({ pool: db.pool, schema: 'annals' })
-    await migrateProjections({ pool: db.pool })
-  })
-  afterAll(async () => {
-    await r?.cleanup()
-    await db?.drop()
-  })
+  const bed = useProjectionsTestBed('all')
 
   const listeners = async () =>
     (
-      await db.pool.query<{ pid: number }>(
+      await bed.db.pool.query<{ pid: number }>(
         `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'listen%' AND pid <> pg_backend_pid()`,
-        [db.name],
+        [bed.db.name],
       )
     ).rows.map((row) => row.pid)
 
   it('processes appends within the polling interval after pg_terminate_backend, then re-listens', async () => {
     const pollIntervalMs = 1500
-    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
-    const watcher = await pgStore.createPostgresLogWatcher({ pool: db.pool, schema: 'annals' })
+    const store = bed.store
+    const watcher = await bed.watcher()
     const projection = defineProjection({
       name: 'listen-counter',
       version: 1,
       handles: ['Pinged'],
-      sink: createRedisSink({ redis: r.redis, keyPrefix: r.keyPrefix }),
+      sink: createRedisSink({ redis: bed.r.redis, keyPrefix: bed.r.keyPrefix }),
       handlers: { Pinged: (e, w) => w.incrby(e.streamId, 1) },
     })
-    const runner = createProjectionRunner({
-      pool: db.pool,
-      store,
+    const runner = bed.runner({
       watcher,
       projections: [projection],
       pollIntervalMs,
-      logger: pino({ level: 'silent' }),
     })
-    const rm = createRedisReadModel(r.redis, projection)
+    const rm = createRedisReadModel(bed.r.redis, projection)
     const appendAndTime = async (n: number) => {
       const t0 = Date.now()
       await store.appendToStream('ping', [{ type: 'Pinged', data: {} }])
@@ -69,7 +51,7 @@ describe('wake-ups after a dead LISTEN connection (real Postgres store)', () => 
       expect(median([await appendAndTime(1), await appendAndTime(2), await appendAndTime(3)])).toBeLessThan(
         pollIntervalMs / 2,
       )
-      await db.pool.query('SELECT pg_terminate_backend($1)', [listener])
+      await bed.db.pool.query('SELECT pg_terminate_backend($1)', [listener])
       // Whether or not the wake-up path is back yet, polling bounds the delay.
       expect(await appendAndTime(4)).toBeLessThan(pollIntervalMs + 1000)
       const relistened = await waitFor('a new LISTEN backend', async () => {
@@ -88,43 +70,30 @@ describe('wake-ups after a dead LISTEN connection (real Postgres store)', () => 
 })
 
 describe('polling without any wake-up source (real Postgres store)', () => {
+  const bed = useProjectionsTestBed()
+
   it('sees appends within the polling interval', async () => {
-    const db = await createTestDatabase()
-    const r = createTestRedis()
+    const store = bed.store
+    const projection = defineProjection({
+      name: 'poll-counter',
+      version: 1,
+      handles: ['Pinged'],
+      sink: createRedisSink({ redis: bed.r.redis, keyPrefix: bed.r.keyPrefix }),
+      handlers: { Pinged: (e, w) => w.incrby(e.streamId, 1) },
+    })
+    const runner = bed.runner({ projections: [projection], pollIntervalMs: 400 })
+    const rm = createRedisReadModel(bed.r.redis, projection)
+    await runner.start()
     try {
-      await pgStore.migrate({ pool: db.pool, schema: 'annals' })
-      await migrateProjections({ pool: db.pool })
-      const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
-      const projection = defineProjection({
-        name: 'poll-counter',
-        version: 1,
-        handles: ['Pinged'],
-        sink: createRedisSink({ redis: r.redis, keyPrefix: r.keyPrefix }),
-        handlers: { Pinged: (e, w) => w.incrby(e.streamId, 1) },
-      })
-      const runner = createProjectionRunner({
-        pool: db.pool,
-        store,
-        projections: [projection],
-        pollIntervalMs: 400,
-        logger: pino({ level: 'silent' }),
-      })
-      const rm = createRedisReadModel(r.redis, projection)
-      await runner.start()
-      try {
-        await runner.waitUntilIdle()
-        for (let n = 1; n <= 3; n++) {
-          const t0 = Date.now()
-          await store.appendToStream('ping', [{ type: 'Pinged', data: {} }])
-          await waitFor('ping', async () => (await rm.get('ping')) === String(n), { timeoutMs: 10_000, everyMs: 5 })
-          expect(Date.now() - t0).toBeLessThan(400 + 600)
-        }
-      } finally {
-        await runner.stop()
+      await runner.waitUntilIdle()
+      for (let n = 1; n <= 3; n++) {
+        const t0 = Date.now()
+        await store.appendToStream('ping', [{ type: 'Pinged', data: {} }])
+        await waitFor('ping', async () => (await rm.get('ping')) === String(n), { timeoutMs: 10_000, everyMs: 5 })
+        expect(Date.now() - t0).toBeLessThan(400 + 600)
       }
     } finally {
-      await r.cleanup()
-      await db.drop()
+      await runner.stop()
     }
   })
 })

@@ -1,27 +1,24 @@
 import { resolve } from 'node:path'
 import { REDIS_URL, type SpawnedProcess, spawnTs, waitFor } from '@annals/test-support'
 import type pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { migrateProjections } from '../src/migrate-projections.js'
-import { createTestDatabase, createTestRedis } from './helpers.js'
-import { pgStore } from './store.js'
+import { afterEach, describe, expect, it } from 'vitest'
+import { useProjectionsTestBed } from './helpers.js'
 
 const workerFile = resolve(import.meta.dirname, 'worker.ts')
 
 type Worker = SpawnedProcess & { id: string }
 
 describe('worker processes (real Postgres store and Redis)', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>
-  let r: ReturnType<typeof createTestRedis>
+  const bed = useProjectionsTestBed('all')
   const workers: Worker[] = []
 
   function startWorker(id: string, extra: Record<string, string> = {}): Worker {
     const worker: Worker = Object.assign(
       spawnTs(workerFile, {
         env: {
-          DATABASE_URL: db.url,
+          DATABASE_URL: bed.db.url,
           REDIS_URL,
-          KEY_PREFIX: r.keyPrefix,
+          KEY_PREFIX: bed.r.keyPrefix,
           WORKER_ID: id,
           LEASE_TTL_MS: '1500',
           POLL_MS: '100',
@@ -37,21 +34,11 @@ describe('worker processes (real Postgres store and Redis)', () => {
   const lines = (worker: Worker) => worker.output().split('\n').filter(Boolean)
   const logged = (worker: Worker, msg: string) => lines(worker).filter((line) => line.includes(msg)).length
 
-  beforeAll(async () => {
-    db = await createTestDatabase()
-    r = createTestRedis()
-    await pgStore.migrate({ pool: db.pool, schema: 'annals' })
-    await migrateProjections({ pool: db.pool })
-  })
   afterEach(async () => {
     for (const w of workers.splice(0)) {
       if (w.child.signalCode === 'SIGSTOP' || w.child.exitCode === null) w.child.kill('SIGCONT')
       await w.kill()
     }
-  })
-  afterAll(async () => {
-    await r?.cleanup()
-    await db?.drop()
   })
 
   async function expectCountersMatchLog(pool: pg.Pool) {
@@ -61,11 +48,11 @@ describe('worker processes (real Postgres store and Redis)', () => {
     )
     const redisCounts: string[][] = []
     for (const row of rows) {
-      const gen = await r.redis.get(`${r.keyPrefix}{redis-counter}:live`)
-      const h = await r.redis.hgetall(`${r.keyPrefix}{redis-counter}:g${gen}:k:${row.stream_id}`)
+      const gen = await bed.r.redis.get(`${bed.r.keyPrefix}{redis-counter}:live`)
+      const h = await bed.r.redis.hgetall(`${bed.r.keyPrefix}{redis-counter}:g${gen}:k:${row.stream_id}`)
       redisCounts.push([row.stream_id, h.count ?? '0', h.sum ?? '0'])
       if (Number(h.count) !== Number(row.n)) {
-        const log = await r.redis.lrange(`${r.keyPrefix}{redis-counter}:g${gen}:k:${row.stream_id}:log`, 0, -1)
+        const log = await bed.r.redis.lrange(`${bed.r.keyPrefix}{redis-counter}:g${gen}:k:${row.stream_id}:log`, 0, -1)
         console.log(row.stream_id, log.join(' '))
         for (const w of workers)
           console.log(
@@ -88,8 +75,8 @@ describe('worker processes (real Postgres store and Redis)', () => {
     await waitFor(
       'workers caught up',
       async () => {
-        const gen = await r.redis.get(`${r.keyPrefix}{redis-counter}:live`)
-        const all = Number(await r.redis.get(`${r.keyPrefix}{redis-counter}:g${gen}:k:all`))
+        const gen = await bed.r.redis.get(`${bed.r.keyPrefix}{redis-counter}:live`)
+        const all = Number(await bed.r.redis.get(`${bed.r.keyPrefix}{redis-counter}:g${gen}:k:all`))
         const rows = await pool.query('SELECT coalesce(sum(count), 0)::int AS n FROM rm.counts').catch(() => null)
         return all >= total && (rows?.rows[0]?.n ?? 0) >= total
       },
@@ -98,7 +85,7 @@ describe('worker processes (real Postgres store and Redis)', () => {
   }
 
   it('a worker killed with SIGKILL mid-run and restarted ends equal to a clean replay (nothing lost, nothing doubled)', async () => {
-    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    const store = bed.store
     let appending = true
     let appended = 0
     const appender = (async () => {
@@ -114,9 +101,11 @@ describe('worker processes (real Postgres store and Redis)', () => {
       for (let round = 0; round < 3; round++) {
         const w = startWorker(`crash-${round}`)
         await waitFor('progress', async () => {
-          const { rows } = await db.pool.query('SELECT coalesce(sum(count), 0)::int AS n FROM rm.counts').catch(() => ({
-            rows: [{ n: 0 }],
-          }))
+          const { rows } = await bed.db.pool
+            .query('SELECT coalesce(sum(count), 0)::int AS n FROM rm.counts')
+            .catch(() => ({
+              rows: [{ n: 0 }],
+            }))
           return (rows[0]?.n ?? 0) > round * 150 + 50
         })
         await new Promise((done) => setTimeout(done, Math.random() * 150))
@@ -125,8 +114,8 @@ describe('worker processes (real Postgres store and Redis)', () => {
       appending = false
       await appender
       startWorker('crash-final')
-      await caughtUp(db.pool)
-      await expectCountersMatchLog(db.pool)
+      await caughtUp(bed.db.pool)
+      await expectCountersMatchLog(bed.db.pool)
       expect(appended).toBeGreaterThan(400)
     } finally {
       appending = false
@@ -135,7 +124,7 @@ describe('worker processes (real Postgres store and Redis)', () => {
   })
 
   it('fences a paused owner: the standby takes over, and the resumed zombie cannot commit', async () => {
-    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    const store = bed.store
     const owner = startWorker('owner', { STOP_ON_EVENT: '1' })
     await waitFor('owner leases', async () => logged(owner, 'lease acquired') === 2)
     const standby = startWorker('standby')
@@ -145,16 +134,16 @@ describe('worker processes (real Postgres store and Redis)', () => {
     await waitFor('standby took over both projections', async () => logged(standby, 'lease acquired') === 2, 20_000)
     // The standby applies the event the zombie holds, and more.
     await store.appendToStream('z-1', [{ type: 'Bumped', data: { amount: 100 } }])
-    await caughtUp(db.pool)
+    await caughtUp(bed.db.pool)
     owner.child.kill('SIGCONT')
     await waitFor('zombie commits fenced', async () => logged(owner, 'commit fenced') === 2, 20_000)
     await store.appendToStream('z-3', [{ type: 'Bumped', data: { amount: 1000 } }])
-    await caughtUp(db.pool)
-    await expectCountersMatchLog(db.pool)
+    await caughtUp(bed.db.pool)
+    await expectCountersMatchLog(bed.db.pool)
   })
 
   it('a rebuild killed half-way never goes live, and resumes to completion', async () => {
-    const store = pgStore.createPostgresEventStore({ pool: db.pool, schema: 'annals' })
+    const store = bed.store
     for (let i = 0; i < 60; i++) {
       await store.appendToStreams(
         Array.from({ length: 5 }, (_, k) => ({
@@ -167,12 +156,12 @@ describe('worker processes (real Postgres store and Redis)', () => {
       )
     }
     const v1 = startWorker('v1')
-    await caughtUp(db.pool)
+    await caughtUp(bed.db.pool)
     await v1.kill()
     const liveOf = async () => ({
-      redis: await r.redis.get(`${r.keyPrefix}{redis-counter}:live`),
+      redis: await bed.r.redis.get(`${bed.r.keyPrefix}{redis-counter}:live`),
       registry: (
-        await db.pool.query<{ name: string; live_generation: number }>(
+        await bed.db.pool.query<{ name: string; live_generation: number }>(
           'SELECT name, live_generation FROM annals.projections ORDER BY name',
         )
       ).rows.map((row) => `${row.name}:${row.live_generation}`),
@@ -182,7 +171,8 @@ describe('worker processes (real Postgres store and Redis)', () => {
     await waitFor(
       'half-built generation',
       async () =>
-        Number((await r.redis.get(`${r.keyPrefix}{redis-counter}:g${Number(before.redis) + 1}:k:all`)) ?? 0) > 200,
+        Number((await bed.r.redis.get(`${bed.r.keyPrefix}{redis-counter}:g${Number(before.redis) + 1}:k:all`)) ?? 0) >
+        200,
     )
     await building.kill()
     expect(await liveOf()).toEqual(before)
@@ -191,8 +181,8 @@ describe('worker processes (real Postgres store and Redis)', () => {
     await waitFor('new generation live', async () => logged(resumed, 'rebuild went live') === 2, 60_000)
     const after = await liveOf()
     expect(Number(after.redis)).toBe(Number(before.redis) + 1)
-    await caughtUp(db.pool)
-    await expectCountersMatchLog(db.pool)
+    await caughtUp(bed.db.pool)
+    await expectCountersMatchLog(bed.db.pool)
   })
 
   it('stops gracefully on SIGTERM: finishes, releases its leases at once, and exits 0', async () => {
