@@ -2,17 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { createCommandRegistry } from './command.js'
 import { isAnnalsError, type ValidationError } from './errors.js'
 import { Deposit, OpenAccount } from './test-support/account.fixture.js'
+import { thrown } from './test-support/thrown.fixture.js'
 
 const commands = createCommandRegistry([OpenAccount, Deposit], 'account')
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a throw')
-}
 
 describe('commands', () => {
   it('parse applies schema defaults and keeps metadata', () => {

@@ -5,6 +5,7 @@ import type { RecordedEvent } from './event.js'
 import { defineEvent } from './event-definition.js'
 import { createEventRegistry } from './event-registry.js'
 import { AccountOpened, MoneyDeposited, MoneyWithdrawn } from './test-support/account.fixture.js'
+import { thrown } from './test-support/thrown.fixture.js'
 
 const registry = createEventRegistry([AccountOpened, MoneyDeposited, MoneyWithdrawn])
 
@@ -21,15 +22,6 @@ function recorded(type: string, schemaVersion: number, data: unknown): RecordedE
     metadata: { correlationId: 'c' },
     recordedAt: new Date('2024-01-01T00:00:00Z'),
   }
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a throw')
 }
 
 describe('event definitions', () => {

@@ -113,12 +113,10 @@ export function defineProjection<const H extends readonly HandledType[], Ctx>(
   // Only definitions are decoded (validated, upcast); bare type names pass the stored data through.
   const decode = (event: RecordedEvent) => (registry?.has(event.type) ? registry.decode(event) : event)
   const batch = applyBatch as ((events: readonly RecordedEvent[], ctx: Ctx) => void | Promise<void>) | undefined
+  const identity = { name, version, handles: Object.freeze(types), sink }
   if (batch) {
     return Object.freeze({
-      name,
-      version,
-      handles: Object.freeze(types),
-      sink,
+      ...identity,
       async handle(event: RecordedEvent, ctx: Ctx): Promise<void> {
         await batch([decode(event)], ctx)
       },
@@ -128,10 +126,7 @@ export function defineProjection<const H extends readonly HandledType[], Ctx>(
     })
   }
   return Object.freeze({
-    name,
-    version,
-    handles: Object.freeze(types),
-    sink,
+    ...identity,
     async handle(event: RecordedEvent, ctx: Ctx): Promise<void> {
       const typed = decode(event)
       const handler = table[typed.type]

@@ -2,10 +2,9 @@ import type { Event, EventStore } from '@annals/core'
 import { waitFor } from '@annals/test-support'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { useProjectionsTestBed, waitUntilApplied } from '../test/helpers.js'
+import { postgresTotals, useProjectionsTestBed, waitUntilApplied } from '../test/helpers.js'
 import { createProjectionAdmin } from './admin.js'
 import { defineProjection } from './projection.js'
-import { createPostgresSink } from './sinks/postgres-sink.js'
 import { createRedisReadModel, createRedisSink, type RedisWriter } from './sinks/redis-sink.js'
 
 type Deposited = Event<'Deposited', { amount: number }>
@@ -116,23 +115,7 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
 
   it('switches a Postgres read model with a view swap while readers query it', async () => {
     const store = bed.store
-    const table = (version: number, factor: number) =>
-      defineProjection({
-        name: 'pg-totals',
-        version,
-        handles: ['Deposited'] as const,
-        sink: createPostgresSink({
-          pool: bed.db.pool,
-          schema: 'rm',
-          tables: { totals: (t) => `CREATE TABLE ${t} (id text PRIMARY KEY, total bigint NOT NULL)` },
-        }),
-        async apply(e, { client, table }) {
-          await client.query(
-            `INSERT INTO ${table('totals')} VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET total = ${table('totals')}.total + excluded.total`,
-            [e.streamId, (e.data as Deposited['data']).amount * factor],
-          )
-        },
-      })
+    const table = (version: number, factor: number) => postgresTotals(bed.db.pool, 'pg-totals', version, factor)
     const common = {
       controlIntervalMs: 50,
       rebuildBatchSize: 50,

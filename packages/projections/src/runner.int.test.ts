@@ -2,7 +2,7 @@ import type { Event } from '@annals/core'
 import { waitFor } from '@annals/test-support'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
-import { useProjectionsTestBed, waitUntilApplied } from '../test/helpers.js'
+import { postgresTotals, useProjectionsTestBed, waitUntilApplied } from '../test/helpers.js'
 import { createProjectionAdmin } from './admin.js'
 import { createPostgresPendingCounter } from './postgres-pending-counter.js'
 import { defineProjection } from './projection.js'
@@ -29,23 +29,7 @@ describe('projection runner (real Postgres store and Redis)', () => {
         Deposited: (e, w) => w.hincrby(e.streamId, 'total', (e.data as Deposited['data']).amount),
       },
     })
-    const pgCounter = defineProjection({
-      name: 'counter-pg',
-      version: 1,
-      handles: ['Deposited'] as const,
-      sink: createPostgresSink({
-        pool: bed.db.pool,
-        schema: 'rm',
-        tables: { totals: (t) => `CREATE TABLE ${t} (id text PRIMARY KEY, total bigint NOT NULL)` },
-      }),
-      async apply(e, { client, table }) {
-        await client.query(
-          `INSERT INTO ${table('totals')} (id, total) VALUES ($1, $2)
-           ON CONFLICT (id) DO UPDATE SET total = ${table('totals')}.total + excluded.total`,
-          [e.streamId, (e.data as Deposited['data']).amount],
-        )
-      },
-    })
+    const pgCounter = postgresTotals(bed.db.pool, 'counter-pg')
     const runner = bed.runner({
       watcher,
       projections: [redisCounter, pgCounter],

@@ -5,8 +5,10 @@ import type pg from 'pg'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import { migrateProjections } from '../src/migrate-projections.js'
+import { defineProjection } from '../src/projection.js'
 import { createProjectionRunner, type ProjectionRunner } from '../src/runner/create-projection-runner.js'
 import type { ProjectionRunnerOptions } from '../src/runner/runner-options.js'
+import { createPostgresSink } from '../src/sinks/postgres-sink.js'
 import { EVENTS_TABLE, pgStore } from './store.js'
 
 export const PG_ADMIN_URL = process.env.ANNALS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -138,4 +140,28 @@ export async function waitUntilApplied(
     },
     timeoutMs,
   )
+}
+
+/**
+ * A Postgres projection summing `Deposited` amounts (times `factor`) per stream into `rm.totals(id, total)`;
+ * a new `version` with another `factor` tells a rebuild's result from the old generation's.
+ */
+export function postgresTotals(pool: pg.Pool, name: string, version = 1, factor = 1) {
+  return defineProjection({
+    name,
+    version,
+    handles: ['Deposited'] as const,
+    sink: createPostgresSink({
+      pool,
+      schema: 'rm',
+      tables: { totals: (t) => `CREATE TABLE ${t} (id text PRIMARY KEY, total bigint NOT NULL)` },
+    }),
+    async apply(e, { client, table }) {
+      await client.query(
+        `INSERT INTO ${table('totals')} (id, total) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET total = ${table('totals')}.total + excluded.total`,
+        [e.streamId, (e.data as { amount: number }).amount * factor],
+      )
+    },
+  })
 }

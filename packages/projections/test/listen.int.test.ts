@@ -2,7 +2,17 @@ import { waitFor } from '@annals/test-support'
 import { describe, expect, it } from 'vitest'
 import { defineProjection } from '../src/projection.js'
 import { createRedisReadModel, createRedisSink } from '../src/sinks/redis-sink.js'
-import { useProjectionsTestBed } from './helpers.js'
+import { type ProjectionsTestBed, useProjectionsTestBed } from './helpers.js'
+
+// Counts the Pinged events of each stream in Redis.
+const pingCounter = (bed: ProjectionsTestBed, name: string) =>
+  defineProjection({
+    name,
+    version: 1,
+    handles: ['Pinged'],
+    sink: createRedisSink({ redis: bed.r.redis, keyPrefix: bed.r.keyPrefix }),
+    handlers: { Pinged: (e, w) => w.incrby(e.streamId, 1) },
+  })
 
 describe('wake-ups after a dead LISTEN connection (real Postgres store)', () => {
   const bed = useProjectionsTestBed('all')
@@ -19,13 +29,7 @@ describe('wake-ups after a dead LISTEN connection (real Postgres store)', () => 
     const pollIntervalMs = 1500
     const store = bed.store
     const watcher = await bed.watcher()
-    const projection = defineProjection({
-      name: 'listen-counter',
-      version: 1,
-      handles: ['Pinged'],
-      sink: createRedisSink({ redis: bed.r.redis, keyPrefix: bed.r.keyPrefix }),
-      handlers: { Pinged: (e, w) => w.incrby(e.streamId, 1) },
-    })
+    const projection = pingCounter(bed, 'listen-counter')
     const runner = bed.runner({
       watcher,
       projections: [projection],
@@ -74,13 +78,7 @@ describe('polling without any wake-up source (real Postgres store)', () => {
 
   it('sees appends within the polling interval', async () => {
     const store = bed.store
-    const projection = defineProjection({
-      name: 'poll-counter',
-      version: 1,
-      handles: ['Pinged'],
-      sink: createRedisSink({ redis: bed.r.redis, keyPrefix: bed.r.keyPrefix }),
-      handlers: { Pinged: (e, w) => w.incrby(e.streamId, 1) },
-    })
+    const projection = pingCounter(bed, 'poll-counter')
     const runner = bed.runner({ projections: [projection], pollIntervalMs: 400 })
     const rm = createRedisReadModel(bed.r.redis, projection)
     await runner.start()

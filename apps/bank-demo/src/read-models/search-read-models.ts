@@ -26,15 +26,14 @@ const ownerField = { type: 'text', fields: { keyword: { type: 'keyword' } } } as
 
 /** The two search projections (accounts and transactions) on one Elasticsearch/OpenSearch client. */
 export function searchProjections(client: Client, indexPrefix: string, logger?: Logger) {
+  // wait_for: a client that changed an account sees the change in its next search.
+  const sinkBase = { client, indexPrefix, refresh: 'wait_for' as const, ...(logger ? { logger } : {}) }
   const accounts = defineElasticsearchProjection({
     name: 'search-accounts',
     version: 1,
     handles: [AccountOpened, MoneyDeposited, MoneyWithdrawn, AccountClosed],
     sink: createElasticsearchSink<AccountDoc>({
-      client,
-      indexPrefix,
-      refresh: 'wait_for',
-      ...(logger ? { logger } : {}),
+      ...sinkBase,
       mappings: {
         properties: {
           accountId: keyword,
@@ -90,10 +89,7 @@ export function searchProjections(client: Client, indexPrefix: string, logger?: 
     version: 1,
     handles: [AccountOpened, MoneyDeposited, MoneyWithdrawn],
     sink: createElasticsearchSink<TransactionDoc>({
-      client,
-      indexPrefix,
-      refresh: 'wait_for',
-      ...(logger ? { logger } : {}),
+      ...sinkBase,
       mappings: {
         properties: {
           doc: keyword,

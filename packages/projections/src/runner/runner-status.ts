@@ -41,20 +41,8 @@ export function runtimeStatus(w: ProjectionWorker, workerId: string): Projection
     token: w.lease?.token ?? null,
     liveGeneration: w.live?.generation ?? null,
     checkpoint: w.live?.checkpoint ?? null,
-    building: w.building
-      ? {
-          generation: w.building.generation,
-          version: w.building.version,
-          checkpoint: w.building.checkpoint,
-          eventsDone: w.building.eventsDone,
-        }
-      : null,
-    eventsProcessed: w.eventsProcessed,
-    throughput: w.throughput,
-    lagEvents: w.lagEvents,
-    lagSeconds: w.lagSeconds,
-    deadLetters: w.deadLetters,
-    lastError: w.lastError,
+    building: buildingStatus(w, (cp) => cp),
+    ...progressFigures(w),
   }
 }
 
@@ -68,14 +56,21 @@ export function publishedStatus(w: ProjectionWorker, workerId: string): Record<s
     owner: workerId,
     checkpoint: formatCheckpoint(w.live?.checkpoint ?? null),
     liveGeneration: w.live?.generation ?? null,
-    building: w.building
-      ? {
-          generation: w.building.generation,
-          version: w.building.version,
-          checkpoint: formatCheckpoint(w.building.checkpoint),
-          eventsDone: w.building.eventsDone,
-        }
-      : null,
+    building: buildingStatus(w, formatCheckpoint),
+    ...progressFigures(w),
+  }
+}
+
+// The generation being built, with its checkpoint in the form the caller reports (typed or JSON).
+function buildingStatus<C>(w: ProjectionWorker, checkpoint: (cp: LogCheckpoint | null) => C) {
+  const b = w.building
+  return b
+    ? { generation: b.generation, version: b.version, checkpoint: checkpoint(b.checkpoint), eventsDone: b.eventsDone }
+    : null
+}
+
+function progressFigures(w: ProjectionWorker) {
+  return {
     eventsProcessed: w.eventsProcessed,
     throughput: w.throughput,
     lagEvents: w.lagEvents,

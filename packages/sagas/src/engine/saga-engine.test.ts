@@ -33,6 +33,23 @@ async function setup(sagas: readonly AnySagaDefinition[] = [bankTransfer, transf
   return { store, engine, accounts, mailboxes, payouts, open, balance, types }
 }
 
+/** Two accounts (a: 100 EUR, b: empty) and a 30 EUR transfer with receipt started towards a blocked mailbox, so its final step fails. */
+async function startReceiptToBlockedMailbox(transferId: string) {
+  const t = await setup()
+  await t.open('a', 'EUR', 100)
+  await t.open('b', 'EUR', 0)
+  await t.mailboxes.handle({ type: 'BlockMailbox', data: { mailbox: 'ann' } })
+  await t.engine.start(transferWithReceipt, {
+    transferId,
+    from: 'a',
+    to: 'b',
+    amount: 30,
+    currency: 'EUR',
+    mailbox: 'ann',
+  })
+  return t
+}
+
 describe('orchestrated saga', () => {
   it('transfers money: debit then credit, completed', async () => {
     const t = await setup()
@@ -90,18 +107,7 @@ describe('orchestrated saga', () => {
   })
 
   it('runs compensations in reverse order when the final step fails', async () => {
-    const t = await setup()
-    await t.open('a', 'EUR', 100)
-    await t.open('b', 'EUR', 0)
-    await t.mailboxes.handle({ type: 'BlockMailbox', data: { mailbox: 'ann' } })
-    await t.engine.start(transferWithReceipt, {
-      transferId: 't3',
-      from: 'a',
-      to: 'b',
-      amount: 30,
-      currency: 'EUR',
-      mailbox: 'ann',
-    })
+    const t = await startReceiptToBlockedMailbox('t3')
     expect((await t.engine.drive('transfer-with-receipt', 't3')).status).toBe('compensated')
     const history = await t.engine.history('transfer-with-receipt', 't3')
     const undo = history.filter((e) => e.type === 'CompensationIssued').map((e) => (e.data as { step: string }).step)
@@ -111,18 +117,7 @@ describe('orchestrated saga', () => {
   })
 
   it('ends failed, not compensated, when a compensation is refused', async () => {
-    const t = await setup()
-    await t.open('a', 'EUR', 100)
-    await t.open('b', 'EUR', 0)
-    await t.mailboxes.handle({ type: 'BlockMailbox', data: { mailbox: 'ann' } })
-    await t.engine.start(transferWithReceipt, {
-      transferId: 't4',
-      from: 'a',
-      to: 'b',
-      amount: 30,
-      currency: 'EUR',
-      mailbox: 'ann',
-    })
+    const t = await startReceiptToBlockedMailbox('t4')
     // The target spends the money before the saga undoes the credit.
     const engine = createSagaEngine({
       store: t.store,
