@@ -55,6 +55,21 @@ export interface EventDefinition<T extends string = string, In = unknown, Out = 
 /** Any event definition (for generic plumbing). */
 export type AnyEventDefinition = EventDefinition<string, unknown, unknown>
 
+/**
+ * An event a projection or saga listens to: an event definition (decoded, validated, upcast and typed
+ * on read) or a bare type name (the stored data passed through as `unknown`).
+ */
+export type EventSource = AnyEventDefinition | string
+
+/** The event union a list of {@link EventSource}s describes. */
+export type EventsOfSources<H extends readonly EventSource[]> = {
+  [K in keyof H]: H[K] extends EventDefinition<infer T, infer _In, infer Out>
+    ? Event<T, Out>
+    : H[K] extends string
+      ? Event<H[K], unknown>
+      : never
+}[number]
+
 /** The event type (`{ type, data }`) an event definition describes. */
 export type EventOf<D> = D extends EventDefinition<infer T, infer _In, infer Out> ? Event<T, Out> : never
 

@@ -77,6 +77,8 @@ export {
   type EventDefinition,
   type EventOf,
   type EventSchemaVersion,
+  type EventSource,
+  type EventsOfSources,
   type EventUnionOf,
 } from './event-definition.js'
 export { createEventRegistry, type DecodeResult, type EventRegistry, type EventsOf } from './event-registry.js'

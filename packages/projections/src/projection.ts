@@ -2,24 +2,19 @@ import {
   type AnyEventDefinition,
   createEventRegistry,
   type Event,
-  type EventDefinition,
   type EventRegistry,
+  type EventSource,
+  type EventsOfSources,
   type RecordedEvent,
 } from '@annals/core'
 import { DuplicateProjectionError, InvalidProjectionDefinitionError } from './errors.js'
 import type { ReadModelSink } from './sink.js'
 
 /** What `handles` accepts: an event definition (typed, validated and upcast on read) or a bare type name. */
-export type HandledType = AnyEventDefinition | string
+export type HandledType = EventSource
 
 /** The event union a `handles` list describes. */
-export type HandledEvents<H extends readonly HandledType[]> = {
-  [K in keyof H]: H[K] extends EventDefinition<infer T, infer _In, infer Out>
-    ? Event<T, Out>
-    : H[K] extends string
-      ? Event<H[K], unknown>
-      : never
-}[number]
+export type HandledEvents<H extends readonly HandledType[]> = EventsOfSources<H>
 
 /** One handler per event type, each typed by its type (a handler for a type not handled is an error). */
 export type ProjectionHandlers<E extends Event, Ctx> = {

@@ -3,28 +3,19 @@ import type {
   AnyAggregate,
   AnyEventDefinition,
   Command,
-  Event,
-  EventDefinition,
+  EventSource,
+  EventsOfSources,
   RecordedEvent,
   Schema,
   StreamId,
 } from '@annals/core'
 import { InvalidSagaDefinitionError } from './errors.js'
 
+// Shared with the projections, which listen to events the same way.
+export type { EventSource, EventsOfSources }
+
 /** What a step's functions see: the saga instance's id and its validated input. */
 export type SagaContext<I> = Readonly<{ sagaId: string; input: I }>
-
-/** An event a saga listens to: an event definition (decoded, validated, upcast, typed) or a bare type name. */
-export type EventSource = AnyEventDefinition | string
-
-/** The event union a list of {@link EventSource}s describes. */
-export type EventsOfSources<H extends readonly EventSource[]> = {
-  [K in keyof H]: H[K] extends EventDefinition<infer T, infer _In, infer Out>
-    ? Event<T, Out>
-    : H[K] extends string
-      ? Event<H[K], unknown>
-      : never
-}[number]
 
 /**
  * How a step learns its outcome from events rather than from its command's result (the command was
