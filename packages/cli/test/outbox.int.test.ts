@@ -1,27 +1,17 @@
 import { randomUUID } from 'node:crypto'
 import { migrateOutbox } from '@annals/outbox'
-import { createTestDatabase, type TestDatabase } from '@annals/store-postgres/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { insertOutboxRows } from '../../outbox/test/helpers.js'
-import { runAnnals } from './run-annals.js'
+import { runAnnals, useCliDatabase } from './run-annals.js'
 
-let db: TestDatabase
-let env: Record<string, string>
-
-beforeAll(async () => {
-  db = await createTestDatabase('annals_cli_outbox')
-  env = { DATABASE_URL: db.connectionString }
-})
-afterAll(async () => {
-  await db?.drop()
-})
+const suite = useCliDatabase('annals_cli_outbox')
 
 function msg(key: string) {
   return { messageId: randomUUID(), topic: 'orders', partitionKey: key, type: 'X', payload: { key }, headers: {} }
 }
 
 async function annals(...args: string[]): Promise<string> {
-  const run = await runAnnals(args, env)
+  const run = await runAnnals(args, suite.env)
   if (run.status !== 0) throw Object.assign(new Error(run.stderr), { code: run.status, stderr: run.stderr })
   return run.stdout
 }
@@ -30,10 +20,10 @@ async function annals(...args: string[]): Promise<string> {
 describe('annals outbox', () => {
   it('status, dead and retry work against a real outbox', async () => {
     const schema = 'cli'
-    await migrateOutbox({ pool: db.pool, schema })
+    await migrateOutbox({ pool: suite.db.pool, schema })
     const [a, b, c] = [msg('a'), msg('b'), msg('c')]
-    await insertOutboxRows(db.pool, schema, [a, b, c])
-    await db.pool.query(
+    await insertOutboxRows(suite.db.pool, schema, [a, b, c])
+    await suite.db.pool.query(
       `UPDATE ${schema}.outbox SET status = 'dead', attempts = 10, last_error = 'Error: refused', dead_at = now()
         WHERE message_id = ANY($1::uuid[])`,
       [[a.messageId, b.messageId]],
@@ -55,7 +45,7 @@ describe('annals outbox', () => {
       dead: 1,
     })
     expect(await annals('outbox', 'retry', '--schema', schema)).toMatch(/^1 dead message\(s\) put back in line/)
-    const { rows } = await db.pool.query(`SELECT status, attempts FROM ${schema}.outbox ORDER BY id`)
+    const { rows } = await suite.db.pool.query(`SELECT status, attempts FROM ${schema}.outbox ORDER BY id`)
     expect(rows).toEqual([
       { status: 'pending', attempts: 0 },
       { status: 'pending', attempts: 0 },
@@ -72,7 +62,7 @@ describe('annals outbox', () => {
 
   it('finds prefixed tables with --table-prefix, as migrate names them (and with --prefix, its former name)', async () => {
     await annals('migrate', '--schema', 'cli_p', '--table-prefix', 'p_')
-    await db.pool.query(
+    await suite.db.pool.query(
       `INSERT INTO cli_p.p_outbox (message_id, topic, partition_key, type, payload) VALUES ($1, 'orders', 'k', 'X', '{}')`,
       [randomUUID()],
     )
@@ -80,10 +70,10 @@ describe('annals outbox', () => {
       const status = JSON.parse(await annals('outbox', 'status', '--schema', 'cli_p', option, 'p_', '--json'))
       expect(status).toMatchObject({ pending: 1, dead: 0 })
     }
-    const unprefixed = await runAnnals(['outbox', 'status', '--schema', 'cli_p'], env)
+    const unprefixed = await runAnnals(['outbox', 'status', '--schema', 'cli_p'], suite.env)
     expect(unprefixed.status).toBe(1)
     expect(unprefixed.stderr).toContain('error ANNALS_CLI_ERR_NOT_MIGRATED')
-    const help = await runAnnals(['outbox', 'status', '--help'], env)
+    const help = await runAnnals(['outbox', 'status', '--help'], suite.env)
     expect(help.stdout).toContain('--table-prefix <prefix>')
     expect(help.stdout).not.toContain('--prefix <prefix>')
   })

@@ -1,3 +1,5 @@
+import { createTestDatabase, type TestDatabase } from '@annals/store-postgres/testing'
+import { afterAll, beforeAll } from 'vitest'
 import { runCli } from '../src/program.js'
 
 /** What one `annals` run printed and returned. */
@@ -26,4 +28,35 @@ export async function runAnnals(
     isTTY: false,
   })
   return { status, stdout, stderr }
+}
+
+/** The calling suite's throwaway database, and the environment that points `annals` at it. */
+export type CliDatabase = Readonly<{ db: TestDatabase; env: Record<string, string> }>
+
+/**
+ * Registers hooks that create a throwaway database before the suite (then runs `prepare`, say to migrate
+ * it) and drop it after. The returned object reads the current database, so a suite can capture it.
+ */
+export function useCliDatabase(prefix: string, prepare?: (db: TestDatabase) => Promise<void>): CliDatabase {
+  let db: TestDatabase | undefined
+  const current = () => {
+    if (!db) throw new Error('the CLI test database is used outside a test')
+    return db
+  }
+  beforeAll(async () => {
+    db = await createTestDatabase(prefix)
+    await prepare?.(db)
+  })
+  afterAll(async () => {
+    await db?.drop()
+    db = undefined
+  })
+  return {
+    get db() {
+      return current()
+    },
+    get env() {
+      return { DATABASE_URL: current().connectionString }
+    },
+  }
 }

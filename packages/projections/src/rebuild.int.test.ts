@@ -8,6 +8,18 @@ import { defineProjection } from './projection.js'
 import { createRedisReadModel, createRedisSink, type RedisWriter } from './sinks/redis-sink.js'
 
 type Deposited = Event<'Deposited', { amount: number }>
+/** Runs `step` again and again in the background; the returned function stops it and waits for the last run. */
+function repeatUntilStopped(step: () => Promise<unknown>): () => Promise<void> {
+  let repeating = true
+  const done = (async () => {
+    while (repeating) await step()
+  })()
+  return () => {
+    repeating = false
+    return done
+  }
+}
+
 describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
   const bed = useProjectionsTestBed()
 
@@ -44,33 +56,25 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
     expect(await rm.generation()).toBe(1)
     await first.stop()
 
-    let appending = true
-    const appender = (async () => {
-      while (appending) {
-        await appendSome(store, 5)
-        await new Promise((resolve) => setTimeout(resolve, 2))
-      }
-    })()
+    const stopAppending = repeatUntilStopped(async () => {
+      await appendSome(store, 5)
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    })
     const misses: string[] = []
     let reads = 0
-    let reading = true
-    const reader = (async () => {
-      while (reading) {
-        const v = await rm.hget('acc-3', 'total')
-        reads++
-        if (v === null) misses.push(`read ${reads}`)
-      }
-    })()
+    const stopReading = repeatUntilStopped(async () => {
+      const v = await rm.hget('acc-3', 'total')
+      reads++
+      if (v === null) misses.push(`read ${reads}`)
+    })
     const v2 = counter(2, 10, bed.r.keyPrefix)
     const second = bed.runner({ ...common, projections: [v2] })
     await second.start()
     try {
       await waitFor('generation 2 live', async () => (await rm.generation()) === 2)
-      appending = false
-      await appender
+      await stopAppending()
       await waitUntilApplied(bed.db.pool, second, [v2])
-      reading = false
-      await reader
+      await stopReading()
       expect(misses).toEqual([])
       expect(reads).toBeGreaterThan(10)
       const { rows } = await bed.db.pool.query(`SELECT count(*)::int AS n FROM annals.events WHERE stream_id = 'acc-3'`)
@@ -84,8 +88,7 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
       await waitUntilApplied(bed.db.pool, second, [v2])
       expect(await rm.hget('acc-3', 'total')).toBe(String(count * 10))
     } finally {
-      appending = false
-      reading = false
+      await Promise.all([stopAppending(), stopReading()])
       await second.stop()
       await watcher.close()
     }
@@ -130,22 +133,16 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
     readerPool.on('error', () => undefined)
     const problems: string[] = []
     let reads = 0
-    let reading = true
-    const reader = (async () => {
-      while (reading) {
-        try {
-          const { rows } = await readerPool.query(`SELECT total FROM rm.totals WHERE id = 'acc-3'`)
-          if (rows.length !== 1) problems.push('missing row')
-        } catch (error) {
-          problems.push((error as Error).message)
-        }
-        reads++
+    const stopReading = repeatUntilStopped(async () => {
+      try {
+        const { rows } = await readerPool.query(`SELECT total FROM rm.totals WHERE id = 'acc-3'`)
+        if (rows.length !== 1) problems.push('missing row')
+      } catch (error) {
+        problems.push((error as Error).message)
       }
-    })()
-    let appending = true
-    const appender = (async () => {
-      while (appending) await appendSome(store, 5)
-    })()
+      reads++
+    })
+    const stopAppending = repeatUntilStopped(() => appendSome(store, 5))
     const v2 = table(2, 10)
     const second = bed.runner({ ...common, projections: [v2] })
     await second.start()
@@ -156,11 +153,9 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
         )
         return rows[0]?.live_generation === 2
       })
-      appending = false
-      await appender
+      await stopAppending()
       await waitUntilApplied(bed.db.pool, second, [v2])
-      reading = false
-      await reader
+      await stopReading()
       expect(problems).toEqual([])
       expect(reads).toBeGreaterThan(10)
       const { rows } = await bed.db.pool.query(
@@ -171,8 +166,7 @@ describe('zero-downtime rebuild (real Postgres store and Redis)', () => {
       const old = await bed.db.pool.query(`SELECT to_regclass('rm.totals_g1') AS t`)
       expect(old.rows[0].t).toBeNull()
     } finally {
-      appending = false
-      reading = false
+      await Promise.all([stopAppending(), stopReading()])
       await second.stop()
       await readerPool.end()
     }
