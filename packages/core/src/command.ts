@@ -1,3 +1,4 @@
+import { definitionsByType } from './definitions-by-type.js'
 import { InvalidArgumentError, UnknownCommandTypeError } from './errors.js'
 import { parseSchema, type Schema } from './schema.js'
 
@@ -103,13 +104,7 @@ export function createCommandRegistry<const Defs extends readonly AnyCommandDefi
   owner = 'aggregate',
 ): CommandRegistry<CommandUnionOf<Defs>> {
   type C = CommandUnionOf<Defs>
-  const byType = new Map<string, AnyCommandDefinition>()
-  for (const definition of definitions) {
-    if (byType.has(definition.type)) {
-      throw new InvalidArgumentError('command definitions', `command type "${definition.type}" is defined twice`)
-    }
-    byType.set(definition.type, definition)
-  }
+  const byType = definitionsByType<AnyCommandDefinition>(definitions, 'command')
   return Object.freeze({
     types: Object.freeze([...byType.keys()]) as readonly C['type'][],
     has(type: string): type is C['type'] {

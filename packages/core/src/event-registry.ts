@@ -1,6 +1,6 @@
+import { definitionsByType } from './definitions-by-type.js'
 import {
   type AnnalsError,
-  InvalidArgumentError,
   isAnnalsError,
   UnknownEventTypeError,
   UnsupportedSchemaVersionError,
@@ -57,13 +57,7 @@ export function createEventRegistry<const Defs extends readonly AnyEventDefiniti
   definitions: Defs,
 ): EventRegistry<EventsOf<Defs>> {
   type E = EventsOf<Defs>
-  const byType = new Map<string, AnyEventDefinition>()
-  for (const definition of definitions) {
-    if (byType.has(definition.type)) {
-      throw new InvalidArgumentError('event definitions', `event type "${definition.type}" is defined twice`)
-    }
-    byType.set(definition.type, definition)
-  }
+  const byType = definitionsByType<AnyEventDefinition>(definitions, 'event')
   const types = Object.freeze([...byType.keys()]) as readonly E['type'][]
 
   function definitionOf(type: string, location?: string): AnyEventDefinition {

@@ -94,6 +94,7 @@ export {
   loadAggregate,
 } from './load-aggregate.js'
 export { type Logger, type PartialLogger, silentLogger, toLogger, withLogFields } from './logger.js'
+export { integerOption } from './options.js'
 export type { EventPublisher, OutboundMessage, OutboxMessage, PublishableEvent } from './publisher.js'
 export {
   parseSchema,

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '@annals/core'
+import { integerOption, type RecordedEvent } from '@annals/core'
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { type Logger, pino } from 'pino'
 import type { VersionSource } from '../batch-writer.js'
@@ -58,12 +58,8 @@ export type SinkSettings = Readonly<{
   log: Logger
 }>
 
-function nonNegativeInt(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback
-  if (!Number.isInteger(v) || v < 0)
-    throw new InvalidElasticsearchOptionError(name, `must be an integer >= 0 (got ${String(v)})`)
-  return v
-}
+const nonNegativeInt = (name: string, value: number | undefined, fallback: number) =>
+  integerOption(name, value, fallback, 0, (option, reason) => new InvalidElasticsearchOptionError(option, reason))
 
 /** @internal Validates the options (`ANNALS_ES_ERR_INVALID_OPTION`) and applies the defaults. */
 export function resolveSinkSettings(options: ElasticsearchSinkOptions): SinkSettings {

@@ -4,6 +4,7 @@ import {
   type Backoff,
   type BackoffDefaults,
   type EventStore,
+  integerOption,
   type LogCheckpoint,
   type Logger,
   type LogWatcher,
@@ -100,12 +101,8 @@ export type RunnerSettings = Readonly<{
   log: Logger
 }>
 
-function positiveInt(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback
-  if (!Number.isInteger(v) || v < 1)
-    throw new ProjectionInvalidOptionError(name, `must be an integer >= 1 (got ${String(v)})`)
-  return v
-}
+const positiveInt = (name: string, value: number | undefined, fallback: number) =>
+  integerOption(name, value, fallback, 1, (option, reason) => new ProjectionInvalidOptionError(option, reason))
 
 /**
  * @internal Validates {@link RetryOptions} (`ANNALS_PROJ_ERR_INVALID_OPTION`) and builds the delay

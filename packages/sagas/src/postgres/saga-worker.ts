@@ -5,6 +5,7 @@ import {
   createWorkerLifecycle,
   type EventStore,
   type IdempotencyStore,
+  integerOption,
   type Logger,
   type LogWatcher,
   type RetryPolicy,
@@ -105,13 +106,8 @@ export interface SagaWorker extends Worker {
   wake(): void
 }
 
-function positiveInt(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback
-  if (!Number.isInteger(v) || v < 1) {
-    throw new InvalidSagaOptionError(name, `must be an integer >= 1 (got ${String(v)})`)
-  }
-  return v
-}
+const positiveInt = (name: string, value: number | undefined, fallback: number) =>
+  integerOption(name, value, fallback, 1, (option, reason) => new InvalidSagaOptionError(option, reason))
 
 /** A sleep that {@link Waker.wake} cuts short; a wake-up while awake makes the next sleep return at once. */
 type Waker = Readonly<{ wake(): void; idle(ms: number): Promise<void> }>
