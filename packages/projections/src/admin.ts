@@ -38,7 +38,13 @@ export type ProjectionStatus = Readonly<{
 }>
 
 /** Options of {@link getProjectionStatus} and {@link createProjectionAdmin}. */
-export type ProjectionAdminOptions = Readonly<{ pool: Pool; schema?: string }>
+export type ProjectionAdminOptions = Readonly<{
+  pool: Pool
+  /** Schema of the projection tables. Default `annals`. */
+  schema?: string
+  /** Prefix of the projection tables' names, as given to `migrateProjections`. Default none. */
+  tablePrefix?: string
+}>
 
 type Published = {
   state?: ProjectionState
@@ -67,7 +73,7 @@ function cp(value: { transactionId: string; position: string } | null | undefine
 export async function getProjectionStatus(
   options: ProjectionAdminOptions & Readonly<{ projections?: readonly AnyProjection[] }>,
 ): Promise<readonly ProjectionStatus[]> {
-  const tables = projectionTables(options.schema)
+  const tables = projectionTables({ schema: options.schema, tablePrefix: options.tablePrefix })
   const [rows, leases, parked] = await Promise.all([
     createRegistry(options.pool, tables).list(),
     createLeaseStore(options.pool, tables).list(),
@@ -149,7 +155,7 @@ export interface ProjectionAdmin {
 
 /** Creates the admin API over the projection tables. */
 export function createProjectionAdmin(options: ProjectionAdminOptions): ProjectionAdmin {
-  const tables = projectionTables(options.schema)
+  const tables = projectionTables({ schema: options.schema, tablePrefix: options.tablePrefix })
   const deadLetters = createDeadLetterStore(options.pool, tables)
   const registry = createRegistry(options.pool, tables)
   return {

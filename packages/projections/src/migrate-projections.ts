@@ -4,10 +4,16 @@ import { ProjectionMigrationError } from './errors.js'
 import { type ProjectionTables, projectionTables } from './names.js'
 
 /**
- * Options of {@link migrateProjections}. Only a schema: the runner and its sinks find the projection
- * tables by schema alone, so a table prefix could not be honoured everywhere.
+ * Options of {@link migrateProjections}. Give the runner, the admin API and the CLI the same `schema`
+ * and `tablePrefix`: they find the projection tables by both (the sinks get them with each target).
  */
-export type MigrateProjectionsOptions = Readonly<{ pool: Pool; schema?: string }>
+export type MigrateProjectionsOptions = Readonly<{
+  pool: Pool
+  /** Schema of the projection tables (created when missing). Default `annals`. */
+  schema?: string
+  /** Prefix of the tables' names and of the migration ledger's, e.g. `bank_`. Default none. */
+  tablePrefix?: string
+}>
 
 /** What {@link migrateProjections} applied. */
 export type MigrateProjectionsResult = Readonly<{ applied: readonly string[] }>
@@ -82,12 +88,12 @@ function projectionMigrations(t: ProjectionTables): readonly SqlMigration[] {
 
 /**
  * Creates or upgrades the projection tables (registry, leases, dead letters, checkpoints) in `schema`
- * (default `annals`). Idempotent and safe from several processes at once: the store's migrator
- * serialises them with an advisory lock. A database migrated by release 0.1 (kysely's `Migrator`)
+ * (default `annals`), their names prefixed with `tablePrefix` (default none). Idempotent and safe
+ * from several processes at once: the store's migrator serialises them with an advisory lock. A database migrated by release 0.1 (kysely's `Migrator`)
  * keeps its ledger and is not migrated again.
  */
 export async function migrateProjections(options: MigrateProjectionsOptions): Promise<MigrateProjectionsResult> {
-  const tables = projectionTables(options.schema)
+  const tables = projectionTables({ schema: options.schema, tablePrefix: options.tablePrefix })
   const applied = await runMigrations(toExecutor({ pool: options.pool }), {
     schema: tables.schema,
     ledger: tables.ledger,

@@ -34,12 +34,16 @@ export const DEFAULT_SCHEMA = 'annals'
 
 /**
  * Validates the location (the store's identifier rule) and names the projection tables: the one place
- * that does, for the runner, the admin API, the Postgres sink and the migration. A string is the schema.
+ * that does, for the runner, the admin API, the Postgres sink and the migration. A string is the schema;
+ * a location (or a sink target) may add a table prefix.
  * @example const t = projectionTables('Bank') // t.leases === '"Bank"."projection_leases"'
+ * @example projectionTables({ schema: 'Bank', tablePrefix: 'p_' }).leases // '"Bank"."p_projection_leases"'
  */
 export function projectionTables(location: TableLocation | string = {}): ProjectionTables {
   const names = tableNames(
-    typeof location === 'string' ? { schema: location } : { schema: DEFAULT_SCHEMA, ...location },
+    typeof location === 'string'
+      ? { schema: location }
+      : { schema: location.schema ?? DEFAULT_SCHEMA, tablePrefix: location.tablePrefix ?? '' },
     PROJECTION_TABLES,
   )
   return { ...names, ledger: names.raw('annals_projections_migrations') }

@@ -9,6 +9,8 @@ export type SinkTarget = Readonly<{
   generation: number
   /** The schema holding the projection tables (leases, dead letters, Postgres-side checkpoints). */
   schema: string
+  /** The prefix of the projection tables' names in that schema (`''` or absent: none). */
+  tablePrefix?: string
 }>
 
 /**

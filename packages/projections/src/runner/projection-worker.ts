@@ -89,7 +89,7 @@ export function checkpointOf(event: RecordedEvent): LogCheckpoint {
 
 /** @internal Where a generation of the worker's projection lives in its sink. */
 export function sinkTarget(tables: ProjectionTables, w: ProjectionWorker, generation: number): SinkTarget {
-  return { projection: w.p.name, generation, schema: tables.schema }
+  return { projection: w.p.name, generation, schema: tables.schema, tablePrefix: tables.tablePrefix }
 }
 
 /** @internal The lease to write under; throws `LeaseLostError` when there is none or it is known lost. */

@@ -42,6 +42,8 @@ export type ProjectionRunnerOptions = Readonly<{
   pool: Pool
   /** Schema of the projection tables. Default `annals`. */
   schema?: string
+  /** Prefix of the projection tables' names, as given to `migrateProjections`. Default none. */
+  tablePrefix?: string
   /** Where events are read from (`readAll` must be gap-safe, e.g. the Postgres store). */
   store: EventStore
   /** Wake-ups when events are appended (e.g. `createPostgresLogWatcher`). Polling backs it up. */

@@ -7,63 +7,71 @@ import { readModelSinkContract } from '../testing/index.js'
 import { createPostgresSink } from './postgres-sink.js'
 
 const SCHEMA = 'annals'
-const tables = projectionTables(SCHEMA)
+// The projection tables unprefixed, as by default, and under a prefix: the sink finds them by its target.
+const LOCATIONS = [
+  { schema: SCHEMA, tablePrefix: '' },
+  { schema: SCHEMA, tablePrefix: 'c_' },
+] as const
 let db: TestDatabase
 let harnesses = 0
 
 beforeAll(async () => {
   db = await createTestDatabase('annals_proj_sink')
-  await migrateProjections({ pool: db.pool, schema: SCHEMA })
+  for (const location of LOCATIONS) await migrateProjections({ pool: db.pool, ...location })
 })
 afterAll(async () => {
   await db?.drop()
 })
 
-readModelSinkContract('Postgres sink (real Postgres)', async () => {
-  const n = ++harnesses
-  const projection = `contract_${n}`
-  // Each harness has its own read-model schema: the views are named after the tables, not the projection.
-  const schema = `read_model_${n}`
-  const sink = createPostgresSink({
-    pool: db.pool,
-    schema,
-    tables: { kv: (table) => `CREATE TABLE ${table} (key text PRIMARY KEY, value text NOT NULL)` },
-  })
-  const valueIn = async (relation: string, key: string): Promise<string | null> => {
-    const exists = await db.pool.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [relation])
-    if (!exists.rows[0]?.t) return null
-    const { rows } = await db.pool.query<{ value: string }>(`SELECT value FROM ${relation} WHERE key = $1`, [key])
-    return rows[0]?.value ?? null
-  }
-  return {
-    sink,
-    projection,
-    schema: SCHEMA,
-    async grantLease(token) {
-      await db.pool.query(
-        `INSERT INTO ${tables.leases} (projection, owner, token, expires_at) VALUES ($1, 'contract', $2, now() + interval '1 minute')
+for (const location of LOCATIONS) {
+  const tables = projectionTables(location)
+  const name = location.tablePrefix ? `prefixed projection tables (${location.tablePrefix})` : 'unprefixed'
+  readModelSinkContract(`Postgres sink (real Postgres, ${name})`, async () => {
+    const n = ++harnesses
+    const projection = `contract_${n}`
+    // Each harness has its own read-model schema: the views are named after the tables, not the projection.
+    const schema = `read_model_${n}`
+    const sink = createPostgresSink({
+      pool: db.pool,
+      schema,
+      tables: { kv: (table) => `CREATE TABLE ${table} (key text PRIMARY KEY, value text NOT NULL)` },
+    })
+    const valueIn = async (relation: string, key: string): Promise<string | null> => {
+      const exists = await db.pool.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [relation])
+      if (!exists.rows[0]?.t) return null
+      const { rows } = await db.pool.query<{ value: string }>(`SELECT value FROM ${relation} WHERE key = $1`, [key])
+      return rows[0]?.value ?? null
+    }
+    return {
+      sink,
+      projection,
+      ...location,
+      async grantLease(token) {
+        await db.pool.query(
+          `INSERT INTO ${tables.leases} (projection, owner, token, expires_at) VALUES ($1, 'contract', $2, now() + interval '1 minute')
          ON CONFLICT (projection) DO UPDATE SET token = excluded.token`,
-        [projection, token.toString()],
-      )
-    },
-    async parkDeadLetters(generation, count) {
-      const { rows } = await db.pool.query<{ id: string }>(
-        `INSERT INTO ${tables.deadLetters} (projection, generation, event_id, event_type, stream_id, stream_version,
+          [projection, token.toString()],
+        )
+      },
+      async parkDeadLetters(generation, count) {
+        const { rows } = await db.pool.query<{ id: string }>(
+          `INSERT INTO ${tables.deadLetters} (projection, generation, event_id, event_type, stream_id, stream_version,
            global_position, transaction_id, reason)
          SELECT $1, $2, 'event-' || i, 'Bumped', 's-1', i, i, 1, 'failed' FROM generate_series(1, $3::int) AS i
          RETURNING id::text`,
-        [projection, generation, count],
-      )
-      return rows.map((r) => BigInt(r.id))
-    },
-    async write(ctx, key, value) {
-      await ctx.client.query(
-        `INSERT INTO ${ctx.table('kv')} (key, value) VALUES ($1, $2)
+          [projection, generation, count],
+        )
+        return rows.map((r) => BigInt(r.id))
+      },
+      async write(ctx, key, value) {
+        await ctx.client.query(
+          `INSERT INTO ${ctx.table('kv')} (key, value) VALUES ($1, $2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-        [key, value],
-      )
-    },
-    read: (generation, key) => valueIn(`${quoteIdentifier(schema)}.${quoteIdentifier(`kv_g${generation}`)}`, key),
-    readLive: (key) => valueIn(`${quoteIdentifier(schema)}.${quoteIdentifier('kv')}`, key),
-  }
-})
+          [key, value],
+        )
+      },
+      read: (generation, key) => valueIn(`${quoteIdentifier(schema)}.${quoteIdentifier(`kv_g${generation}`)}`, key),
+      readLive: (key) => valueIn(`${quoteIdentifier(schema)}.${quoteIdentifier('kv')}`, key),
+    }
+  })
+}

@@ -108,7 +108,7 @@ export function createPostgresSink<const T extends string>(
       })
     },
     async loadCheckpoint(target) {
-      const t = projectionTables(target.schema)
+      const t = projectionTables(target)
       const { rows } = await pool.query<{ tx: string; pos: string }>(
         `SELECT transaction_id::text AS tx, position::text AS pos FROM ${t.checkpoints} WHERE projection = $1 AND generation = $2`,
         [target.projection, target.generation],
@@ -117,7 +117,7 @@ export function createPostgresSink<const T extends string>(
       return row ? { transactionId: BigInt(row.tx), position: BigInt(row.pos) } : null
     },
     async commit(target: SinkTarget, batch: SinkBatch<PostgresSinkContext<T>>): Promise<SinkCommitResult> {
-      const t = projectionTables(target.schema)
+      const t = projectionTables(target)
       return inTransaction(async (client) => {
         // FOR SHARE holds off a takeover (which updates the row) until this transaction ends.
         const lease = await client.query<{ token: string }>(
@@ -187,7 +187,7 @@ export function createPostgresSink<const T extends string>(
       return match ? Number(match[1]) : null
     },
     async activate(target, token) {
-      const t = projectionTables(target.schema)
+      const t = projectionTables(target)
       return inTransaction(async (client) => {
         const lease = await client.query<{ token: string }>(
           `SELECT token::text FROM ${t.leases} WHERE projection = $1 FOR SHARE`,
@@ -204,7 +204,7 @@ export function createPostgresSink<const T extends string>(
       })
     },
     async drop(target) {
-      const t = projectionTables(target.schema)
+      const t = projectionTables(target)
       await inTransaction(async (client) => {
         for (const name of names) await client.query(`DROP TABLE IF EXISTS ${tableOf(name, target.generation)}`)
         await client.query(`DELETE FROM ${t.checkpoints} WHERE projection = $1 AND generation = $2`, [

@@ -12,6 +12,8 @@ export type ReadModelSinkHarness<Ctx> = Readonly<{
   projection: string
   /** What the sink gets as `SinkTarget.schema` (the schema of the projection tables). */
   schema: string
+  /** What the sink gets as `SinkTarget.tablePrefix` (the projection tables' prefix). Default none. */
+  tablePrefix?: string
   /**
    * Makes `token` the fencing token of the projection's current lease holder, as the runner's lease
    * store does when a worker takes the lease. The suite then calls `sink.fence` itself, as the runner
@@ -69,7 +71,8 @@ export function readModelSinkContract<Ctx>(name: string, factory: ReadModelSinkF
   describe(`ReadModelSink contract: ${name}`, () => {
     let h: ReadModelSinkHarness<Ctx>
     let sink: ReadModelSink<Ctx>
-    const target = (generation: number): SinkTarget => ({ projection: h.projection, generation, schema: h.schema })
+    const location = () => ({ projection: h.projection, schema: h.schema, tablePrefix: h.tablePrefix ?? '' })
+    const target = (generation: number): SinkTarget => ({ ...location(), generation })
 
     beforeEach(async () => {
       h = await factory()
@@ -125,7 +128,7 @@ export function readModelSinkContract<Ctx>(name: string, factory: ReadModelSinkF
       expect(await sink.loadCheckpoint(target(2))).toBeNull()
       expect(await h.read(1, 'a')).toBeNull()
       expect(await h.readLive('a')).toBeNull()
-      expect(await sink.liveGeneration({ projection: h.projection, schema: h.schema })).toBeNull()
+      expect(await sink.liveGeneration(location())).toBeNull()
       expect(typeof sink.kind).toBe('string')
     })
 
@@ -221,7 +224,7 @@ export function readModelSinkContract<Ctx>(name: string, factory: ReadModelSinkF
     it('isolates generations: a building one has its own data and checkpoint, invisible until activated', async () => {
       await sink.commit(target(1), batch({ expected: null, checkpoint: TWO, writes: { a: 'live' } }))
       expect(await sink.activate(target(1), 1n)).toBe(true)
-      expect(await sink.liveGeneration({ projection: h.projection, schema: h.schema })).toBe(1)
+      expect(await sink.liveGeneration(location())).toBe(1)
       expect(await h.readLive('a')).toBe('live')
 
       expect(
@@ -235,7 +238,7 @@ export function readModelSinkContract<Ctx>(name: string, factory: ReadModelSinkF
       expect(await h.readLive('b')).toBeNull()
 
       expect(await sink.activate(target(2), 1n)).toBe(true)
-      expect(await sink.liveGeneration({ projection: h.projection, schema: h.schema })).toBe(2)
+      expect(await sink.liveGeneration(location())).toBe(2)
       expect(await h.readLive('a')).toBe('new')
       expect(await h.readLive('b')).toBe('new')
     })
@@ -246,7 +249,7 @@ export function readModelSinkContract<Ctx>(name: string, factory: ReadModelSinkF
       await sink.commit(target(2), batch({ expected: null, checkpoint: ONE, writes: { a: 'two' } }))
       await takeLease(2n)
       expect(await sink.activate(target(2), 1n)).toBe(false)
-      expect(await sink.liveGeneration({ projection: h.projection, schema: h.schema })).toBe(1)
+      expect(await sink.liveGeneration(location())).toBe(1)
       expect(await h.readLive('a')).toBe('one')
       expect(await sink.activate(target(2), 2n)).toBe(true)
       expect(await h.readLive('a')).toBe('two')
