@@ -4,7 +4,13 @@ import { SagaMigrationError } from '../errors.js'
 import { type SagaTables, sagaTables } from './saga-tables.js'
 
 /** Options of {@link migrateSagas}. */
-export type MigrateSagasOptions = Readonly<{ pool: Pool; schema?: string }>
+export type MigrateSagasOptions = Readonly<{
+  pool: Pool
+  /** Schema of the saga tables (created when missing). Default `annals`. */
+  schema?: string
+  /** Prefix of the tables' names and of the migration ledger's, e.g. `bank_`. Default none. */
+  tablePrefix?: string
+}>
 
 /** What {@link migrateSagas} applied. */
 export type MigrateSagasResult = Readonly<{ applied: readonly string[] }>
@@ -48,12 +54,13 @@ export function sagaMigrations(t: SagaTables): readonly SqlMigration[] {
 }
 
 /**
- * Creates or upgrades the saga tables in `schema` (default `annals`) with the toolkit's migrator:
- * idempotent, and safe from several processes at once (an advisory lock serialises them). The
- * ledger is `saga_migrations`, as in earlier releases, so their databases need nothing applied again.
+ * Creates or upgrades the saga tables in `schema` (default `annals`), their names prefixed with
+ * `tablePrefix` (default none), with the toolkit's migrator: idempotent, and safe from several
+ * processes at once (an advisory lock serialises them). The ledger is `<tablePrefix>saga_migrations`,
+ * unprefixed `saga_migrations` as in earlier releases, so their databases need nothing applied again.
  */
 export async function migrateSagas(options: MigrateSagasOptions): Promise<MigrateSagasResult> {
-  const t = sagaTables(options.schema)
+  const t = sagaTables(options)
   const applied = await runMigrations(toExecutor({ pool: options.pool }), {
     schema: t.schema,
     ledger: t.raw('saga_migrations'),

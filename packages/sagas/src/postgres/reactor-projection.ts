@@ -9,6 +9,8 @@ export type ReactorProjectionOptions = Readonly<{
   pool: Pool
   /** Schema of the reactor's status table. Default `annals`. */
   schema?: string
+  /** Prefix of its name (the saga tables' prefix). Default none. */
+  tablePrefix?: string
   store: EventStore
   idempotency?: IdempotencyStore
   snapshots?: SnapshotStore
@@ -30,8 +32,9 @@ export function reactorProjectionName(reactor: AnyReactor): string {
 export function createReactorProjection(reactor: AnyReactor, options: ReactorProjectionOptions): AnyProjection {
   const handle = createReactorHandler(reactor, options)
   // defineReactor allows lower-case letters, digits, `_`, `-` and `.` (at most 40): with the other
-  // two mapped to `_`, the table name is a plain identifier of at most 48 characters.
-  const table = `reactor_${reactor.name.replace(/[^a-z0-9_]/g, '_')}`
+  // two mapped to `_`, the table name is a plain identifier of at most 48 characters plus the prefix
+  // (the sink refuses, with its typed error, a combination too long for Postgres).
+  const table = `${options.tablePrefix ?? ''}reactor_${reactor.name.replace(/[^a-z0-9_]/g, '_')}`
   return defineProjection({
     name: reactorProjectionName(reactor),
     version: 1,

@@ -33,6 +33,8 @@ export type ListSagasOptions = Readonly<{
   pool: Pool
   /** Schema of the saga tables. Default `annals`. */
   schema?: string
+  /** Prefix of the saga tables' names, as given to `migrateSagas`. Default none. */
+  tablePrefix?: string
   status?: SagaStatus | readonly SagaStatus[]
   /** Only instances of this saga (its definition name). */
   saga?: string
@@ -85,7 +87,7 @@ function toSummary(row: Row): SagaSummary {
  * const stuck = await listSagas({ pool, status: ['failed', 'compensating'] })
  */
 export async function listSagas(options: ListSagasOptions): Promise<readonly SagaSummary[]> {
-  const t = sagaTables(options.schema)
+  const t = sagaTables(options)
   const statuses =
     options.status === undefined ? null : typeof options.status === 'string' ? [options.status] : [...options.status]
   for (const status of statuses ?? []) {
@@ -110,9 +112,9 @@ export async function listSagas(options: ListSagasOptions): Promise<readonly Sag
 
 /** How many instances are in each status (optionally of one saga). */
 export async function countSagas(
-  options: Readonly<{ pool: Pool; schema?: string; saga?: string }>,
+  options: Readonly<{ pool: Pool; schema?: string; tablePrefix?: string; saga?: string }>,
 ): Promise<Readonly<Record<SagaStatus, number>>> {
-  const t = sagaTables(options.schema)
+  const t = sagaTables(options)
   const { rows } = await options.pool.query<{ status: SagaStatus; n: string }>(
     `SELECT status, count(*)::text AS n FROM ${t.instances} WHERE ($1::text IS NULL OR saga = $1) GROUP BY status`,
     [options.saga ?? null],
@@ -144,7 +146,10 @@ export type GetSagaOptions = Readonly<{
   store: EventStore
   /** With a pool, the instance's row (wake-up, deadline, lock, last error) is included. */
   pool?: Pool
+  /** Schema of the saga tables. Default `annals`. */
   schema?: string
+  /** Prefix of the saga tables' names, as given to `migrateSagas`. Default none. */
+  tablePrefix?: string
 }>
 
 /**
@@ -157,7 +162,7 @@ export async function getSaga(options: GetSagaOptions, saga: string, sagaId: str
   if (!state) throw new SagaNotFoundError(saga, sagaId)
   let summary: SagaSummary | null = null
   if (options.pool) {
-    const t = sagaTables(options.schema)
+    const t = sagaTables(options)
     const { rows } = await options.pool.query<Row>(
       `SELECT ${COLUMNS} FROM ${t.instances} WHERE saga = $1 AND saga_id = $2`,
       [saga, sagaId],

@@ -24,6 +24,8 @@ export type SagaRouterOptions = Readonly<{
  */
 export function createSagaRouter(options: SagaRouterOptions): AnyProjection {
   const { engine, tables: t } = options
+  // Prefixed like the saga tables, so two prefixed deployments in one schema keep their own.
+  const routerTable = t.raw('saga_router')
   const triggerTypes = new Set(options.sagas.flatMap((s) => s.startedBy.map((x) => x.type)))
   const awaitedTypes = new Set(
     options.sagas.flatMap((s) => s.steps.flatMap((x) => [...(x.awaits?.success ?? []), ...(x.awaits?.failure ?? [])])),
@@ -36,7 +38,7 @@ export function createSagaRouter(options: SagaRouterOptions): AnyProjection {
       pool: options.pool,
       schema: t.schema,
       tables: {
-        saga_router: (name: string) =>
+        [routerTable]: (name: string) =>
           `CREATE TABLE ${name} (id int PRIMARY KEY, last_event_id text NOT NULL, routed_at timestamptz NOT NULL)`,
       },
     }),
@@ -64,7 +66,7 @@ export function createSagaRouter(options: SagaRouterOptions): AnyProjection {
           await wakeInstance(client, t, delivery.saga, delivery.sagaId)
       }
       await client.query(
-        `INSERT INTO ${table('saga_router')} (id, last_event_id, routed_at) VALUES (1, $1, now())
+        `INSERT INTO ${table(routerTable)} (id, last_event_id, routed_at) VALUES (1, $1, now())
          ON CONFLICT (id) DO UPDATE SET last_event_id = excluded.last_event_id, routed_at = now()`,
         [event.eventId],
       )

@@ -1,4 +1,4 @@
-import { type TableNames, tableNames } from '@annals/store-postgres/sql'
+import { type TableLocation, type TableNames, tableNames } from '@annals/store-postgres/sql'
 
 /** Default schema of the saga tables (the event store's default too). */
 export const DEFAULT_SAGA_SCHEMA = 'annals'
@@ -7,10 +7,16 @@ export const DEFAULT_SAGA_SCHEMA = 'annals'
 export type SagaTables = TableNames<'instances' | 'migrations'>
 
 /**
- * Validates `schema` with the toolkit's one identifier rule (so a schema the store accepts, sagas
- * accept: `Bank`, 63 bytes; otherwise `PgInvalidIdentifierError`) and qualifies the saga tables in it.
+ * Validates the location with the toolkit's one identifier rule (so a schema or table prefix the store
+ * accepts, sagas accept: `Bank`, 63 bytes; otherwise `PgInvalidIdentifierError`) and qualifies the saga
+ * tables in it. A string is the schema.
  * @internal
  */
-export function sagaTables(schema: string = DEFAULT_SAGA_SCHEMA): SagaTables {
-  return tableNames({ schema }, { instances: 'saga_instances', migrations: 'saga_migrations' })
+export function sagaTables(location: TableLocation | string = {}): SagaTables {
+  return tableNames(
+    typeof location === 'string'
+      ? { schema: location }
+      : { schema: location.schema ?? DEFAULT_SAGA_SCHEMA, tablePrefix: location.tablePrefix ?? '' },
+    { instances: 'saga_instances', migrations: 'saga_migrations' },
+  )
 }

@@ -46,6 +46,8 @@ export type SagaWorkerOptions = Readonly<{
   pool: Pool
   /** Schema of the saga tables. Default `annals`. */
   schema?: string
+  /** Prefix of the saga tables' names, as given to `migrateSagas`. Default none. */
+  tablePrefix?: string
   /** The event store: the steps' aggregates and the sagas' own streams live in it. */
   store: EventStore
   /** Wake-ups on appends (e.g. `createPostgresLogWatcher`); polling backs it up. */
@@ -78,6 +80,8 @@ export type SagaWorkerOptions = Readonly<{
   subscriptions?: Readonly<{
     /** Schema of the projection tables (checkpoints, leases, dead letters). Default `annals`. */
     schema?: string
+    /** Prefix of the projection tables' names, as given to `migrateProjections`. Default none. */
+    tablePrefix?: string
     /** Name of the router projection (unique per projection schema). Default `sagas.router`. */
     routerName?: string
     pollIntervalMs?: number
@@ -151,7 +155,7 @@ function createWaker(): Waker {
  */
 export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
   const { pool, store, watcher } = options
-  const t = sagaTables(options.schema)
+  const t = sagaTables(options)
   const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   const pollIntervalMs = positiveInt('pollIntervalMs', options.pollIntervalMs, 500)
   const lockTtlMs = positiveInt('lockTtlMs', options.lockTtlMs, 30_000)
@@ -176,6 +180,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
       createReactorProjection(reactor, {
         pool,
         schema: t.schema,
+        tablePrefix: t.tablePrefix,
         store,
         ...(options.idempotency ? { idempotency: options.idempotency } : {}),
         ...(options.snapshots ? { snapshots: options.snapshots } : {}),
@@ -191,6 +196,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
     workerId,
     logger: log,
     ...(sub?.schema ? { schema: sub.schema } : {}),
+    ...(sub?.tablePrefix ? { tablePrefix: sub.tablePrefix } : {}),
     ...(sub?.pollIntervalMs ? { pollIntervalMs: sub.pollIntervalMs } : {}),
     ...(sub?.leaseTtlMs ? { leaseTtlMs: sub.leaseTtlMs } : {}),
     ...(sub?.batchSize ? { batchSize: sub.batchSize } : {}),
@@ -262,8 +268,12 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
     handleSignals: options.handleSignals === true,
     async onStart() {
       if (options.migrate !== false) {
-        await migrateSagas({ pool, schema: t.schema })
-        await migrateProjections({ pool, ...(sub?.schema ? { schema: sub.schema } : {}) })
+        await migrateSagas({ pool, schema: t.schema, tablePrefix: t.tablePrefix })
+        await migrateProjections({
+          pool,
+          ...(sub?.schema ? { schema: sub.schema } : {}),
+          ...(sub?.tablePrefix ? { tablePrefix: sub.tablePrefix } : {}),
+        })
       }
       unsubscribe = watcher?.onWake(wake) ?? null
       await subscriptions.start()

@@ -7,7 +7,14 @@ import { ensureInstanceRow } from './saga-instances.js'
 import { sagaTables } from './saga-tables.js'
 
 /** Where {@link startSaga} records the new instance. */
-export type StartSagaTarget = Readonly<{ pool: Pool; store: EventStore; schema?: string }>
+export type StartSagaTarget = Readonly<{
+  pool: Pool
+  store: EventStore
+  /** Schema of the saga tables. Default `annals`. */
+  schema?: string
+  /** Prefix of the saga tables' names, as given to `migrateSagas`. Default none. */
+  tablePrefix?: string
+}>
 
 /**
  * Starts a saga instance from any process (an HTTP handler, a script): records `SagaStarted` in its
@@ -21,7 +28,7 @@ export async function startSaga<In, I>(
   input: In,
   options?: StartSagaOptions,
 ): Promise<StartSagaResult> {
-  const t = sagaTables(target.schema)
+  const t = sagaTables(target)
   const result = await createSagaEngine({ store: target.store, sagas: [saga] }).start(saga, input, options)
   await ensureInstanceRow(target.pool, t, result.saga, result.sagaId)
   return result
