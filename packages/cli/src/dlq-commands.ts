@@ -2,21 +2,23 @@ import { createProjectionAdmin } from '@annals/projections'
 import type { Command } from 'commander'
 import { UsageError } from './errors.js'
 import { renderTable, toJson } from './output.js'
-import type { CliIo, WithSession } from './session.js'
+import { type CliIo, type TablePrefixOptions, tablePrefixOf, type WithSession, withTablePrefix } from './session.js'
 
 /** Adds `annals dlq list|retry`: the projections' dead letters (no config needed). */
 export function addDlqCommands(program: Command, io: CliIo, withSession: WithSession): void {
   const dlq = program.command('dlq').description('dead letters: events parked after failing')
 
-  dlq
-    .command('list')
-    .description('parked events')
+  withTablePrefix(dlq.command('list').description('parked events'), 'projection tables')
     .option('-p, --projection <name>', 'only this projection')
     .option('--all', 'include replayed and obsolete letters')
     .option('--json', 'print JSON')
-    .action(async (o: { projection?: string; all?: boolean; json?: boolean }) => {
+    .action(async (o: TablePrefixOptions & { projection?: string; all?: boolean; json?: boolean }) => {
       await withSession(async ({ connections, schema }) => {
-        const letters = await createProjectionAdmin({ pool: connections.pool, schema }).listDeadLetters({
+        const letters = await createProjectionAdmin({
+          pool: connections.pool,
+          schema,
+          tablePrefix: tablePrefixOf(o),
+        }).listDeadLetters({
           ...(o.projection ? { projection: o.projection } : {}),
           status: o.all ? 'all' : 'parked',
         })
@@ -41,15 +43,20 @@ export function addDlqCommands(program: Command, io: CliIo, withSession: WithSes
       }, 'optional')
     })
 
-  dlq
-    .command('retry')
-    .description("replay parked events (the owner replays each stream's parked events in order)")
+  withTablePrefix(
+    dlq.command('retry').description("replay parked events (the owner replays each stream's parked events in order)"),
+    'projection tables',
+  )
     .option('-p, --projection <name>', 'only this projection')
     .option('--id <id>', 'only this dead letter (and the ones of its stream behind it)')
-    .action(async (o: { projection?: string; id?: string }) => {
+    .action(async (o: TablePrefixOptions & { projection?: string; id?: string }) => {
       await withSession(async ({ connections, schema }) => {
         if (o.id !== undefined && !/^\d+$/.test(o.id)) throw new UsageError(`--id must be a number (got ${o.id})`)
-        const n = await createProjectionAdmin({ pool: connections.pool, schema }).retryDeadLetters({
+        const n = await createProjectionAdmin({
+          pool: connections.pool,
+          schema,
+          tablePrefix: tablePrefixOf(o),
+        }).retryDeadLetters({
           ...(o.projection ? { projection: o.projection } : {}),
           ...(o.id !== undefined ? { id: BigInt(o.id) } : {}),
         })

@@ -69,7 +69,7 @@ export class CliNotMigratedError extends AnnalsError<'ANNALS_CLI_ERR_NOT_MIGRATE
   constructor(options?: { cause?: unknown }) {
     super(
       CliErrorCodes.NOT_MIGRATED,
-      'The Annals tables are missing in this database (or schema): run `annals migrate`',
+      'The Annals tables are missing in this database (or schema, or under this table prefix): run `annals migrate` with the same --schema and --table-prefix',
       options,
     )
   }

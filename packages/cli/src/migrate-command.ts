@@ -31,7 +31,7 @@ export function addMigrateCommand(program: Command, io: CliIo, withSession: With
     program
       .command('migrate')
       .description('create or upgrade the tables of the event store, the outbox, the projections and the sagas'),
-    'event store and outbox tables',
+    'tables of every package',
   )
     .option('--json', 'print JSON')
     .action(async (o: { tablePrefix?: string; prefix?: string; json?: boolean }) => {
@@ -48,15 +48,14 @@ export function addMigrateCommand(program: Command, io: CliIo, withSession: With
         } finally {
           await adapter.close()
         }
-        // Projections and sagas take no table prefix: their tables are named the same in every schema.
         const report: MigrateReport = {
           schema,
           tablePrefix,
           applied: {
             store,
             outbox: (await migrateOutbox({ pool, schema, tablePrefix })).applied,
-            projections: (await migrateProjections({ pool, schema })).applied,
-            sagas: (await migrateSagas({ pool, schema })).applied,
+            projections: (await migrateProjections({ pool, schema, tablePrefix })).applied,
+            sagas: (await migrateSagas({ pool, schema, tablePrefix })).applied,
           },
         }
         if (o.json) return io.stdout(`${toJson(report)}\n`)
@@ -64,8 +63,8 @@ export function addMigrateCommand(program: Command, io: CliIo, withSession: With
         io.stdout(
           line('store', applied.store, schema, tablePrefix) +
             line('outbox', applied.outbox, schema, tablePrefix) +
-            line('projections', applied.projections, schema) +
-            line('sagas', applied.sagas, schema),
+            line('projections', applied.projections, schema, tablePrefix) +
+            line('sagas', applied.sagas, schema, tablePrefix),
         )
       }, 'optional')
     })

@@ -6,9 +6,7 @@ import type { Command } from 'commander'
 import type pg from 'pg'
 import { UsageError } from './errors.js'
 import { formatSeconds, renderTable, toJson } from './output.js'
-import { type CliIo, tablePrefixOf, type WithSession, withTablePrefix } from './session.js'
-
-type TablePrefixOptions = Readonly<{ tablePrefix?: string; prefix?: string }>
+import { type CliIo, type TablePrefixOptions, tablePrefixOf, type WithSession, withTablePrefix } from './session.js'
 
 function positive(option: string, text: string): number {
   const n = Number(text)
@@ -98,14 +96,12 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
     })
 
   const sagas = program.command('sagas').description('saga instances: progress, compensation, history')
-  sagas
-    .command('list')
-    .description('saga instances, most recently updated first')
+  withTablePrefix(sagas.command('list').description('saga instances, most recently updated first'), 'saga tables')
     .option('--status <status...>', `only these statuses (${SAGA_STATUSES.join(', ')})`)
     .option('--saga <name>', 'only instances of this saga')
     .option('--limit <n>', 'at most n rows', '100')
     .option('--json', 'print JSON')
-    .action(async (o: { status?: string[]; saga?: string; limit: string; json?: boolean }) => {
+    .action(async (o: TablePrefixOptions & { status?: string[]; saga?: string; limit: string; json?: boolean }) => {
       const limit = positive('--limit', o.limit)
       for (const status of o.status ?? []) {
         if (!SAGA_STATUSES.includes(status as SagaStatus)) {
@@ -113,15 +109,17 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
         }
       }
       await withSession(async ({ pool, schema }) => {
+        const tablePrefix = tablePrefixOf(o)
         const rows = await listSagas({
           pool,
           schema,
+          tablePrefix,
           limit,
           ...(o.status ? { status: o.status as SagaStatus[] } : {}),
           ...(o.saga ? { saga: o.saga } : {}),
         })
         if (o.json) {
-          const counts = await countSagas({ pool, schema, ...(o.saga ? { saga: o.saga } : {}) })
+          const counts = await countSagas({ pool, schema, tablePrefix, ...(o.saga ? { saga: o.saga } : {}) })
           return io.stdout(`${toJson({ counts, sagas: rows })}\n`)
         }
         io.stdout(
@@ -141,16 +139,18 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
         )
       })
     })
-  sagas
-    .command('show')
-    .description("one saga instance's state and step history")
+  withTablePrefix(
+    sagas.command('show').description("one saga instance's state and step history"),
+    'event store and saga tables',
+  )
     .argument('<saga>', 'saga name')
     .argument('<id>', 'saga instance id')
     .option('--json', 'print JSON')
-    .action(async (saga: string, id: string, o: { json?: boolean }) => {
+    .action(async (saga: string, id: string, o: TablePrefixOptions & { json?: boolean }) => {
       await withSession(async ({ pool, schema }) => {
-        const store = createPostgresEventStore({ pool, schema })
-        const details = await getSaga({ store, pool, schema }, saga, id)
+        const tablePrefix = tablePrefixOf(o)
+        const store = createPostgresEventStore({ pool, schema, tablePrefix })
+        const details = await getSaga({ store, pool, schema, tablePrefix }, saga, id)
         if (o.json) return io.stdout(`${toJson(details)}\n`)
         io.stdout(`${saga} ${id}: ${details.state.status}\n`)
         io.stdout(

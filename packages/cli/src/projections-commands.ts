@@ -2,7 +2,7 @@ import { createProjectionAdmin, type ProjectionStatus } from '@annals/projection
 import type { Command } from 'commander'
 import { formatSeconds, renderTable, toJson } from './output.js'
 import { addRebuildCommand } from './rebuild-command.js'
-import type { CliIo, WithSession } from './session.js'
+import { type CliIo, type TablePrefixOptions, tablePrefixOf, type WithSession, withTablePrefix } from './session.js'
 
 function checkpointText(s: ProjectionStatus): string {
   return s.checkpoint ? `${s.checkpoint.transactionId}/${s.checkpoint.position}` : '-'
@@ -12,13 +12,15 @@ function checkpointText(s: ProjectionStatus): string {
 export function addProjectionsCommands(program: Command, io: CliIo, withSession: WithSession): void {
   const projections = program.command('projections').description('list, inspect and rebuild projections')
 
-  projections
-    .command('list')
-    .description('the projections of the config, with their live generation')
+  withTablePrefix(
+    projections.command('list').description('the projections of the config, with their live generation'),
+    'projection tables',
+  )
     .option('--json', 'print JSON')
-    .action(async (o: { json?: boolean }) => {
+    .action(async (o: TablePrefixOptions & { json?: boolean }) => {
       await withSession(async ({ config, connections, schema }) => {
-        const status = await createProjectionAdmin({ pool: connections.pool, schema }).status(config.projections)
+        const admin = createProjectionAdmin({ pool: connections.pool, schema, tablePrefix: tablePrefixOf(o) })
+        const status = await admin.status(config.projections)
         const defined = new Map(config.projections.map((p) => [p.name, p]))
         const rows = status.map((s) => ({
           name: s.name,
@@ -46,13 +48,17 @@ export function addProjectionsCommands(program: Command, io: CliIo, withSession:
       })
     })
 
-  projections
-    .command('status')
-    .description('checkpoint, lag, throughput, dead letters, state and owner of every projection')
+  withTablePrefix(
+    projections
+      .command('status')
+      .description('checkpoint, lag, throughput, dead letters, state and owner of every projection'),
+    'projection tables',
+  )
     .option('--json', 'print JSON')
-    .action(async (o: { json?: boolean }) => {
+    .action(async (o: TablePrefixOptions & { json?: boolean }) => {
       await withSession(async ({ config, connections, schema }) => {
-        const status = await createProjectionAdmin({ pool: connections.pool, schema }).status(config.projections)
+        const admin = createProjectionAdmin({ pool: connections.pool, schema, tablePrefix: tablePrefixOf(o) })
+        const status = await admin.status(config.projections)
         if (o.json) return io.stdout(`${toJson(status)}\n`)
         io.stdout(
           `${renderTable(

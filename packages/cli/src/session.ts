@@ -63,8 +63,13 @@ export type StoreAdapter = Readonly<{
   close: () => Promise<void>
 }>
 
-/** Opens the config's store when it gives one, else `@annals/store-postgres` in `schema`. */
-export async function openStore(pool: pg.Pool, schema: string, config: AnnalsConfig): Promise<StoreAdapter> {
+/** Opens the config's store when it gives one, else `@annals/store-postgres` in `schema` with `tablePrefix`. */
+export async function openStore(
+  pool: pg.Pool,
+  schema: string,
+  config: AnnalsConfig,
+  tablePrefix = '',
+): Promise<StoreAdapter> {
   if (config.store) {
     const own = config.store
     return {
@@ -79,9 +84,9 @@ export async function openStore(pool: pg.Pool, schema: string, config: AnnalsCon
       close: async () => {},
     }
   }
-  const watcher = createPostgresLogWatcher({ pool, schema })
+  const watcher = createPostgresLogWatcher({ pool, schema, tablePrefix })
   return {
-    store: createPostgresEventStore({ pool, schema }),
+    store: createPostgresEventStore({ pool, schema, tablePrefix }),
     watcher,
     migrate: async (tablePrefix) => (await migrate({ pool, schema, tablePrefix })).applied,
     close: () => watcher.close(),
@@ -98,7 +103,10 @@ export function withTablePrefix(command: Command, what: string): Command {
     .addOption(new Option('--prefix <prefix>').hideHelp())
 }
 
+/** The options {@link withTablePrefix} adds to a command. */
+export type TablePrefixOptions = Readonly<{ tablePrefix?: string; prefix?: string }>
+
 /** The table prefix given to a command built with {@link withTablePrefix}. */
-export function tablePrefixOf(options: Readonly<{ tablePrefix?: string; prefix?: string }>): string {
+export function tablePrefixOf(options: TablePrefixOptions): string {
   return options.tablePrefix ?? options.prefix ?? ''
 }

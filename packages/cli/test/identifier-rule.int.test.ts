@@ -33,13 +33,15 @@ type TakesTablePrefix<F> = F extends (options: infer O) => unknown
 const takesTablePrefix = {
   'event store': true satisfies TakesTablePrefix<typeof migrate>,
   outbox: true satisfies TakesTablePrefix<typeof migrateOutbox>,
-  projections: false satisfies TakesTablePrefix<typeof migrateProjections>,
-  sagas: false satisfies TakesTablePrefix<typeof migrateSagas>,
+  projections: true satisfies TakesTablePrefix<typeof migrateProjections>,
+  sagas: true satisfies TakesTablePrefix<typeof migrateSagas>,
 } as const
 
 const prefixCases: ReadonlyArray<readonly [name: keyof typeof takesTablePrefix, migrate: Migration]> = [
   ['event store', (pool, location) => migrate({ pool, ...location })],
   ['outbox', (pool, location) => migrateOutbox({ pool, ...location })],
+  ['projections', (pool, location) => migrateProjections({ pool, ...location })],
+  ['sagas', (pool, location) => migrateSagas({ pool, ...location })],
 ]
 
 const longestSchema = `Bank_${'x'.repeat(58)}`

@@ -17,7 +17,7 @@ describe('annals migrate', () => {
     expect(rerun.stdout).toContain('is up to date')
   })
 
-  it('creates the tables of the event store, the outbox, the projections and the sagas, prefixing those that take one', async () => {
+  it('creates the tables of the event store, the outbox, the projections and the sagas, prefixing the tables of every package', async () => {
     const run = await runAnnals(['migrate', '--schema', 'cli_all', '--table-prefix', 'q_', '--json'], suite.env)
     expect(run.stderr).toBe('')
     const report = JSON.parse(run.stdout) as { schema: string; tablePrefix: string; applied: Record<string, string[]> }
@@ -26,7 +26,8 @@ describe('annals migrate', () => {
     for (const applied of Object.values(report.applied)) expect(applied.length).toBeGreaterThan(0)
     const created = await tableNames(suite.db.pool, 'cli_all')
     expect(created).toEqual(expect.arrayContaining(['q_events', 'q_outbox', 'q_processed_messages']))
-    expect(created).toEqual(expect.arrayContaining(['projections', 'saga_instances']))
+    expect(created).toEqual(expect.arrayContaining(['q_projections', 'q_saga_instances']))
+    expect(created).not.toContain('projections')
     const again = await runAnnals(['migrate', '--schema', 'cli_all', '--table-prefix', 'q_'], suite.env)
     expect(again.stdout.trim().split('\n')).toEqual([
       'store: schema "cli_all" is up to date',
@@ -34,6 +35,21 @@ describe('annals migrate', () => {
       'projections: schema "cli_all" is up to date',
       'sagas: schema "cli_all" is up to date',
     ])
+  })
+
+  it('reads the prefixed projection and saga tables with --table-prefix, the prefix given to migrate', async () => {
+    const migrated = await runAnnals(['migrate', '--schema', 'cli_pfx', '--table-prefix', 'r_'], suite.env)
+    expect(migrated.status).toBe(0)
+    const letters = await runAnnals(['dlq', 'list', '--schema', 'cli_pfx', '--table-prefix', 'r_', '--json'], suite.env)
+    expect(letters.stderr).toBe('')
+    expect(JSON.parse(letters.stdout)).toEqual([])
+    const sagas = await runAnnals(['sagas', 'list', '--schema', 'cli_pfx', '--table-prefix', 'r_', '--json'], suite.env)
+    expect(sagas.stderr).toBe('')
+    expect(JSON.parse(sagas.stdout)).toMatchObject({ counts: { running: 0 }, sagas: [] })
+    // Without the prefix the commands look for tables that were never created.
+    const unprefixed = await runAnnals(['dlq', 'list', '--schema', 'cli_pfx', '--json'], suite.env)
+    expect(unprefixed.status).toBe(1)
+    expect(unprefixed.stderr).toContain('error ANNALS_CLI_ERR_NOT_MIGRATED')
   })
 
   it('fails clearly without DATABASE_URL, with a bad schema, or an unknown command', async () => {
