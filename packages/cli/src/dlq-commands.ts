@@ -1,24 +1,19 @@
-import { createProjectionAdmin } from '@annals/projections'
 import type { Command } from 'commander'
 import { UsageError } from './errors.js'
 import { renderTable, toJson } from './output.js'
-import { type CliIo, type TablePrefixOptions, tablePrefixOf, type WithSession, withTablePrefix } from './session.js'
+import { type CliIo, prefixedCommand, projectionAdmin, type TablePrefixOptions, type WithSession } from './session.js'
 
 /** Adds `annals dlq list|retry`: the projections' dead letters (no config needed). */
 export function addDlqCommands(program: Command, io: CliIo, withSession: WithSession): void {
   const dlq = program.command('dlq').description('dead letters: events parked after failing')
 
-  withTablePrefix(dlq.command('list').description('parked events'), 'projection tables')
+  prefixedCommand(dlq, 'list', 'parked events', 'projection tables')
     .option('-p, --projection <name>', 'only this projection')
     .option('--all', 'include replayed and obsolete letters')
     .option('--json', 'print JSON')
     .action(async (o: TablePrefixOptions & { projection?: string; all?: boolean; json?: boolean }) => {
-      await withSession(async ({ connections, schema }) => {
-        const letters = await createProjectionAdmin({
-          pool: connections.pool,
-          schema,
-          tablePrefix: tablePrefixOf(o),
-        }).listDeadLetters({
+      await withSession(async (session) => {
+        const letters = await projectionAdmin(session, o).listDeadLetters({
           ...(o.projection ? { projection: o.projection } : {}),
           status: o.all ? 'all' : 'parked',
         })
@@ -43,20 +38,18 @@ export function addDlqCommands(program: Command, io: CliIo, withSession: WithSes
       }, 'optional')
     })
 
-  withTablePrefix(
-    dlq.command('retry').description("replay parked events (the owner replays each stream's parked events in order)"),
+  prefixedCommand(
+    dlq,
+    'retry',
+    "replay parked events (the owner replays each stream's parked events in order)",
     'projection tables',
   )
     .option('-p, --projection <name>', 'only this projection')
     .option('--id <id>', 'only this dead letter (and the ones of its stream behind it)')
     .action(async (o: TablePrefixOptions & { projection?: string; id?: string }) => {
-      await withSession(async ({ connections, schema }) => {
+      await withSession(async (session) => {
         if (o.id !== undefined && !/^\d+$/.test(o.id)) throw new UsageError(`--id must be a number (got ${o.id})`)
-        const n = await createProjectionAdmin({
-          pool: connections.pool,
-          schema,
-          tablePrefix: tablePrefixOf(o),
-        }).retryDeadLetters({
+        const n = await projectionAdmin(session, o).retryDeadLetters({
           ...(o.projection ? { projection: o.projection } : {}),
           ...(o.id !== undefined ? { id: BigInt(o.id) } : {}),
         })

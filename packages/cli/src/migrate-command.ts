@@ -4,7 +4,7 @@ import { migrateSagas } from '@annals/sagas/postgres'
 import { validateSchemaName, validateTablePrefix } from '@annals/store-postgres/sql'
 import type { Command } from 'commander'
 import { toJson } from './output.js'
-import { type CliIo, openStore, tablePrefixOf, type WithSession, withTablePrefix } from './session.js'
+import { type CliIo, openStore, prefixedCommand, tablePrefixOf, type WithSession } from './session.js'
 
 /** The migrations `annals migrate` applied, per package; `store` is null when the config's store migrated itself. */
 export type MigrateReport = Readonly<{
@@ -27,10 +27,10 @@ function line(what: string, applied: readonly string[] | null, schema: string, t
 
 /** Adds `annals migrate`: every Annals package's tables in one schema, safe to re-run. */
 export function addMigrateCommand(program: Command, io: CliIo, withSession: WithSession): void {
-  withTablePrefix(
-    program
-      .command('migrate')
-      .description('create or upgrade the tables of the event store, the outbox, the projections and the sagas'),
+  prefixedCommand(
+    program,
+    'migrate',
+    'create or upgrade the tables of the event store, the outbox, the projections and the sagas',
     'tables of every package',
   )
     .option('--json', 'print JSON')

@@ -6,7 +6,7 @@ import type { Command } from 'commander'
 import type pg from 'pg'
 import { UsageError } from './errors.js'
 import { formatSeconds, renderTable, toJson } from './output.js'
-import { type CliIo, type TablePrefixOptions, tablePrefixOf, type WithSession, withTablePrefix } from './session.js'
+import { type CliIo, prefixedCommand, type TablePrefixOptions, tablePrefixOf, type WithSession } from './session.js'
 
 function positive(option: string, text: string): number {
   const n = Number(text)
@@ -19,10 +19,7 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
   const withSession = <T>(work: (tables: Readonly<{ pool: pg.Pool; schema: string }>) => Promise<T>) =>
     session(({ connections, schema }) => work({ pool: connections.pool, schema }), 'optional')
   const outbox = program.command('outbox').description('the transactional outbox and its relay')
-  withTablePrefix(
-    outbox.command('status').description('backlog, age of the oldest unsent message, dead messages'),
-    'outbox tables',
-  )
+  prefixedCommand(outbox, 'status', 'backlog, age of the oldest unsent message, dead messages', 'outbox tables')
     .option('--json', 'print JSON')
     .action(async (o: TablePrefixOptions & { json?: boolean }) => {
       await withSession(async ({ pool, schema }) => {
@@ -43,8 +40,10 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
         )
       })
     })
-  withTablePrefix(
-    outbox.command('dead').description('messages that exhausted their attempts (their keys wait behind them)'),
+  prefixedCommand(
+    outbox,
+    'dead',
+    'messages that exhausted their attempts (their keys wait behind them)',
     'outbox tables',
   )
     .option('--topic <topic>', 'only this topic')
@@ -76,10 +75,7 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
         )
       })
     })
-  withTablePrefix(
-    outbox.command('retry').description('put dead messages back in line (all, or the given message ids)'),
-    'outbox tables',
-  )
+  prefixedCommand(outbox, 'retry', 'put dead messages back in line (all, or the given message ids)', 'outbox tables')
     .option('--id <messageId...>', 'only these message ids')
     .option('--json', 'print JSON')
     .action(async (o: TablePrefixOptions & { id?: string[]; json?: boolean }) => {
@@ -96,7 +92,7 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
     })
 
   const sagas = program.command('sagas').description('saga instances: progress, compensation, history')
-  withTablePrefix(sagas.command('list').description('saga instances, most recently updated first'), 'saga tables')
+  prefixedCommand(sagas, 'list', 'saga instances, most recently updated first', 'saga tables')
     .option('--status <status...>', `only these statuses (${SAGA_STATUSES.join(', ')})`)
     .option('--saga <name>', 'only instances of this saga')
     .option('--limit <n>', 'at most n rows', '100')
@@ -139,10 +135,7 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
         )
       })
     })
-  withTablePrefix(
-    sagas.command('show').description("one saga instance's state and step history"),
-    'event store and saga tables',
-  )
+  prefixedCommand(sagas, 'show', "one saga instance's state and step history", 'event store and saga tables')
     .argument('<saga>', 'saga name')
     .argument('<id>', 'saga instance id')
     .option('--json', 'print JSON')

@@ -1,8 +1,8 @@
-import { createProjectionAdmin, type ProjectionStatus } from '@annals/projections'
+import type { ProjectionStatus } from '@annals/projections'
 import type { Command } from 'commander'
 import { formatSeconds, renderTable, toJson } from './output.js'
 import { addRebuildCommand } from './rebuild-command.js'
-import { type CliIo, type TablePrefixOptions, tablePrefixOf, type WithSession, withTablePrefix } from './session.js'
+import { type CliIo, prefixedCommand, projectionAdmin, type TablePrefixOptions, type WithSession } from './session.js'
 
 function checkpointText(s: ProjectionStatus): string {
   return s.checkpoint ? `${s.checkpoint.transactionId}/${s.checkpoint.position}` : '-'
@@ -12,15 +12,12 @@ function checkpointText(s: ProjectionStatus): string {
 export function addProjectionsCommands(program: Command, io: CliIo, withSession: WithSession): void {
   const projections = program.command('projections').description('list, inspect and rebuild projections')
 
-  withTablePrefix(
-    projections.command('list').description('the projections of the config, with their live generation'),
-    'projection tables',
-  )
+  prefixedCommand(projections, 'list', 'the projections of the config, with their live generation', 'projection tables')
     .option('--json', 'print JSON')
     .action(async (o: TablePrefixOptions & { json?: boolean }) => {
-      await withSession(async ({ config, connections, schema }) => {
-        const admin = createProjectionAdmin({ pool: connections.pool, schema, tablePrefix: tablePrefixOf(o) })
-        const status = await admin.status(config.projections)
+      await withSession(async (session) => {
+        const { config } = session
+        const status = await projectionAdmin(session, o).status(config.projections)
         const defined = new Map(config.projections.map((p) => [p.name, p]))
         const rows = status.map((s) => ({
           name: s.name,
@@ -48,17 +45,17 @@ export function addProjectionsCommands(program: Command, io: CliIo, withSession:
       })
     })
 
-  withTablePrefix(
-    projections
-      .command('status')
-      .description('checkpoint, lag, throughput, dead letters, state and owner of every projection'),
+  prefixedCommand(
+    projections,
+    'status',
+    'checkpoint, lag, throughput, dead letters, state and owner of every projection',
     'projection tables',
   )
     .option('--json', 'print JSON')
     .action(async (o: TablePrefixOptions & { json?: boolean }) => {
-      await withSession(async ({ config, connections, schema }) => {
-        const admin = createProjectionAdmin({ pool: connections.pool, schema, tablePrefix: tablePrefixOf(o) })
-        const status = await admin.status(config.projections)
+      await withSession(async (session) => {
+        const { config } = session
+        const status = await projectionAdmin(session, o).status(config.projections)
         if (o.json) return io.stdout(`${toJson(status)}\n`)
         io.stdout(
           `${renderTable(

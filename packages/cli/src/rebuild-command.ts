@@ -17,11 +17,11 @@ import { UsageError } from './errors.js'
 import {
   type CliIo,
   openStore,
+  prefixedCommand,
   type StoreAdapter,
   type TablePrefixOptions,
   tablePrefixOf,
   type WithSession,
-  withTablePrefix,
 } from './session.js'
 
 function pick(config: AnnalsConfig, name: string | undefined, all: boolean | undefined): AnyProjection[] {
@@ -52,10 +52,10 @@ async function countHandled(
 
 /** Adds `rebuild [name] | --all` to the `projections` command. */
 export function addRebuildCommand(projections: Command, io: CliIo, withSession: WithSession): void {
-  withTablePrefix(
-    projections
-      .command('rebuild')
-      .description('rebuild from event zero beside the live generation, then switch readers atomically'),
+  prefixedCommand(
+    projections,
+    'rebuild',
+    'rebuild from event zero beside the live generation, then switch readers atomically',
     'event store and projection tables',
   )
     .argument('[name]', 'projection to rebuild')

@@ -1,5 +1,5 @@
 import type { EventStore, LogWatcher } from '@annals/core'
-import { DEFAULT_SCHEMA } from '@annals/projections'
+import { createProjectionAdmin, DEFAULT_SCHEMA, type ProjectionAdmin } from '@annals/projections'
 import { createPostgresEventStore, createPostgresLogWatcher, migrate } from '@annals/store-postgres'
 import { type Command, Option } from 'commander'
 import type pg from 'pg'
@@ -94,19 +94,27 @@ export async function openStore(
 }
 
 /**
- * Adds `--table-prefix <prefix>`, the one name of the option wherever a command takes a table prefix
- * (`--prefix`, the outbox commands' earlier spelling, still works but is not shown in the help).
+ * Adds the subcommand `name` of `parent` with `--table-prefix <prefix>`, the one name of the option
+ * wherever a command takes a table prefix (`--prefix`, the outbox commands' earlier spelling, still
+ * works but is not shown in the help). `what` names the tables in the help text.
  */
-export function withTablePrefix(command: Command, what: string): Command {
-  return command
+export function prefixedCommand(parent: Command, name: string, description: string, what: string): Command {
+  return parent
+    .command(name)
+    .description(description)
     .option('--table-prefix <prefix>', `table prefix of the ${what} (default: none)`)
     .addOption(new Option('--prefix <prefix>').hideHelp())
 }
 
-/** The options {@link withTablePrefix} adds to a command. */
+/** The options {@link prefixedCommand} adds to a command. */
 export type TablePrefixOptions = Readonly<{ tablePrefix?: string; prefix?: string }>
 
-/** The table prefix given to a command built with {@link withTablePrefix}. */
+/** The table prefix given to a command built with {@link prefixedCommand}. */
 export function tablePrefixOf(options: TablePrefixOptions): string {
   return options.tablePrefix ?? options.prefix ?? ''
+}
+
+/** The projection admin API over the projection tables of the session's schema and the command's table prefix. */
+export function projectionAdmin({ connections, schema }: Session, options: TablePrefixOptions): ProjectionAdmin {
+  return createProjectionAdmin({ pool: connections.pool, schema, tablePrefix: tablePrefixOf(options) })
 }
