@@ -10,14 +10,8 @@ export {
   foldEvents,
   type StateOf,
 } from './aggregate.js'
-export { type Backoff, type BackoffDefaults, type BackoffPolicy, sleep, toBackoff } from './backoff.js'
-export {
-  type CheckpointStore,
-  compareCheckpoints,
-  LOG_START,
-  type LogCheckpoint,
-  type LogWatcher,
-} from './checkpoint.js'
+export type { BackoffPolicy } from './backoff.js'
+export { type CheckpointStore, LOG_START, type LogCheckpoint, type LogWatcher } from './checkpoint.js'
 export {
   type AnyCommandDefinition,
   type Command,
@@ -83,9 +77,9 @@ export {
 } from './event-definition.js'
 export { createEventRegistry, type DecodeResult, type EventRegistry, type EventsOf } from './event-registry.js'
 export type * from './event-store.js'
-export { type ExpectedVersion, matchesExpectedVersion, NO_STREAM_VERSION } from './expected-version.js'
+export { type ExpectedVersion, NO_STREAM_VERSION } from './expected-version.js'
 export type { IdempotencyRecord, IdempotencyStore } from './idempotency-store.js'
-export { canonicalJson, deterministicId, fingerprint } from './ids.js'
+export { deterministicId, fingerprint } from './ids.js'
 export {
   type AggregateStores,
   type AsOf,
@@ -93,8 +87,7 @@ export {
   type LoadedAggregate,
   loadAggregate,
 } from './load-aggregate.js'
-export { type Logger, type PartialLogger, silentLogger, toLogger, withLogFields } from './logger.js'
-export { integerOption } from './options.js'
+export { type Logger, type PartialLogger, silentLogger } from './logger.js'
 export type { EventPublisher, OutboundMessage, OutboxMessage, PublishableEvent } from './publisher.js'
 export {
   parseSchema,
@@ -106,10 +99,4 @@ export {
 } from './schema.js'
 export { everyNEvents, type SnapshotContext, type SnapshotPolicy } from './snapshot-policy.js'
 export type { Snapshot, SnapshotQuery, SnapshotStore } from './snapshot-store.js'
-export { createWaiter, type Waiter } from './waiter.js'
-export {
-  createWorkerLifecycle,
-  type Worker,
-  type WorkerLifecycle,
-  type WorkerLifecycleHooks,
-} from './worker-lifecycle.js'
+export type { Worker } from './worker-lifecycle.js'

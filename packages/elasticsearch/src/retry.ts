@@ -1,4 +1,4 @@
-import { type Backoff, sleep, toBackoff } from '@annals/core'
+import { type Backoff, sleep, toBackoff } from '@annals/core/runtime'
 import { errors } from '@elastic/elasticsearch'
 import { ElasticsearchRequestFailedError } from './errors.js'
 

@@ -1,11 +1,5 @@
-import {
-  createWaiter,
-  createWorkerLifecycle,
-  type Logger,
-  type OutboundMessage,
-  silentLogger,
-  type Worker,
-} from '@annals/core'
+import { type Logger, type OutboundMessage, silentLogger, type Worker } from '@annals/core'
+import { createWaiter, createWorkerLifecycle } from '@annals/core/runtime'
 import type { Redis } from 'ioredis'
 import { MalformedMessageError, OutboxAlreadyStartedError } from './errors.js'
 import { StreamFields, streamKey } from './redis-streams-publisher.js'

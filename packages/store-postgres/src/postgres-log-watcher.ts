@@ -1,4 +1,5 @@
-import { type LogWatcher, type PartialLogger, toBackoff, toLogger } from '@annals/core'
+import type { LogWatcher, PartialLogger } from '@annals/core'
+import { toBackoff, toLogger } from '@annals/core/runtime'
 import pg from 'pg'
 import { PgInvalidOptionError } from './errors.js'
 import type { PgliteLike } from './sql/executor.js'

@@ -1,4 +1,5 @@
-import { type RecordedEvent, sleep } from '@annals/core'
+import type { RecordedEvent } from '@annals/core'
+import { sleep } from '@annals/core/runtime'
 import type { SinkBatch, SinkCommitResult, SinkRejection } from '@annals/projections'
 import { createBatchWriter, type ElasticsearchWriter, type PendingWrite, type StoredDocument } from '../batch-writer.js'
 import { DocumentRejectedError, ElasticsearchRequestFailedError } from '../errors.js'

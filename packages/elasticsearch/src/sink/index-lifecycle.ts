@@ -1,4 +1,4 @@
-import { sleep } from '@annals/core'
+import { sleep } from '@annals/core/runtime'
 import type { estypes } from '@elastic/elasticsearch'
 import { type ElasticsearchRequestFailedError, IndexSetupError, InvalidElasticsearchOptionError } from '../errors.js'
 import { generationOf, KIND_FIELD } from '../names.js'

@@ -1,4 +1,5 @@
-import { integerOption, type RecordedEvent } from '@annals/core'
+import type { RecordedEvent } from '@annals/core'
+import { integerOption } from '@annals/core/runtime'
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { type Logger, pino } from 'pino'
 import type { VersionSource } from '../batch-writer.js'

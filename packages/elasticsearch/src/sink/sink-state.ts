@@ -1,4 +1,5 @@
-import { compareCheckpoints, type LogCheckpoint } from '@annals/core'
+import type { LogCheckpoint } from '@annals/core'
+import { compareCheckpoints } from '@annals/core/runtime'
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { ElasticsearchRequestFailedError } from '../errors.js'
 import { CHECKPOINT_ID, KIND_FIELD, META_FIELD } from '../names.js'

@@ -1,4 +1,5 @@
-import { createWaiter, createWorkerLifecycle, silentLogger, toBackoff, type Worker } from '@annals/core'
+import { silentLogger, type Worker } from '@annals/core'
+import { createWaiter, createWorkerLifecycle, toBackoff } from '@annals/core/runtime'
 import { outboxTables } from '@annals/store-postgres/outbox'
 import { withTransaction } from '@annals/store-postgres/sql'
 import type { PoolClient } from 'pg'

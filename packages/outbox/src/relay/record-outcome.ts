@@ -1,4 +1,4 @@
-import type { Backoff } from '@annals/core'
+import type { Backoff } from '@annals/core/runtime'
 import type { PoolClient } from 'pg'
 import type { RelayedMessage, RelayTables } from './claim-batch.js'
 import type { PublishFailure } from './publish-batch.js'

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import {
-  type Backoff,
   type BackoffPolicy,
   CoreErrorCodes,
   type EventPublisher,
   isAnnalsError,
   type Logger,
   type LogWatcher,
-  toBackoff,
 } from '@annals/core'
+import { type Backoff, toBackoff } from '@annals/core/runtime'
 import type { TableLocation } from '@annals/store-postgres/sql'
 import type { Pool } from 'pg'
 import { OutboxInvalidOptionError } from '../errors.js'

@@ -1,4 +1,5 @@
-import { compareCheckpoints, LOG_START, type LogCheckpoint, type RecordedEvent, sleep } from '@annals/core'
+import { LOG_START, type LogCheckpoint, type RecordedEvent } from '@annals/core'
+import { compareCheckpoints, sleep } from '@annals/core/runtime'
 import { type HandlerFailedError, isHandlerFailedError } from '../errors.js'
 import { type CommitContext, commitBatch, parkEvents } from './commit-batch.js'
 import { checkpointOf, type ProjectionWorker, Stopping, type Track } from './projection-worker.js'

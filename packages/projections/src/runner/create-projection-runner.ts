@@ -1,4 +1,5 @@
-import { createWorkerLifecycle, LOG_START, type Worker } from '@annals/core'
+import { LOG_START, type Worker } from '@annals/core'
+import { createWorkerLifecycle } from '@annals/core/runtime'
 import { Registry as MetricsRegistry } from 'prom-client'
 import { createDeadLetterStore } from '../dead-letters.js'
 import { ProjectionAlreadyStartedError, ProjectionTimeoutError } from '../errors.js'

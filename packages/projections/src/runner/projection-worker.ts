@@ -1,5 +1,5 @@
 import type { LogCheckpoint, RecordedEvent } from '@annals/core'
-import { createWaiter, type Waiter } from '@annals/core'
+import { createWaiter, type Waiter } from '@annals/core/runtime'
 import { LeaseLostError } from '../errors.js'
 import type { Lease } from '../lease.js'
 import type { ProjectionTables } from '../names.js'

@@ -1,17 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import {
-  type Backoff,
-  type BackoffDefaults,
-  type EventStore,
-  integerOption,
-  type LogCheckpoint,
-  type Logger,
-  type LogWatcher,
-  type RecordedEvent,
-  toBackoff,
-  withLogFields,
-} from '@annals/core'
+import type { EventStore, LogCheckpoint, Logger, LogWatcher, RecordedEvent } from '@annals/core'
+import { type Backoff, type BackoffDefaults, integerOption, toBackoff, withLogFields } from '@annals/core/runtime'
 import type { Pool } from 'pg'
 import { pino } from 'pino'
 import type { Registry } from 'prom-client'

@@ -2,19 +2,16 @@ import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import {
   type BackoffPolicy,
-  createWorkerLifecycle,
   type EventStore,
   type IdempotencyStore,
-  integerOption,
   type Logger,
   type LogWatcher,
   type RetryPolicy,
   type SnapshotStore,
   silentLogger,
-  toBackoff,
   type Worker,
-  withLogFields,
 } from '@annals/core'
+import { createWorkerLifecycle, integerOption, toBackoff, withLogFields } from '@annals/core/runtime'
 import {
   type AnyProjection,
   createProjectionRunner,
