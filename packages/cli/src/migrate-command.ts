@@ -4,7 +4,14 @@ import { migrateSagas } from '@annals/sagas/postgres'
 import { validateSchemaName, validateTablePrefix } from '@annals/store-postgres/sql'
 import type { Command } from 'commander'
 import { toJson } from './output.js'
-import { type CliIo, openStore, prefixedCommand, tablePrefixOf, type WithSession } from './session.js'
+import {
+  type CliIo,
+  openStore,
+  prefixedCommand,
+  type TablePrefixOptions,
+  tablePrefixOf,
+  type WithSession,
+} from './session.js'
 
 /** The migrations `annals migrate` applied, per package; `store` is null when the config's store migrated itself. */
 export type MigrateReport = Readonly<{
@@ -34,7 +41,7 @@ export function addMigrateCommand(program: Command, io: CliIo, withSession: With
     'tables of every package',
   )
     .option('--json', 'print JSON')
-    .action(async (o: { tablePrefix?: string; prefix?: string; json?: boolean }) => {
+    .action(async (o: TablePrefixOptions & { json?: boolean }) => {
       await withSession(async ({ config, connections, schema }) => {
         const tablePrefix = tablePrefixOf(o)
         // Checked before anything is created: each package checks too, but only once its turn comes.

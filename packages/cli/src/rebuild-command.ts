@@ -50,6 +50,8 @@ async function countHandled(
   }
 }
 
+type RebuildOptions = TablePrefixOptions & Readonly<{ all?: boolean; timeout: string; progress: boolean }>
+
 /** Adds `rebuild [name] | --all` to the `projections` command. */
 export function addRebuildCommand(projections: Command, io: CliIo, withSession: WithSession): void {
   prefixedCommand(
@@ -62,100 +64,95 @@ export function addRebuildCommand(projections: Command, io: CliIo, withSession: 
     .option('--all', 'rebuild every projection of the config')
     .option('--timeout <seconds>', 'give up after this long', '3600')
     .option('--no-progress', 'no progress bar')
-    .action(
-      async (
-        name: string | undefined,
-        o: TablePrefixOptions & { all?: boolean; timeout: string; progress: boolean },
-      ) => {
-        await withSession(async ({ config, connections, schema }) => {
-          const chosen = pick(config, name, o.all)
-          const pool = connections.pool
-          const tablePrefix = tablePrefixOf(o)
-          await migrateProjections({ pool, schema, tablePrefix })
-          const admin = createProjectionAdmin({ pool, schema, tablePrefix })
-          const before = new Map((await admin.status(chosen)).map((s) => [s.name, s]))
-          for (const p of chosen) if (before.get(p.name)?.liveGeneration != null) await admin.requestRebuild(p.name)
-          // Projections no worker owns are rebuilt here, by a runner of our own that holds their leases.
-          const unowned = chosen.filter((p) => !before.get(p.name)?.owner)
-          let adapter: StoreAdapter | null = null
-          let runner: ProjectionRunner | null = null
-          if (unowned.length > 0) {
-            adapter = await openStore(pool, schema, config, tablePrefix)
-            runner = createProjectionRunner({
-              pool,
-              schema,
-              tablePrefix,
-              store: adapter.store,
-              ...(adapter.watcher ? { watcher: adapter.watcher } : {}),
-              projections: unowned,
-              countPending: createPostgresPendingCounter({ pool, schema, tablePrefix }),
-              logger: pino({ level: io.env.ANNALS_LOG_LEVEL ?? 'warn' }, pino.destination(2)),
-              controlIntervalMs: 250,
-            })
-            await runner.start()
-          }
-          const totals = new Map<string, number | null>()
-          for (const p of chosen) totals.set(p.name, await countHandled(pool, { schema, tablePrefix }, p.handles))
-          const bars = new cliProgress.MultiBar(
-            {
-              format: '{name} [{bar}] {percentage}% | {value}/{total} events | {rate} ev/s | ETA {eta_formatted}',
-              stream: { write: (s: string) => io.stderr(s) } as unknown as NodeJS.WritableStream,
-              noTTYOutput: !io.isTTY,
-              notTTYSchedule: 1000,
-              hideCursor: io.isTTY ?? false,
-              etaBuffer: 20,
-            },
-            cliProgress.Presets.shades_classic,
-          )
-          const bar = new Map(
-            chosen.map((p) => [
-              p.name,
-              o.progress ? bars.create(totals.get(p.name) ?? 1, 0, { name: p.name, rate: '0' }) : null,
-            ]),
-          )
-          const started = Date.now()
-          const deadline = started + Number(o.timeout) * 1000
-          const done = new Set<string>()
-          try {
-            while (done.size < chosen.length) {
-              if (Date.now() > deadline) throw new UsageError(`rebuild did not finish within ${o.timeout}s`)
-              const local = new Map((runner?.status() ?? []).map((s) => [s.name, s]))
-              const shared = new Map((await admin.status(chosen)).map((s) => [s.name, s]))
-              for (const p of chosen) {
-                if (done.has(p.name)) continue
-                const s = shared.get(p.name)
-                const l = local.get(p.name)
-                const previous = before.get(p.name)?.liveGeneration ?? null
-                const switched =
-                  s?.building === null &&
-                  s.liveGeneration !== null &&
-                  (previous === null ? (l ? l.state === 'live' : s.state === 'live') : s.liveGeneration > previous)
-                const eventsDone =
-                  l?.building?.eventsDone ?? s?.building?.eventsDone ?? (switched ? totals.get(p.name) : 0) ?? 0
-                const elapsed = (Date.now() - started) / 1000
-                const total = Math.max(totals.get(p.name) ?? 0, eventsDone, 1)
-                const b = bar.get(p.name)
-                if (b) {
-                  b.setTotal(total)
-                  b.update(switched ? total : eventsDone, {
-                    name: p.name,
-                    rate: (eventsDone / Math.max(elapsed, 0.001)).toFixed(0),
-                  })
-                }
-                if (switched) done.add(p.name)
+    .action(async (name: string | undefined, o: RebuildOptions) => {
+      await withSession(async ({ config, connections, schema }) => {
+        const chosen = pick(config, name, o.all)
+        const pool = connections.pool
+        const tablePrefix = tablePrefixOf(o)
+        await migrateProjections({ pool, schema, tablePrefix })
+        const admin = createProjectionAdmin({ pool, schema, tablePrefix })
+        const before = new Map((await admin.status(chosen)).map((s) => [s.name, s]))
+        for (const p of chosen) if (before.get(p.name)?.liveGeneration != null) await admin.requestRebuild(p.name)
+        // Projections no worker owns are rebuilt here, by a runner of our own that holds their leases.
+        const unowned = chosen.filter((p) => !before.get(p.name)?.owner)
+        let adapter: StoreAdapter | null = null
+        let runner: ProjectionRunner | null = null
+        if (unowned.length > 0) {
+          adapter = await openStore(pool, schema, config, tablePrefix)
+          runner = createProjectionRunner({
+            pool,
+            schema,
+            tablePrefix,
+            store: adapter.store,
+            ...(adapter.watcher ? { watcher: adapter.watcher } : {}),
+            projections: unowned,
+            countPending: createPostgresPendingCounter({ pool, schema, tablePrefix }),
+            logger: pino({ level: io.env.ANNALS_LOG_LEVEL ?? 'warn' }, pino.destination(2)),
+            controlIntervalMs: 250,
+          })
+          await runner.start()
+        }
+        const totals = new Map<string, number | null>()
+        for (const p of chosen) totals.set(p.name, await countHandled(pool, { schema, tablePrefix }, p.handles))
+        const bars = new cliProgress.MultiBar(
+          {
+            format: '{name} [{bar}] {percentage}% | {value}/{total} events | {rate} ev/s | ETA {eta_formatted}',
+            stream: { write: (s: string) => io.stderr(s) } as unknown as NodeJS.WritableStream,
+            noTTYOutput: !io.isTTY,
+            notTTYSchedule: 1000,
+            hideCursor: io.isTTY ?? false,
+            etaBuffer: 20,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+        const bar = new Map(
+          chosen.map((p) => [
+            p.name,
+            o.progress ? bars.create(totals.get(p.name) ?? 1, 0, { name: p.name, rate: '0' }) : null,
+          ]),
+        )
+        const started = Date.now()
+        const deadline = started + Number(o.timeout) * 1000
+        const done = new Set<string>()
+        try {
+          while (done.size < chosen.length) {
+            if (Date.now() > deadline) throw new UsageError(`rebuild did not finish within ${o.timeout}s`)
+            const local = new Map((runner?.status() ?? []).map((s) => [s.name, s]))
+            const shared = new Map((await admin.status(chosen)).map((s) => [s.name, s]))
+            for (const p of chosen) {
+              if (done.has(p.name)) continue
+              const s = shared.get(p.name)
+              const l = local.get(p.name)
+              const previous = before.get(p.name)?.liveGeneration ?? null
+              const switched =
+                s?.building === null &&
+                s.liveGeneration !== null &&
+                (previous === null ? (l ? l.state === 'live' : s.state === 'live') : s.liveGeneration > previous)
+              const eventsDone =
+                l?.building?.eventsDone ?? s?.building?.eventsDone ?? (switched ? totals.get(p.name) : 0) ?? 0
+              const elapsed = (Date.now() - started) / 1000
+              const total = Math.max(totals.get(p.name) ?? 0, eventsDone, 1)
+              const b = bar.get(p.name)
+              if (b) {
+                b.setTotal(total)
+                b.update(switched ? total : eventsDone, {
+                  name: p.name,
+                  rate: (eventsDone / Math.max(elapsed, 0.001)).toFixed(0),
+                })
               }
-              if (done.size < chosen.length) await new Promise((resolve) => setTimeout(resolve, 200))
+              if (switched) done.add(p.name)
             }
-          } finally {
-            bars.stop()
-            await runner?.stop()
-            await adapter?.close()
+            if (done.size < chosen.length) await new Promise((resolve) => setTimeout(resolve, 200))
           }
-          const after = await admin.status(chosen)
-          for (const s of after) {
-            io.stdout(`${s.name}: generation ${s.liveGeneration ?? '-'} live (version ${s.liveVersion ?? '-'})\n`)
-          }
-        })
-      },
-    )
+        } finally {
+          bars.stop()
+          await runner?.stop()
+          await adapter?.close()
+        }
+        const after = await admin.status(chosen)
+        for (const s of after) {
+          io.stdout(`${s.name}: generation ${s.liveGeneration ?? '-'} live (version ${s.liveVersion ?? '-'})\n`)
+        }
+      })
+    })
 }

@@ -73,7 +73,7 @@ function cp(value: { transactionId: string; position: string } | null | undefine
 export async function getProjectionStatus(
   options: ProjectionAdminOptions & Readonly<{ projections?: readonly AnyProjection[] }>,
 ): Promise<readonly ProjectionStatus[]> {
-  const tables = projectionTables({ schema: options.schema, tablePrefix: options.tablePrefix })
+  const tables = projectionTables(options)
   const [rows, leases, parked] = await Promise.all([
     createRegistry(options.pool, tables).list(),
     createLeaseStore(options.pool, tables).list(),
@@ -155,7 +155,7 @@ export interface ProjectionAdmin {
 
 /** Creates the admin API over the projection tables. */
 export function createProjectionAdmin(options: ProjectionAdminOptions): ProjectionAdmin {
-  const tables = projectionTables({ schema: options.schema, tablePrefix: options.tablePrefix })
+  const tables = projectionTables(options)
   const deadLetters = createDeadLetterStore(options.pool, tables)
   const registry = createRegistry(options.pool, tables)
   return {

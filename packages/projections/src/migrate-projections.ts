@@ -89,11 +89,11 @@ function projectionMigrations(t: ProjectionTables): readonly SqlMigration[] {
 /**
  * Creates or upgrades the projection tables (registry, leases, dead letters, checkpoints) in `schema`
  * (default `annals`), their names prefixed with `tablePrefix` (default none). Idempotent and safe
- * from several processes at once: the store's migrator serialises them with an advisory lock. A database migrated by release 0.1 (kysely's `Migrator`)
- * keeps its ledger and is not migrated again.
+ * from several processes at once: the store's migrator serialises them with an advisory lock. A
+ * database migrated by release 0.1 (kysely's `Migrator`) keeps its ledger and is not migrated again.
  */
 export async function migrateProjections(options: MigrateProjectionsOptions): Promise<MigrateProjectionsResult> {
-  const tables = projectionTables({ schema: options.schema, tablePrefix: options.tablePrefix })
+  const tables = projectionTables(options)
   const applied = await runMigrations(toExecutor({ pool: options.pool }), {
     schema: tables.schema,
     ledger: tables.ledger,

@@ -41,9 +41,7 @@ export const DEFAULT_SCHEMA = 'annals'
  */
 export function projectionTables(location: TableLocation | string = {}): ProjectionTables {
   const names = tableNames(
-    typeof location === 'string'
-      ? { schema: location }
-      : { schema: location.schema ?? DEFAULT_SCHEMA, tablePrefix: location.tablePrefix ?? '' },
+    typeof location === 'string' ? { schema: location } : { schema: DEFAULT_SCHEMA, ...location },
     PROJECTION_TABLES,
   )
   return { ...names, ledger: names.raw('annals_projections_migrations') }

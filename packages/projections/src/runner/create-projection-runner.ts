@@ -43,7 +43,7 @@ export interface ProjectionRunner extends Worker {
  */
 export function createProjectionRunner(options: ProjectionRunnerOptions): ProjectionRunner {
   const { pool, store, watcher } = options
-  const tables = projectionTables({ schema: options.schema, tablePrefix: options.tablePrefix })
+  const tables = projectionTables(options)
   const byName = indexProjections(options.projections)
   const settings = resolveRunnerSettings(options)
   const { workerId, log } = settings

@@ -9,14 +9,12 @@ export type SagaTables = TableNames<'instances' | 'migrations'>
 /**
  * Validates the location with the toolkit's one identifier rule (so a schema or table prefix the store
  * accepts, sagas accept: `Bank`, 63 bytes; otherwise `PgInvalidIdentifierError`) and qualifies the saga
- * tables in it. A string is the schema.
+ * tables in it.
  * @internal
  */
-export function sagaTables(location: TableLocation | string = {}): SagaTables {
+export function sagaTables(location: TableLocation = {}): SagaTables {
   return tableNames(
-    typeof location === 'string'
-      ? { schema: location }
-      : { schema: location.schema ?? DEFAULT_SAGA_SCHEMA, tablePrefix: location.tablePrefix ?? '' },
+    { schema: location.schema ?? DEFAULT_SAGA_SCHEMA, tablePrefix: location.tablePrefix },
     { instances: 'saga_instances', migrations: 'saga_migrations' },
   )
 }
