@@ -10,6 +10,7 @@ export {
   PgUnexpectedResultError,
 } from './errors.js'
 export type { AppendLimits } from './event-store/append-input.js'
+export type { GroupCommitOptions } from './event-store/group-commit.js'
 export type { CountEventsOptions } from './event-store/log-reads.js'
 export type { OutboxOptions } from './event-store/outbox-rows.js'
 export {

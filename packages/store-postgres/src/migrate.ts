@@ -1,5 +1,5 @@
 import { PgMigrationError } from './errors.js'
-import { appendFunction, dropOldAppendFunction } from './event-store/append-function.js'
+import { appendFunction, dropOldAppendFunctions } from './event-store/append-function.js'
 import { storeMigrations } from './migrations.js'
 import { type StoreConnection, toExecutor } from './sql/executor.js'
 import { runMigrations } from './sql/migrator.js'
@@ -24,7 +24,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
     migrations: storeMigrations(names),
     // The function is code, not data: always install the current version (a database migrated by an
     // older release gets the newer append).
-    always: [{ name: 'append function', statements: [dropOldAppendFunction(names), appendFunction(names)] }],
+    always: [{ name: 'append function', statements: [...dropOldAppendFunctions(names), appendFunction(names)] }],
     onError: (migration, error) => new PgMigrationError(migration, (error as Error).message, { cause: error }),
   })
   return { schema: names.schema, tablePrefix: names.tablePrefix, applied }

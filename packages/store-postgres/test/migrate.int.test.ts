@@ -37,15 +37,19 @@ describe('migrate', () => {
 
   it('applies nothing again on a database migrated by release 0.1, whose ledger it keeps', async () => {
     expect(await legacyMigrate(db.pool, 'mig_old', 'o_')).toEqual(['0001-init', '0002-idempotency-claims'])
-    // Release 0.1's append function had one argument fewer; migrate replaces it instead of adding an overload.
+    // Release 0.1's append function had two arguments fewer, 0.2's one (no p_partial); migrate replaces
+    // them instead of adding an overload.
     await db.pool.query(`CREATE FUNCTION mig_old.o_append_events(text[], bigint[], integer[], boolean[], uuid[], text[],
       integer[], text[], text[], timestamptz[], integer[], uuid[], text[], text[], text[], text[], text[])
+      RETURNS void LANGUAGE sql AS ''`)
+    await db.pool.query(`CREATE FUNCTION mig_old.o_append_events(text[], bigint[], integer[], boolean[], uuid[], text[],
+      integer[], text[], text[], timestamptz[], integer[], uuid[], text[], text[], text[], text[], text[], boolean[])
       RETURNS void LANGUAGE sql AS ''`)
     expect((await migrate({ pool: db.pool, schema: 'mig_old', tablePrefix: 'o_' })).applied).toEqual([])
     const functions = await db.pool.query(
       `SELECT pronargs FROM pg_proc WHERE proname = 'o_append_events' AND pronamespace = 'mig_old'::regnamespace`,
     )
-    expect(functions.rows).toEqual([{ pronargs: 18 }])
+    expect(functions.rows).toEqual([{ pronargs: 19 }])
     const { rows } = await db.pool.query('SELECT name FROM mig_old.o_annals_migrations ORDER BY name')
     expect(rows).toEqual([{ name: '0001-init' }, { name: '0002-idempotency-claims' }])
     const store = createPostgresEventStore({ pool: db.pool, schema: 'mig_old', tablePrefix: 'o_' })

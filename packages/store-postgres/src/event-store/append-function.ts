@@ -2,7 +2,9 @@ import type { StoreTables } from '../store-tables.js'
 
 // The append: one statement, one round trip. It locks every stream row in stream-id order (no deadlocks
 // between multi-stream appends), checks versions and idempotent re-sends, inserts events and outbox rows
-// from arrays, and writes no NOTIFY: the store wakes readers after the commit (see wake-readers.ts).
+// from arrays, and writes no NOTIFY: the store wakes readers after the commit (see append-runner.ts).
+// With p_partial (group commit: appends of unrelated callers sharing one transaction) a version conflict
+// is a row (o_conflict) instead of an exception, so one caller's stale version never fails the others.
 // Its own failures carry SQLSTATEs of a class Postgres does not use (AN001 version conflict, AN002
 // re-used event id, AN003 time going backwards), so map-pg-error.ts never mistakes a foreign
 // RAISE (P0001) for them.
@@ -13,9 +15,9 @@ export function appendFunction(n: StoreTables): string {
   p_ids uuid[], p_types text[], p_schema_versions integer[], p_data text[], p_metadata text[],
   p_recorded_at timestamptz[],
   p_ob_event integer[], p_ob_ids uuid[], p_ob_topics text[], p_ob_keys text[], p_ob_types text[],
-  p_ob_payloads text[], p_ob_headers text[], p_ob_envelope boolean[]
+  p_ob_payloads text[], p_ob_headers text[], p_ob_envelope boolean[], p_partial boolean
 ) RETURNS TABLE (o_stream_index integer, o_duplicate boolean, o_next_version text, o_transaction_id text,
-  o_recorded_ms text, o_positions text)
+  o_recorded_ms text, o_positions text, o_conflict boolean)
 LANGUAGE plpgsql AS $annals_append$
 DECLARE
   v_n integer := coalesce(array_length(p_streams, 1), 0);
@@ -39,6 +41,7 @@ DECLARE
   v_bad uuid;
   v_fast boolean;
   v_seen boolean;
+  v_conflicted text[] := '{}';
 BEGIN
   IF v_n > 1 THEN
     -- Several streams: lock them all up front in stream-id order, so that appends naming the same
@@ -56,6 +59,16 @@ BEGIN
     v_seen := false;
     IF p_check_ids[v_i] THEN
       v_seen := EXISTS (SELECT 1 FROM ${n.events} e WHERE e.event_id = ANY (p_ids[v_lo:v_hi]));
+    END IF;
+    IF v_n = 1 AND NOT v_seen AND v_expected <> -1 AND p_recorded_at[v_lo] IS NULL THEN
+      -- Fail fast on a hot stream: the committed version (this statement's own snapshot, no lock) already
+      -- proves a stale expected version wrong, without queueing on the row lock behind the writer that
+      -- made it stale. Versions only grow, so the conflict holds at this statement's snapshot.
+      SELECT s.version INTO v_version FROM ${n.streams} s WHERE s.stream_id = p_streams[v_i];
+      v_version := coalesce(v_version, 0);
+      IF (v_expected >= 0 AND v_version <> v_expected) OR (v_expected = -2 AND v_version = 0) THEN
+        RAISE EXCEPTION USING ERRCODE = 'AN001', MESSAGE = 'ANNALS_CONCURRENCY', DETAIL = v_i || '|' || v_version;
+      END IF;
     END IF;
     IF v_n = 1 AND p_counts[v_i] > 0 AND NOT v_seen THEN
       -- The common case in one statement: lock the stream row, check the version, move it. Anything
@@ -116,7 +129,7 @@ BEGIN
         v_allt := v_allt || array_fill(NULL::timestamptz, ARRAY[p_counts[v_i]]);
         v_alls := v_alls || array_fill(NULL::text, ARRAY[p_counts[v_i]]);
         o_stream_index := v_i; o_duplicate := true; o_next_version := v_version::text;
-        o_transaction_id := NULL; o_recorded_ms := NULL; o_positions := NULL;
+        o_transaction_id := NULL; o_recorded_ms := NULL; o_positions := NULL; o_conflict := false;
         RETURN NEXT;
         v_lo := v_hi + 1;
         CONTINUE;
@@ -124,12 +137,24 @@ BEGIN
     END IF;
 
     IF (v_expected >= 0 AND v_version <> v_expected) OR (v_expected = -2 AND v_version = 0) THEN
+      IF p_partial THEN
+        v_all := v_all || array_fill(NULL::bigint, ARRAY[p_counts[v_i]]);
+        v_allv := v_allv || array_fill(NULL::bigint, ARRAY[p_counts[v_i]]);
+        v_allt := v_allt || array_fill(NULL::timestamptz, ARRAY[p_counts[v_i]]);
+        v_alls := v_alls || array_fill(NULL::text, ARRAY[p_counts[v_i]]);
+        v_conflicted := v_conflicted || p_streams[v_i];
+        o_stream_index := v_i; o_duplicate := false; o_next_version := v_version::text;
+        o_transaction_id := NULL; o_recorded_ms := NULL; o_positions := NULL; o_conflict := true;
+        RETURN NEXT;
+        v_lo := v_hi + 1;
+        CONTINUE;
+      END IF;
       RAISE EXCEPTION USING ERRCODE = 'AN001', MESSAGE = 'ANNALS_CONCURRENCY', DETAIL = v_i || '|' || v_version;
     END IF;
 
     IF p_counts[v_i] = 0 THEN
       o_stream_index := v_i; o_duplicate := false; o_next_version := v_version::text;
-      o_transaction_id := NULL; o_recorded_ms := NULL; o_positions := '';
+      o_transaction_id := NULL; o_recorded_ms := NULL; o_positions := ''; o_conflict := false;
       RETURN NEXT;
       CONTINUE;
     END IF;
@@ -170,7 +195,7 @@ BEGIN
     o_stream_index := v_i; o_duplicate := false; o_next_version := (v_version + p_counts[v_i])::text;
     o_transaction_id := pg_current_xact_id()::text;
     o_recorded_ms := floor(extract(epoch FROM v_time) * 1000)::bigint::text;
-    o_positions := array_to_string(v_pos, ',');
+    o_positions := array_to_string(v_pos, ','); o_conflict := false;
     RETURN NEXT;
     v_lo := v_hi + 1;
   END LOOP;
@@ -210,15 +235,24 @@ BEGIN
     ORDER BY h.k;
   END IF;
 
+  IF cardinality(v_conflicted) > 0 THEN
+    -- A conflicting append to a stream that did not exist leaves no empty stream row behind.
+    DELETE FROM ${n.streams} s WHERE s.stream_id = ANY (v_conflicted) AND s.version = 0;
+  END IF;
 END
 $annals_append$`
 }
 
 /**
- * @internal Drops the append function of release 0.1 (no `p_ob_envelope`): a new argument list is a
- * new function to Postgres, and the old one must not linger beside it.
+ * @internal Drops the append functions of earlier releases (0.1: no `p_ob_envelope`; 0.2: no
+ * `p_partial`): a new argument list is a new function to Postgres, and an old one must not linger
+ * beside it.
  */
-export function dropOldAppendFunction(n: StoreTables): string {
-  return `DROP FUNCTION IF EXISTS ${n.appendFunction}(text[], bigint[], integer[], boolean[], uuid[], text[], integer[],
-    text[], text[], timestamptz[], integer[], uuid[], text[], text[], text[], text[], text[])`
+export function dropOldAppendFunctions(n: StoreTables): string[] {
+  const common = `text[], bigint[], integer[], boolean[], uuid[], text[], integer[], text[], text[], timestamptz[],
+    integer[], uuid[], text[], text[], text[], text[], text[]`
+  return [
+    `DROP FUNCTION IF EXISTS ${n.appendFunction}(${common})`,
+    `DROP FUNCTION IF EXISTS ${n.appendFunction}(${common}, boolean[])`,
+  ]
 }

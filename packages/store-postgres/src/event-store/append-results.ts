@@ -7,11 +7,6 @@ function isDuplicate(row: AppendRow): boolean {
   return row.o_duplicate === true || row.o_duplicate === 't'
 }
 
-/** @internal Whether the append wrote any event (and readers should be woken). */
-export function wroteEvents(rows: readonly AppendRow[], prepared: readonly PreparedAppend[]): boolean {
-  return rows.some((row, index) => !isDuplicate(row) && (prepared[index]?.events.length ?? 0) > 0)
-}
-
 /** @internal Turns the append's rows into results: the recorded events come from the input plus the positions. */
 export function toAppendResults(rows: readonly AppendRow[], prepared: readonly PreparedAppend[]): AppendResult[] {
   if (rows.length !== prepared.length) {
@@ -19,7 +14,7 @@ export function toAppendResults(rows: readonly AppendRow[], prepared: readonly P
   }
   return rows.map((row, index) => {
     const p = prepared[index] as PreparedAppend
-    const next = BigInt(row.o_next_version)
+    const next = BigInt(row.o_next_version ?? 0)
     if (isDuplicate(row)) return { streamId: p.streamId, nextExpectedVersion: next, events: [], duplicate: true }
     if (p.events.length === 0) return { streamId: p.streamId, nextExpectedVersion: next, events: [], duplicate: false }
     const positions = (row.o_positions ?? '').split(',')

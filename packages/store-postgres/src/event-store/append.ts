@@ -1,15 +1,47 @@
-import type { AppendResult, ImportedEvent, StreamAppend } from '@annals/core'
+import { type AppendResult, ConcurrencyError, type ImportedEvent, type StreamAppend } from '@annals/core'
+import { PgUnexpectedResultError } from '../errors.js'
 import { type AppendContext, mapPgError } from '../map-pg-error.js'
 import type { SqlExecutor } from '../sql/executor.js'
 import type { StoreTables } from '../store-tables.js'
 import { type PreparedAppend, prepareAppends, type ResolvedLimits } from './append-input.js'
-import { toAppendResults, wroteEvents } from './append-results.js'
+import { toAppendResults } from './append-results.js'
+import { createAppendRunner, type SqlValue } from './append-runner.js'
 import { type AppendRow, appendStatements } from './append-sql.js'
-import { NO_OUTBOX_ROWS, type OutboxOptions, type OutboxRows, outboxRows } from './outbox-rows.js'
-import { createWakeReaders } from './wake-readers.js'
+import { createGroupCommit, type GroupCommitSettings, type GroupMember } from './group-commit.js'
+import { concatOutboxRows, NO_OUTBOX_ROWS, type OutboxOptions, type OutboxRows, outboxRows } from './outbox-rows.js'
 
 /** @internal The store's append: validate, map outbox messages, one statement, wake readers, results. */
 export type Append = (appends: readonly StreamAppend[], imported: boolean) => Promise<AppendResult[]>
+
+type Single = Readonly<{ prepared: PreparedAppend; ob: OutboxRows }>
+
+const isTrue = (value: boolean | string | null | undefined): boolean => value === true || value === 't'
+
+function contextOf(prepared: readonly PreparedAppend[]): Omit<AppendContext, 'schema'> {
+  return {
+    streams: prepared.map((p) => p.streamId),
+    expected: prepared.map((p) => p.expected),
+    importedAt: prepared.map((p) => (p.events[0] as ImportedEvent | undefined)?.recordedAt),
+  }
+}
+
+/**
+ * The stream's version when the fast path's snapshot proves the expected version stale, else null
+ * (the append function then finds out: a lost race, a re-send, a racing creation). Versions only
+ * grow, so a committed version other than the expected one is a conflict at that snapshot, and the
+ * caller learns it without waiting behind the row lock of the writer that moved the stream.
+ */
+function provenConflict(p: PreparedAppend, row: AppendRow): bigint | null {
+  if (isTrue(row.o_seen)) return null
+  const current = row.o_current_version == null ? null : BigInt(row.o_current_version)
+  const expected = BigInt(p.expectedCode)
+  if (expected >= 0n) {
+    if (current === null) return expected === 0n ? null : 0n
+    return current === expected ? null : current
+  }
+  if (expected === -2n) return current === null || current === 0n ? 0n : null
+  return null
+}
 
 /** @internal Builds the append of one store. */
 export function createAppend(
@@ -17,11 +49,14 @@ export function createAppend(
   executor: SqlExecutor,
   limits: ResolvedLimits,
   publish: OutboxOptions['publish'] | undefined,
+  groupCommit: GroupCommitSettings | null,
 ): Append {
-  const sql = appendStatements(names, executor.kind === 'pg')
-  const wakeReaders = createWakeReaders(executor, names.channel)
+  const sql = appendStatements(names)
+  const run = createAppendRunner(executor, names.channel)
+  const fail = (error: unknown, prepared: readonly PreparedAppend[]) =>
+    mapPgError(error, { schema: names.schema, ...contextOf(prepared) })
 
-  function fastValues(only: PreparedAppend): unknown[] {
+  function fastValues(only: PreparedAppend): SqlValue[] {
     return [
       only.streamId,
       only.expectedCode,
@@ -35,7 +70,7 @@ export function createAppend(
     ]
   }
 
-  function functionValues(prepared: readonly PreparedAppend[], ob: OutboxRows): unknown[] {
+  function functionValues(prepared: readonly PreparedAppend[], ob: OutboxRows, partial: boolean): SqlValue[] {
     return [
       prepared.map((p) => p.streamId),
       prepared.map((p) => p.expectedCode),
@@ -55,32 +90,73 @@ export function createAppend(
       ob.payloads,
       ob.headers,
       ob.envelope,
+      partial,
     ]
   }
+
+  async function appendAlone(prepared: PreparedAppend[], ob: OutboxRows, imported: boolean): Promise<AppendResult[]> {
+    const only = prepared[0]
+    let rows: AppendRow[]
+    try {
+      if (prepared.length === 1 && only && !imported && only.events.length > 0 && ob.event.length === 0) {
+        const [row] = await run(sql.fast, fastValues(only))
+        if (row?.o_next_version != null) return toAppendResults([row], prepared)
+        const actual = row ? provenConflict(only, row) : null
+        if (actual !== null) throw new ConcurrencyError(only.streamId, only.expected, actual)
+      }
+      rows = await run(sql.append, functionValues(prepared, ob, false))
+    } catch (error) {
+      throw error instanceof ConcurrencyError ? error : fail(error, prepared)
+    }
+    return toAppendResults(rows, prepared)
+  }
+
+  function settle(member: GroupMember<Single, AppendResult>): Promise<void> {
+    return appendAlone([member.item.prepared], member.item.ob, false).then(
+      ([result]) => member.resolve(result as AppendResult),
+      member.reject,
+    )
+  }
+
+  // A shared transaction that fails is attributed by running its appends again, each alone: the
+  // failure (a bad event, a re-used id) then belongs to the one append that caused it, and the others
+  // commit. That is safe because a server-reported error rolled the whole transaction back. A lost
+  // connection (no SQLSTATE) is not retried: the commit may have happened, for all of them or none.
+  async function commitGroup(batch: readonly GroupMember<Single, AppendResult>[]): Promise<void> {
+    const first = batch[0]
+    if (batch.length === 1 && first) return settle(first)
+    const prepared = batch.map((m) => m.item.prepared)
+    const ob = concatOutboxRows(batch.map((m) => m.item))
+    let rows: AppendRow[]
+    try {
+      rows = await run(sql.append, functionValues(prepared, ob, true))
+    } catch (error) {
+      if ((error as { code?: unknown } | null)?.code === undefined) {
+        for (const m of batch) m.reject(fail(error, [m.item.prepared]))
+        return
+      }
+      await Promise.all(batch.map(settle))
+      return
+    }
+    if (rows.length !== batch.length) {
+      throw new PgUnexpectedResultError(`The append function returned ${rows.length} rows for ${batch.length} streams`)
+    }
+    batch.forEach((m, i) => {
+      const row = rows[i] as AppendRow
+      const p = m.item.prepared
+      if (isTrue(row.o_conflict))
+        m.reject(new ConcurrencyError(p.streamId, p.expected, BigInt(row.o_next_version ?? 0)))
+      else m.resolve(toAppendResults([row], [p])[0] as AppendResult)
+    })
+  }
+
+  const grouped = groupCommit ? createGroupCommit(groupCommit, commitGroup) : null
 
   return async (appends, imported) => {
     const prepared = prepareAppends(appends, imported, limits)
     const ob = publish ? outboxRows(prepared, publish) : NO_OUTBOX_ROWS
-    let rows: AppendRow[] = []
-    try {
-      const only = prepared[0]
-      if (prepared.length === 1 && only && !imported && only.events.length > 0 && ob.event.length === 0) {
-        const fast = await executor.query<AppendRow>(sql.fast, fastValues(only), sql.fastName)
-        if (fast[0]?.o_next_version != null) rows = fast
-      }
-      if (rows.length === 0)
-        rows = await executor.query<AppendRow>(sql.append, functionValues(prepared, ob), sql.appendName)
-    } catch (error) {
-      const context: AppendContext = {
-        schema: names.schema,
-        streams: prepared.map((p) => p.streamId),
-        expected: prepared.map((p) => p.expected),
-        importedAt: prepared.map((p) => (p.events[0] as ImportedEvent | undefined)?.recordedAt),
-      }
-      throw mapPgError(error, context)
-    }
-    const results = toAppendResults(rows, prepared)
-    if (wroteEvents(rows, prepared)) wakeReaders()
-    return results
+    const only = prepared[0]
+    if (grouped && !imported && prepared.length === 1 && only) return [await grouped({ prepared: only, ob })]
+    return appendAlone(prepared, ob, imported)
   }
 }

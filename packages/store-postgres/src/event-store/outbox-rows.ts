@@ -71,3 +71,21 @@ export function outboxRows(prepared: readonly PreparedAppend[], publish: OutboxO
   }
   return rows
 }
+
+/** @internal The outbox rows of appends sharing one statement (group commit), event indexes shifted. */
+export function concatOutboxRows(parts: readonly Readonly<{ prepared: PreparedAppend; ob: OutboxRows }>[]): OutboxRows {
+  const rows = emptyRows()
+  let offset = 0
+  for (const { prepared, ob } of parts) {
+    rows.event.push(...ob.event.map((e) => e + offset))
+    rows.ids.push(...ob.ids)
+    rows.topics.push(...ob.topics)
+    rows.keys.push(...ob.keys)
+    rows.types.push(...ob.types)
+    rows.payloads.push(...ob.payloads)
+    rows.headers.push(...ob.headers)
+    rows.envelope.push(...ob.envelope)
+    offset += prepared.events.length
+  }
+  return rows
+}

@@ -13,6 +13,7 @@ import { type StoreConnection, toExecutor } from '../sql/executor.js'
 import { type StoreTables, storeTables } from '../store-tables.js'
 import { createAppend } from './append.js'
 import { type AppendLimits, resolveLimits } from './append-input.js'
+import { type GroupCommitOptions, resolveGroupCommit } from './group-commit.js'
 import { type CountEventsOptions, createLogReads } from './log-reads.js'
 import type { OutboxOptions } from './outbox-rows.js'
 
@@ -25,6 +26,12 @@ export type PostgresEventStoreOptions = StoreConnection &
     tablePrefix?: string
     limits?: AppendLimits
     outbox?: OutboxOptions
+    /**
+     * Group commit (default off): concurrent `appendToStream` calls share one transaction and one
+     * statement, each with its own expected-version check, result and error (a conflict or a bad
+     * event fails only its own append). `true` takes the defaults of {@link GroupCommitOptions}.
+     */
+    groupCommit?: boolean | GroupCommitOptions
   }>
 
 /** The Postgres event store: the {@link EventStore} port plus diagnostics of the global log. */
@@ -43,14 +50,21 @@ export interface PostgresEventStore extends EventStore {
 }
 
 /**
- * Creates the Postgres event store over a caller-owned `pg.Pool` (or PGlite, or Kysely). An append
- * is one statement (one round trip) calling the append function created by {@link migrate}.
+ * Creates the Postgres event store over a caller-owned `pg.Pool` (or PGlite, or Kysely). On a pool an
+ * append is one round trip, its commit and the readers' wake-up included; a stale expected version
+ * fails without waiting for the writer that made it stale where the committed version proves it.
  * @example const store = createPostgresEventStore({ pool, schema: 'annals' })
  */
 export function createPostgresEventStore(options: PostgresEventStoreOptions): PostgresEventStore {
   const names = storeTables(options)
   const executor = toExecutor(options)
-  const append = createAppend(names, executor, resolveLimits(options.limits), options.outbox?.publish)
+  const append = createAppend(
+    names,
+    executor,
+    resolveLimits(options.limits),
+    options.outbox?.publish,
+    resolveGroupCommit(options.groupCommit),
+  )
   const reads = createLogReads(names, executor)
 
   return {
