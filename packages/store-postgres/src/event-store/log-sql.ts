@@ -6,12 +6,23 @@ export type LogStatements = Readonly<{ readStream: string; readAll: string; read
 
 /** @internal Builds the read statements of one store. */
 export function logStatements(names: StoreTables): LogStatements {
+  // A time or position bound only filters rows; on its own the read would go on to the stream's last
+  // event. Within a stream, positions and recorded times grow with the version (the append takes
+  // both under the stream's row lock, time never before the previous event's), so the first event
+  // past the bound ends the read: found by walking the (stream_id, stream_version) index from the
+  // start, it bounds the scan to the events actually returned. The CASE keeps unbounded reads from
+  // running it (an InitPlan runs when first needed).
   const readStream = `SELECT (SELECT s.version::text FROM ${names.streams} s WHERE s.stream_id = $1) AS current_version, x.*
     FROM (SELECT 1) AS one
     LEFT JOIN LATERAL (
       SELECT ${EVENT_COLUMNS} FROM ${names.events} e
       WHERE e.stream_id = $1 AND e.stream_version >= $2::bigint
         AND ($3::bigint IS NULL OR e.stream_version <= $3::bigint)
+        AND e.stream_version < CASE WHEN $4::bigint IS NULL AND $5::timestamptz IS NULL THEN 9223372036854775807
+          ELSE coalesce((SELECT b.stream_version FROM ${names.events} b
+            WHERE b.stream_id = $1 AND b.stream_version >= $2::bigint
+              AND (b.global_position > $4::bigint OR b.recorded_at > $5::timestamptz)
+            ORDER BY b.stream_version LIMIT 1), 9223372036854775807) END
         AND ($4::bigint IS NULL OR e.global_position <= $4::bigint)
         AND ($5::timestamptz IS NULL OR e.recorded_at <= $5::timestamptz)
       ORDER BY e.stream_version
