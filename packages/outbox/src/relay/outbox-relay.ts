@@ -5,7 +5,7 @@ import { withTransaction } from '@annals/store-postgres/sql'
 import type { PoolClient } from 'pg'
 import { OutboxAlreadyStartedError } from '../errors.js'
 import { cleanupSentMessages } from '../outbox-admin.js'
-import { claimBatch } from './claim-batch.js'
+import { claimBatch, type RelayedMessage } from './claim-batch.js'
 import { publishBatch } from './publish-batch.js'
 import { markSent, recordFailures } from './record-outcome.js'
 import { type OutboxRelayOptions, resolveRelaySettings } from './relay-options.js'
@@ -24,7 +24,7 @@ export type RelayBatchResult = Readonly<{
 
 /** Moves outbox rows to the broker: claim, publish, mark sent, retry with backoff, dead-letter. */
 export interface OutboxRelay extends Worker {
-  /** Claims and publishes one batch. */
+  /** Claims and publishes one batch, and resolves once it is committed (no pipelining). */
   runOnce(): Promise<RelayBatchResult>
 }
 
@@ -36,7 +36,8 @@ const NOTHING: RelayBatchResult = { claimed: 0, published: 0, failed: 0, dead: 0
  * Ordering: only the lowest unsent row of a partition key (its head) can be claimed, with
  * `FOR UPDATE SKIP LOCKED`, and the claiming transaction stays open while the batch is published, so
  * at most one relay publishes a key at a time; rows of a key behind its head ride along in id order.
- * A dead head blocks its key; other keys keep flowing.
+ * A dead head blocks its key; other keys keep flowing. `start()`'s loop keeps up to `pipelineDepth`
+ * batches in flight, each in its own transaction; the next claim skips the keys earlier ones hold.
  * @example
  * const relay = createOutboxRelay({ pool, schema: 'app', publisher, watcher: createPostgresLogWatcher({ pool, schema: 'app' }) })
  * await relay.start()
@@ -46,8 +47,11 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const location = { schema: tables.schema, tablePrefix: tables.tablePrefix }
   const { pool, publisher, metrics } = options
   const settings = resolveRelaySettings(options)
-  const { batchSize, relayId } = settings
+  const { pipelineDepth, relayId } = settings
   const logger = options.logger ?? silentLogger
+  // Folded into the BEGIN (one round trip): a relay that hangs while holding its claim is cut off by the
+  // server, which releases its keys. The value is a validated integer, so it can be inlined.
+  const begin = `BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${settings.idleTimeoutMs}`
 
   let running: Promise<void> | undefined
   const waiter = createWaiter()
@@ -61,19 +65,43 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   )
   let unsubscribe: (() => void) | undefined
   let lastCleanup = 0
-  // Set by a wake-up that arrives while a batch runs, so that the loop does not sleep past it.
+  // Set by a wake-up that arrives while the loop is busy, so that it does not sleep past it.
   let woken = false
 
-  function runOnce(): Promise<RelayBatchResult> {
-    return withTransaction(pool, claimAndPublish)
+  async function runOnce(): Promise<RelayBatchResult> {
+    const flight = await claimFlight([])
+    return flight === null ? NOTHING : flight.done
   }
 
-  async function claimAndPublish(client: PoolClient): Promise<RelayBatchResult> {
-    await client.query(`SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, [
-      String(settings.idleTimeoutMs),
-    ])
-    const batch = await claimBatch(client, tables, settings)
-    if (batch === null) return NOTHING
+  /**
+   * Opens a batch's transaction and claims; resolves once the claim is made (`null` when it found
+   * nothing, the transaction then already closed), while `done` goes on to publish, mark and commit.
+   */
+  function claimFlight(heldKeys: readonly string[]): Promise<Flight | null> {
+    return new Promise((claimed, failedToClaim) => {
+      let isClaimed = false
+      const done = withTransaction(
+        pool,
+        async (client) => {
+          const batch = await claimBatch(client, tables, { ...settings, heldKeys })
+          isClaimed = true
+          if (batch.length === 0) {
+            claimed(null)
+            return NOTHING
+          }
+          claimed({ keys: [...new Set(batch.map((m) => m.partitionKey))], done })
+          return publishAndRecord(client, batch)
+        },
+        { begin },
+      )
+      done.catch((error: unknown) => {
+        // After the claim, the caller handles `done` itself.
+        if (!isClaimed) failedToClaim(error)
+      })
+    })
+  }
+
+  async function publishAndRecord(client: PoolClient, batch: readonly RelayedMessage[]): Promise<RelayBatchResult> {
     const started = performance.now()
     const { sent, failures } = await publishBatch(publisher, batch, settings.publishTimeoutMs)
     if (sent.length > 0 && options.afterPublish) await options.afterPublish(sent)
@@ -108,26 +136,49 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     if (deleted > 0) logger.debug({ relayId, deleted }, 'deleted published outbox rows')
   }
 
+  // Claims run one after another, so that each knows the keys the batches before it hold; publishing and
+  // marking overlap. Order per key needs nothing more: a batch holds its keys' heads until it has
+  // committed what the broker acknowledged, and every claim skips locked heads.
   async function loop(): Promise<void> {
+    const inFlight = new Map<Promise<void>, readonly string[]>()
+    const heldKeys = () => [...inFlight.values()].flat()
     let errors = 0
+    const fail = (error: unknown) => {
+      errors += 1
+      logger.error({ relayId, err: error }, 'outbox relay batch failed')
+    }
     while (!lifecycle.stopping) {
-      let full = false
+      if (inFlight.size >= pipelineDepth) {
+        await Promise.race(inFlight.keys())
+        continue
+      }
+      let flight: Flight | null = null
       try {
-        const result = await runOnce()
-        full = result.claimed >= batchSize
-        errors = 0
+        flight = await claimFlight(heldKeys())
         await cleanupIfDue()
       } catch (error) {
-        errors += 1
-        logger.error({ relayId, err: error }, 'outbox relay batch failed')
+        fail(error)
+      }
+      if (flight !== null) {
+        const tracked: Promise<void> = flight.done
+          .then(() => {
+            errors = 0
+          }, fail)
+          .finally(() => inFlight.delete(tracked))
+        inFlight.set(tracked, flight.keys)
+        continue
+      }
+      if (errors === 0 && inFlight.size > 0) {
+        // Nothing to claim while other batches run: the keys they hold come free when one commits.
+        await Promise.race(inFlight.keys())
+        continue
       }
       if (lifecycle.stopping) break
-      if (woken && errors === 0) full = true
+      const skipWait = woken && errors === 0
       woken = false
-      if (!full || errors > 0) {
-        await waiter.wait(errors > 0 ? errorDelay(errors) : settings.pollIntervalMs)
-      }
+      if (!skipWait) await waiter.wait(errors > 0 ? errorDelay(errors) : settings.pollIntervalMs)
     }
+    await Promise.all(inFlight.keys())
   }
 
   const lifecycle = createWorkerLifecycle({
@@ -157,3 +208,6 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     whenStopped: () => lifecycle.whenStopped(),
   }
 }
+
+/** A claimed batch: the keys whose heads it holds, and its publish, mark and commit. */
+type Flight = Readonly<{ keys: readonly string[]; done: Promise<RelayBatchResult> }>

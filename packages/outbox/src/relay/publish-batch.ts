@@ -22,16 +22,31 @@ export async function publishBatch(
     return { sent: [...batch], failures: [] }
   } catch (error) {
     if (isPublishFailedError(error) && error.messageIds.length > 0) {
-      // The publisher says exactly which messages it could not deliver; the rest were acknowledged.
-      const failed = new Set(error.messageIds)
-      return {
-        sent: batch.filter((m) => !failed.has(m.messageId)),
-        failures: batch.filter((m) => failed.has(m.messageId)).map((message) => ({ message, error })),
-      }
+      return partialFailure(batch, new Set(error.messageIds), error)
     }
     if (batch.length === 1) return { sent: [], failures: batch.map((message) => ({ message, error })) }
     return isolate(publisher, batch, error, timeoutMs)
   }
+}
+
+/**
+ * The publisher says exactly which messages it could not deliver; the rest were acknowledged. A key
+ * stops at its first failed message, as in {@link isolate}: the messages behind it were delivered
+ * too early, so they stay pending (untouched) and go again after it, at least once, instead of being
+ * marked sent ahead of it.
+ */
+function partialFailure(batch: readonly RelayedMessage[], failed: ReadonlySet<string>, error: unknown): PublishOutcome {
+  const sent: RelayedMessage[] = []
+  const failures: PublishFailure[] = []
+  const failedKeys = new Set<string>()
+  for (const message of batch) {
+    if (failedKeys.has(message.partitionKey)) continue
+    if (failed.has(message.messageId)) {
+      failedKeys.add(message.partitionKey)
+      failures.push({ message, error })
+    } else sent.push(message)
+  }
+  return { sent, failures }
 }
 
 /**

@@ -37,10 +37,15 @@ describe('relay settings', () => {
     )
   })
 
+  it('keeps two batches in flight by default', () => {
+    expect(resolveRelaySettings({}).pipelineDepth).toBe(2)
+  })
+
   it.each([
     ['batchSize', { batchSize: 0 }],
     ['maxAttempts', { maxAttempts: 1.5 }],
     ['publishTimeoutMs', { publishTimeoutMs: -1 }],
+    ['pipelineDepth', { pipelineDepth: 0 }],
   ] as const)('rejects a %s that is not a positive integer', (option, given) => {
     expect(() => resolveRelaySettings(given)).toThrow(
       expect.objectContaining({ code: 'ANNALS_OUTBOX_ERR_INVALID_OPTION', option }),

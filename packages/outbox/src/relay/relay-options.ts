@@ -7,7 +7,7 @@ import {
   type Logger,
   type LogWatcher,
 } from '@annals/core'
-import { type Backoff, toBackoff } from '@annals/core/runtime'
+import { type Backoff, integerOption, toBackoff } from '@annals/core/runtime'
 import type { TableLocation } from '@annals/store-postgres/sql'
 import type { Pool } from 'pg'
 import { OutboxInvalidOptionError } from '../errors.js'
@@ -21,6 +21,13 @@ export type OutboxRelayOptions = TableLocation &
     publisher: EventPublisher
     /** Messages per publish call (roughly: at least one per claimed key). Default 100. */
     batchSize?: number
+    /**
+     * Batches `start()`'s loop keeps in flight: it claims the next batch (other keys) while earlier ones
+     * are published and marked sent. Each batch holds one pooled connection until it commits, so give the
+     * pool at least this many plus one. Order per key does not depend on it. Default 2; 1 runs one batch
+     * at a time.
+     */
+    pipelineDepth?: number
     /** Attempts before a message is dead. Default 10. */
     maxAttempts?: number
     /** Delay before each retry. Default exponential from 500 ms to 60 s with half jitter. */
@@ -57,6 +64,7 @@ export type OutboxRelayOptions = TableLocation &
 /** The relay's settings with every default applied and every range checked. @internal */
 export type RelaySettings = Readonly<{
   batchSize: number
+  pipelineDepth: number
   maxAttempts: number
   backoff: Backoff
   pollIntervalMs: number
@@ -75,11 +83,12 @@ export type RelaySettings = Readonly<{
 
 /** Applies the defaults of {@link OutboxRelayOptions}; an out-of-range value is an `OutboxInvalidOptionError`. @internal */
 export function resolveRelaySettings(options: Omit<OutboxRelayOptions, 'pool' | 'publisher'>): RelaySettings {
-  const batchSize = positive('batchSize', options.batchSize ?? 100)
-  const publishTimeoutMs = positive('publishTimeoutMs', options.publishTimeoutMs ?? 10_000)
+  const batchSize = positive('batchSize', options.batchSize, 100)
+  const publishTimeoutMs = positive('publishTimeoutMs', options.publishTimeoutMs, 10_000)
   return {
     batchSize,
-    maxAttempts: positive('maxAttempts', options.maxAttempts ?? 10),
+    pipelineDepth: positive('pipelineDepth', options.pipelineDepth, 2),
+    maxAttempts: positive('maxAttempts', options.maxAttempts, 10),
     backoff: relayBackoff(options.backoff),
     pollIntervalMs: options.pollIntervalMs ?? 200,
     publishTimeoutMs,
@@ -91,11 +100,8 @@ export function resolveRelaySettings(options: Omit<OutboxRelayOptions, 'pool' | 
   }
 }
 
-function positive(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1)
-    throw new OutboxInvalidOptionError(name, `must be a positive integer, got ${value}`)
-  return value
-}
+const positive = (name: string, value: number | undefined, fallback: number): number =>
+  integerOption(name, value, fallback, 1, (option, reason) => new OutboxInvalidOptionError(option, reason))
 
 // Core checks the policy; a bad one is reported as this package's option error, like every other option.
 function relayBackoff(policy: BackoffPolicy | undefined): Backoff {
