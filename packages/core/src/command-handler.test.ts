@@ -116,6 +116,35 @@ describe('command handler', () => {
       expect(final.state).toMatchObject({ balance: 120n, movements: 2 })
     })
 
+    it('retries by folding only the tail since the version it had, not by reloading the stream', async () => {
+      const inner = createInMemoryEventStore()
+      const setup = createCommandHandler(Account, { store: inner })
+      await setup.handle(OpenAccount.create({ accountId: 'a', owner: 'Ada' }))
+      for (let i = 0; i < 5; i++) await setup.handle(Deposit.create({ accountId: 'a', cents: 1 }))
+      const reads: (bigint | undefined)[] = []
+      let slipIn = true
+      const store: EventStore = {
+        ...inner,
+        async readStream<E extends Event = Event>(streamId: string, options?: ReadStreamOptions) {
+          reads.push(options?.from)
+          return inner.readStream<E>(streamId, options)
+        },
+        async appendToStream(streamId, events, options) {
+          if (slipIn) {
+            slipIn = false
+            await inner.appendToStream(streamId, [MoneyDeposited.create({ cents: 1000, currency: 'EUR' })])
+          }
+          return inner.appendToStream(streamId, events, options)
+        },
+      }
+      const handler = createCommandHandler(Account, { store, retry: { initialDelayMs: 1 } })
+      const result = await handler.handle(Deposit.create({ accountId: 'a', cents: 5 }))
+      // One full load, then one read of the tail from version 7 (the event that won the race).
+      expect(reads).toEqual([undefined, 7n])
+      expect(result.version).toBe(8n)
+      expect(result.state).toMatchObject({ balance: 1010n, movements: 7 })
+    })
+
     it('gives up with ANNALS_ERR_RETRIES_EXHAUSTED after maxAttempts, the last conflict as cause', async () => {
       const inner = createInMemoryEventStore()
       await createCommandHandler(Account, { store: inner }).handle(OpenAccount.create({ accountId: 'a', owner: 'Ada' }))

@@ -14,7 +14,7 @@ import type { AppendResult, EventStore } from './event-store.js'
 import type { ExpectedVersion } from './expected-version.js'
 import type { IdempotencyStore } from './idempotency-store.js'
 import { deterministicId, fingerprint, newId } from './ids.js'
-import { type LoadedAggregate, loadWith } from './load-aggregate.js'
+import { catchUp, type LoadedAggregate, loadWith } from './load-aggregate.js'
 import type { SnapshotStore } from './snapshot-store.js'
 
 /** How the command handler retries after losing a race (a `ConcurrencyError`). */
@@ -217,8 +217,11 @@ export function createCommandHandler<S, C extends Command, E extends Event, CIn 
       key === undefined ? newId() : deterministicId(`event\u0000${key}\u0000${commandFingerprint}\u0000${index}`)
     const metadata = eventMetadataFor(command.metadata, ids.commandId)
     let lastConflict: unknown
+    let loaded: LoadedAggregate<S, E> | undefined
     for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
-      const loaded = await load(streamId)
+      // A retry folds only the events appended since the version it had (the winner's), not the whole
+      // stream again: on a hot stream every loser would otherwise re-read from its snapshot.
+      loaded = loaded ? await catchUp(typed, options.store, loaded) : await load(streamId)
       let decided: readonly E[]
       try {
         decided = toEventArray(typed.decide(command, loaded.state))

@@ -142,3 +142,28 @@ export async function loadWith<S, E extends Event>(
     eventsFolded: read.events.length,
   }
 }
+
+/**
+ * @internal Brings a loaded state up to the stream's current version by folding only the events
+ * after it (a command handler's retry after a conflict: the tail since the version it had, not a
+ * reload from the snapshot).
+ */
+export async function catchUp<S, E extends Event>(
+  aggregate: Aggregate<S, Command, E>,
+  store: EventStore,
+  loaded: LoadedAggregate<S, E>,
+): Promise<LoadedAggregate<S, E>> {
+  const read = await store.readStream(loaded.streamId, { from: loaded.version + 1n })
+  let { state, lastEvent } = loaded
+  for (const raw of read.events) {
+    lastEvent = aggregate.events.decode(raw)
+    state = aggregate.evolve(state, lastEvent)
+  }
+  return {
+    ...loaded,
+    state,
+    lastEvent,
+    version: lastEvent?.streamVersion ?? loaded.version,
+    eventsFolded: loaded.eventsFolded + read.events.length,
+  }
+}
