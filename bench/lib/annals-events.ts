@@ -9,25 +9,36 @@ export function newEvents(streamId: string, from: number, n: number): NewEvent<B
   return makeEvents(streamId, from, n).map((e) => ({ ...e, metadata: makeMetadata() }))
 }
 
-/** 8 writers racing on one stream with expected versions for `ms`; returns successes and conflicts. */
+/**
+ * 8 writers racing on one stream with expected versions for `ms`; returns successes, conflicts, the
+ * latency of each successful append call, and of each success from its first attempt (retries
+ * included: what a caller of a retrying command handler waits).
+ */
 export async function hotStream(
   store: EventStore,
   streamId: string,
   ms: number,
-): Promise<{ ok: number; conflicts: number }> {
+): Promise<{ ok: number; conflicts: number; successMs: number[]; sinceFirstAttemptMs: number[] }> {
   const deadline = nowMs() + ms
   let ok = 0
   let conflicts = 0
+  const successMs: number[] = []
+  const sinceFirstAttemptMs: number[] = []
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       let known = 0n
+      let started = nowMs()
       while (nowMs() < deadline) {
+        const attempt = nowMs()
         try {
           const r = await store.appendToStream(streamId, newEvents(streamId, Number(known) + 1, 1), {
             expectedVersion: known,
           })
           known = r.nextExpectedVersion
           ok++
+          successMs.push(nowMs() - attempt)
+          sinceFirstAttemptMs.push(nowMs() - started)
+          started = nowMs()
         } catch (error) {
           if (!isConcurrencyError(error)) throw error
           conflicts++
@@ -36,7 +47,7 @@ export async function hotStream(
       }
     }),
   )
-  return { ok, conflicts }
+  return { ok, conflicts, successMs, sinceFirstAttemptMs }
 }
 
 /** Appends `total` events over 100 streams in appends of up to 1,000 events. */

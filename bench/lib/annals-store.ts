@@ -4,6 +4,7 @@ import {
   createPostgresLogWatcher,
   createPostgresSnapshotStore,
   migrate as migrateStore,
+  type PostgresEventStoreOptions,
 } from '@annals/store-postgres'
 import type pg from 'pg'
 import { type BenchDatabase, onCleanup } from './services.js'
@@ -32,10 +33,15 @@ export const ANNALS_SCHEMA = 'annals'
  * Opens `@annals/store-postgres` on `db` with its own pool of `max` connections, running the
  * migrations first when `migrate` is true.
  */
-export async function openAnnals(db: BenchDatabase, max: number, migrate = true): Promise<AnnalsStores> {
+export async function openAnnals(
+  db: BenchDatabase,
+  max: number,
+  migrate = true,
+  options: Pick<PostgresEventStoreOptions, 'groupCommit'> = {},
+): Promise<AnnalsStores> {
   const pool = db.pool(max)
   if (migrate) await migrateStore({ pool, schema: ANNALS_SCHEMA })
-  const store = createPostgresEventStore({ pool, schema: ANNALS_SCHEMA })
+  const store = createPostgresEventStore({ pool, schema: ANNALS_SCHEMA, ...options })
   // Every snapshot is kept (default: the newest 10), so time travel starts near any target.
   const snapshots = createPostgresSnapshotStore({ pool, schema: ANNALS_SCHEMA, keep: 'all' })
   // LISTEN holds a connection of its own, outside the measured pool.

@@ -129,6 +129,18 @@ export function renderReport(ctx: BenchContext, machine: Machine): string {
             ? 'PASS'
             : 'MISS'
       out.push(`| ${t.label} | ≥ ${t.min.toFixed(2)}× | ${ratioText(r)} | ${result} |`)
+    } else if (t.kind === 'peer') {
+      const peer = ctx.find(t.row, 'emmett')
+      const r = m && peer ? m.summary.median / peer.summary.median : undefined
+      const result = r === undefined ? 'n/a: not measured' : r >= t.min ? 'PASS' : 'MISS'
+      out.push(`| ${t.label} | ≥ ${t.min.toFixed(2)}× | ${ratioText(r)} | ${result} |`)
+    } else if (t.kind === 'max-of-raw') {
+      const raw = ctx.find(t.raw, 'raw')
+      const bound = raw ? (t.factor * 1000) / raw.summary.median : undefined
+      const v = m?.summary.median
+      const result = v === undefined || bound === undefined ? 'n/a: not measured' : v <= bound ? 'PASS' : 'MISS'
+      const required = bound === undefined ? `≤ ${t.factor}× raw` : `≤ ${num(bound, 'ms')} ms`
+      out.push(`| ${t.label} | ${required} | ${v === undefined ? '—' : `${num(v, 'ms')} ms`} | ${result} |`)
     } else {
       const v = m?.summary.median
       const result =
