@@ -267,6 +267,36 @@ describe('outbox relay', () => {
     expect(await bed.redis.xlen(streamKey(keyPrefix, 'orders'))).toBe(150)
   })
 
+  it('with retentionMs 0 deletes what it published in the same transaction, and still holds a failed key', async () => {
+    const { schema, keyPrefix } = await fresh()
+    const inner = createRedisStreamsPublisher({ redis: bed.redis, keyPrefix })
+    const refusing: EventPublisher = {
+      async publish(messages) {
+        if (messages.some((m) => (m.payload as { poison?: boolean }).poison)) throw new Error('refused')
+        await inner.publish(messages)
+      },
+    }
+    await insertOutboxRows(bed.db.pool, schema, [
+      message('a', 1),
+      message('b', 1, 'orders', { poison: true }),
+      message('a', 2),
+      message('b', 2),
+    ])
+    const relay = relayTo(bed, keyPrefix, {
+      schema,
+      publisher: refusing,
+      retentionMs: 0,
+      backoff: { initialDelayMs: 60_000, maxDelayMs: 60_000, jitter: 'none' },
+    })
+    expect(await relay.runOnce()).toEqual({ claimed: 4, published: 2, failed: 1, dead: 0 })
+    const { rows } = await bed.db.pool.query(`SELECT partition_key, status, attempts FROM ${schema}.outbox ORDER BY id`)
+    expect(rows).toEqual([
+      { partition_key: 'b', status: 'pending', attempts: 1 },
+      { partition_key: 'b', status: 'pending', attempts: 0 },
+    ])
+    expect(await keySeqs(bed.redis, streamKey(keyPrefix, 'orders'))).toEqual(['a/1', 'a/2'])
+  })
+
   it('counts a publisher that never answers as a failed attempt (publish timeout)', async () => {
     const { schema } = await fresh()
     await insertOutboxRows(bed.db.pool, schema, [message('k', 1)])

@@ -105,7 +105,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     const started = performance.now()
     const { sent, failures } = await publishBatch(publisher, batch, settings.publishTimeoutMs)
     if (sent.length > 0 && options.afterPublish) await options.afterPublish(sent)
-    await markSent(client, tables, sent)
+    await markSent(client, tables, sent, settings.retentionMs > 0)
     const recorded = await recordFailures(client, tables, failures, settings)
     for (const f of recorded) {
       const fields = {
