@@ -46,7 +46,7 @@ async function openAppend(streamId: string, type: string): Promise<pg.PoolClient
   await client.query(
     `SELECT * FROM "gaps"."append_events"(ARRAY[$1]::text[], ARRAY[-1]::bigint[], ARRAY[1]::integer[], ARRAY[false],
       ARRAY[gen_random_uuid()], ARRAY[$2]::text[], ARRAY[1], ARRAY['{}']::text[], ARRAY['{}']::text[],
-      ARRAY[NULL]::timestamptz[], '{}'::integer[], '{}'::uuid[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::boolean[])`,
+      ARRAY[NULL]::timestamptz[], '{}'::integer[], '{}'::uuid[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::boolean[], false)`,
     [streamId, type],
   )
   return client
