@@ -109,36 +109,39 @@ describe('hot streams fail fast', () => {
   })
 })
 
+/** Runs `body` with a log watcher on the test's schema, counting its wake-ups. */
+async function withWakeCounter(body: (woken: () => number) => Promise<void>): Promise<void> {
+  const watcher = createPostgresLogWatcher({ pool: bed.db.pool, schema })
+  await watcher.ready()
+  let woken = 0
+  const off = watcher.onWake(() => woken++)
+  try {
+    await body(() => woken)
+  } finally {
+    off()
+    await watcher.close()
+  }
+}
+
 describe('one round trip per append', () => {
   it('sends the append, its commit and the wake-up in one message, and the watcher wakes', async () => {
-    const watcher = createPostgresLogWatcher({ pool: bed.db.pool, schema })
-    await watcher.ready()
-    let woken = 0
-    const off = watcher.onWake(() => woken++)
-    try {
+    await withWakeCounter(async (woken) => {
       const id = `rt-${randomUUID()}`
       await bed.store.appendToStream(id, [{ type: 'A', data: {} }]) // prepares the connection's statements
       for (const n of [1, 100]) {
         await new Promise((resolve) => setTimeout(resolve, 20)) // past the wake-up window
-        const before = woken
+        const before = woken()
         const events = Array.from({ length: n }, () => ({ type: 'B', data: { n } }))
         const sent = await statementsOf(() => bed.store.appendToStream(id, events))
         expect(sent).toHaveLength(1)
         expect(sent[0]).toMatch(/^BEGIN; EXECUTE .*; COMMIT; SELECT pg_notify/s)
-        await expect.poll(() => woken, { timeout: 5_000 }).toBeGreaterThan(before)
+        await expect.poll(woken, { timeout: 5_000 }).toBeGreaterThan(before)
       }
-    } finally {
-      off()
-      await watcher.close()
-    }
+    })
   })
 
   it('covers appends close together with one wake-up, and still wakes readers after the last of them', async () => {
-    const watcher = createPostgresLogWatcher({ pool: bed.db.pool, schema })
-    await watcher.ready()
-    let woken = 0
-    const off = watcher.onWake(() => woken++)
-    try {
+    await withWakeCounter(async (woken) => {
       const id = `rt-burst-${randomUUID()}`
       await bed.store.appendToStream(id, [{ type: 'A', data: {} }])
       await new Promise((resolve) => setTimeout(resolve, 20))
@@ -153,14 +156,11 @@ describe('one round trip per append', () => {
       const alone = sent.filter((text) => text.startsWith('SELECT pg_notify')).length
       expect(carried).toBeGreaterThanOrEqual(1)
       expect(carried + alone).toBeLessThan(20)
-      const before = woken
+      const before = woken()
       await bed.store.appendToStream(id, [{ type: 'C', data: {} }])
       await bed.store.appendToStream(id, [{ type: 'C', data: {} }])
-      await expect.poll(() => woken, { timeout: 5_000 }).toBeGreaterThan(before)
-    } finally {
-      off()
-      await watcher.close()
-    }
+      await expect.poll(woken, { timeout: 5_000 }).toBeGreaterThan(before)
+    })
   })
 
   it('quotes every value: quotes, backslashes and braces in ids, types and JSON survive the literal form', async () => {

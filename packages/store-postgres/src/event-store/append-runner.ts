@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import type { SqlExecutor, SqlRunner } from '../sql/executor.js'
+import { rawTypes, type SqlExecutor, type SqlRunner } from '../sql/executor.js'
 import type { AppendRow, AppendStatement } from './append-sql.js'
 
 /** @internal Runs one append statement and, when it committed, wakes the store's readers. */
@@ -8,15 +8,13 @@ export type AppendRunner = (statement: AppendStatement, values: readonly SqlValu
 /** @internal What an append statement takes: text, numbers, booleans, null, and flat arrays of those. */
 export type SqlValue = string | number | boolean | null | readonly (string | number | boolean | null)[]
 
-const identity = (value: string): string => value
-const rawTypes = { getTypeParser: () => identity } as unknown as pg.CustomTypesConfig
-
 // 26000: the connection lost its prepared statement (DISCARD ALL behind a pooler); 42P05: another
 // store on this connection prepared the same statement (same tables) first.
 const NO_SUCH_STATEMENT = '26000'
 const STATEMENT_EXISTS = '42P05'
 
-function codeOf(error: unknown): string | undefined {
+/** @internal The SQLSTATE of a server-reported error; undefined when the connection itself failed. */
+export function codeOf(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null ? (error as { code?: string }).code : undefined
 }
 

@@ -5,7 +5,7 @@ import type { SqlExecutor } from '../sql/executor.js'
 import type { StoreTables } from '../store-tables.js'
 import { type PreparedAppend, prepareAppends, type ResolvedLimits } from './append-input.js'
 import { toAppendResults } from './append-results.js'
-import { createAppendRunner, type SqlValue } from './append-runner.js'
+import { codeOf, createAppendRunner, type SqlValue } from './append-runner.js'
 import { type AppendRow, appendStatements } from './append-sql.js'
 import { createGroupCommit, type GroupCommitSettings, type GroupMember } from './group-commit.js'
 import { concatOutboxRows, NO_OUTBOX_ROWS, type OutboxOptions, type OutboxRows, outboxRows } from './outbox-rows.js'
@@ -131,7 +131,7 @@ export function createAppend(
     try {
       rows = await run(sql.append, functionValues(prepared, ob, true))
     } catch (error) {
-      if ((error as { code?: unknown } | null)?.code === undefined) {
+      if (codeOf(error) === undefined) {
         for (const m of batch) m.reject(fail(error, [m.item.prepared]))
         return
       }

@@ -47,7 +47,8 @@ export interface SqlExecutor extends SqlRunner {
 const identity = (value: string): string => value
 // Per-query parsers: every column comes back as the server's text, whatever global parsers the
 // application installed; node-postgres' global type parsers are never touched.
-const rawTypes = { getTypeParser: () => identity } as unknown as pg.CustomTypesConfig
+/** @internal Parsers that leave every column as the server's text (used by every query the store sends). */
+export const rawTypes = { getTypeParser: () => identity } as unknown as pg.CustomTypesConfig
 
 function pgRunner(client: pg.Pool | pg.PoolClient): SqlRunner {
   return {
