@@ -289,7 +289,7 @@ describe('command handler', () => {
   })
 
   describe('correlation and causation', () => {
-    it('stamps events with the command correlation id, the command id as causation, and user keys', async () => {
+    it('stamps events with the command correlation id, its causation id, and user keys', async () => {
       const store = createInMemoryEventStore()
       const handler = createCommandHandler(Account, { store })
       const result = await handler.handle(
@@ -304,12 +304,12 @@ describe('command handler', () => {
           },
         ),
       )
-      expect(result.events[0]?.metadata).toEqual({ tenant: 'acme', correlationId: 'corr-1', causationId: 'cmd-1' })
+      expect(result.events[0]?.metadata).toEqual({ tenant: 'acme', correlationId: 'corr-1', causationId: 'http-req-9' })
       const [stored] = (await store.readStream('account-a')).events
       expect(stored?.metadata).toEqual(result.events[0]?.metadata)
     })
 
-    it('starts a new correlation (the command id) when the command has none', async () => {
+    it('starts a new correlation and causation (the command id) when the command has none', async () => {
       const handler = createCommandHandler(Account, { store: createInMemoryEventStore() })
       const result = await handler.handle(OpenAccount.create({ accountId: 'a', owner: 'Ada' }))
       expect(result.correlationId).toBe(result.commandId)
@@ -330,8 +330,8 @@ describe('command handler', () => {
       })
       const reaction = await handler.handle(Deposit.create({ accountId: 'a', cents: 500 }, metadata))
       expect(reaction.events[0]?.metadata.correlationId).toBe('corr-1')
-      expect(reaction.events[0]?.metadata.causationId).toBe(reaction.commandId)
-      expect(reaction.commandId).not.toBe(trigger.eventId)
+      // The stored event, not the command id (which is stored nowhere), is the reaction's cause.
+      expect(reaction.events[0]?.metadata.causationId).toBe(trigger.eventId)
     })
   })
 
