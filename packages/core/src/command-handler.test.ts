@@ -179,6 +179,23 @@ describe('command handler', () => {
       const ok = await handler.handle(Deposit.create({ accountId: 'a', cents: 5 }), { expectedVersion: 2n })
       expect(ok.version).toBe(3n)
     })
+
+    it('refuses a number as expected version (JavaScript callers) before loading, saying to write 1n', async () => {
+      const { store, counts } = instrumented(createInMemoryEventStore())
+      const handler = createCommandHandler(Account, { store })
+      await handler.handle(OpenAccount.create({ accountId: 'a', owner: 'Ada' }))
+      const before = counts()
+      const error = await rejection(
+        handler.handle(Deposit.create({ accountId: 'a', cents: 5 }), { expectedVersion: 1 as unknown as bigint }),
+      )
+      expect(error.code).toBe('ANNALS_ERR_INVALID_ARGUMENT')
+      expect(error.message).toContain('use 1n')
+      const named = await rejection(
+        handler.handle(Deposit.create({ accountId: 'a', cents: 5 }), { expectedVersion: 'any' as unknown as bigint }),
+      )
+      expect(named.message).toContain('a bigint such as 1n')
+      expect(counts()).toEqual(before)
+    })
   })
 
   describe('idempotency keys', () => {

@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from './errors.js'
+
 /**
  * What an append expects of the stream. Stream versions count events from 1: a stream holding one
  * event is at version `1n`, and a stream that does not exist is at version `0n`.
@@ -17,4 +19,38 @@ export function matchesExpectedVersion(expected: ExpectedVersion, actual: bigint
   if (expected === 'no-stream') return actual === NO_STREAM_VERSION
   if (expected === 'stream-exists') return actual > NO_STREAM_VERSION
   return expected === actual
+}
+
+declare const numberGiven: unique symbol
+
+/**
+ * Type-level only: what an option typed `ExpectedVersion | VersionsAreBigints_Write1nNot1` says when it
+ * is given a number. Versions are bigints (`1n`, `BigInt(n)`); no value has this type, so a number
+ * fails to compile with this name in the message.
+ */
+export type VersionsAreBigints_Write1nNot1 = number & {
+  readonly [numberGiven]: 'stream versions are bigints: write 1n (or BigInt(n)), not 1'
+}
+
+/**
+ * Checks an expected version given at run time (JavaScript callers, parsed input) and returns it.
+ * Throws `ANNALS_ERR_INVALID_ARGUMENT`: for a number, the message gives the bigint to write instead.
+ */
+export function toExpectedVersion(value: unknown, argument = 'expectedVersion'): ExpectedVersion {
+  if (typeof value === 'bigint') {
+    if (value < 0n) throw new InvalidArgumentError(argument, `must be >= 0n (got ${value}n)`)
+    return value
+  }
+  if (value === 'any' || value === 'no-stream' || value === 'stream-exists') return value
+  if (typeof value === 'number') {
+    const instead = Number.isSafeInteger(value) && value >= 0 ? `use ${value}n` : 'use a bigint such as 1n'
+    throw new InvalidArgumentError(
+      argument,
+      `stream versions are bigints: ${instead}, not the number ${value} (BigInt(n) converts one)`,
+    )
+  }
+  throw new InvalidArgumentError(
+    argument,
+    `unknown value ${typeof value === 'string' ? `"${value}"` : String(value)} (expected a bigint such as 1n, 'any', 'no-stream' or 'stream-exists')`,
+  )
 }

@@ -18,7 +18,7 @@ import type {
   ReadStreamResult,
   StreamAppend,
 } from '../event-store.js'
-import { type ExpectedVersion, matchesExpectedVersion } from '../expected-version.js'
+import { matchesExpectedVersion, toExpectedVersion } from '../expected-version.js'
 import { canonicalJson, newId } from '../ids.js'
 
 /** Options of {@link createInMemoryEventStore}. */
@@ -61,16 +61,6 @@ function jsonClone<T>(value: T, what: string): T {
   return text === undefined ? (undefined as T) : (JSON.parse(text) as T)
 }
 
-function validateExpectedVersion(expected: ExpectedVersion): void {
-  if (typeof expected === 'bigint') {
-    if (expected < 0n) throw new InvalidArgumentError('expectedVersion', 'must be >= 0n')
-    return
-  }
-  if (expected !== 'any' && expected !== 'no-stream' && expected !== 'stream-exists') {
-    throw new InvalidArgumentError('expectedVersion', `unknown value ${String(expected)}`)
-  }
-}
-
 /**
  * Creates an event store that keeps everything in memory: for unit tests and the zero-setup demo.
  * It implements every rule of the port (and passes `eventStoreContract`), and round-trips data and
@@ -100,11 +90,11 @@ export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): I
   function plan(
     streamId: StreamId,
     events: readonly (NewEvent | ImportedEvent)[],
-    expected: ExpectedVersion,
+    expectedInput: unknown,
     seenInBatch: Set<string>,
   ): PlannedAppend {
     checkStreamId(streamId)
-    validateExpectedVersion(expected)
+    const expected = toExpectedVersion(expectedInput)
     if (events.length > maxEvents) throw new AppendLimitExceededError('events', maxEvents, events.length)
     const existing: Stored[] = []
     for (const event of events) {

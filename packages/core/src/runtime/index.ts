@@ -3,7 +3,7 @@
 // rarely needs them; a package that adds a store, a sink or a worker to Annals does.
 export { type Backoff, type BackoffDefaults, sleep, toBackoff } from '../backoff.js'
 export { compareCheckpoints } from '../checkpoint.js'
-export { matchesExpectedVersion } from '../expected-version.js'
+export { matchesExpectedVersion, toExpectedVersion } from '../expected-version.js'
 export { canonicalJson } from '../ids.js'
 export { toLogger, withLogFields } from '../logger.js'
 export { integerOption } from '../options.js'

@@ -12,6 +12,7 @@ import {
   TimeTravelBackwardsError,
   ValidationError,
 } from '@annals/core'
+import { toExpectedVersion } from '@annals/core/runtime'
 import { PgInvalidOptionError } from '../errors.js'
 import { checkText, toJsonText } from '../validation.js'
 
@@ -59,10 +60,7 @@ export function resolveLimits(limits: AppendLimits | undefined): ResolvedLimits 
 }
 
 function expectedCode(expected: ExpectedVersion): string {
-  if (typeof expected === 'bigint') {
-    if (expected < 0n) throw new InvalidArgumentError('expectedVersion', 'must be >= 0n')
-    return expected.toString()
-  }
+  if (typeof expected === 'bigint') return expected.toString()
   switch (expected) {
     case 'any':
       return '-1'
@@ -70,8 +68,6 @@ function expectedCode(expected: ExpectedVersion): string {
       return '0'
     case 'stream-exists':
       return '-2'
-    default:
-      throw new InvalidArgumentError('expectedVersion', `unknown value ${String(expected)}`)
   }
 }
 
@@ -97,7 +93,7 @@ export function prepareAppends(
 
 function prepare(append: StreamAppend, imported: boolean, seenIds: Set<string>, index: number): PreparedAppend {
   const streamId = checkText(append.streamId, 'stream id', ['appends', index, 'streamId'])
-  const expected = append.expectedVersion ?? 'any'
+  const expected = toExpectedVersion(append.expectedVersion ?? 'any')
   const code = expectedCode(expected)
   if (!Array.isArray(append.events)) throw new InvalidArgumentError('events', 'must be an array')
   const prepared: PreparedAppend = {
