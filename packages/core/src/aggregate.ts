@@ -122,7 +122,11 @@ export function defineAggregate<
   }
   return Object.freeze({
     name: definition.name,
-    events: createEventRegistry(definition.events) as EventRegistry<EventUnionOf<EDefs>>,
+    events: createEventRegistry(definition.events, {
+      kind: 'aggregate',
+      name: definition.name,
+      option: 'events',
+    }) as EventRegistry<EventUnionOf<EDefs>>,
     commands: createCommandRegistry(definition.commands, definition.name) as CommandRegistry<CommandUnionOf<CDefs>>,
     initialState: definition.initialState,
     evolve: definition.evolve,

@@ -45,6 +45,7 @@ export {
   CoreErrorCodes,
   DomainError,
   DuplicateEventIdError,
+  type EventRegistryOwner,
   IdempotencyKeyReusedError,
   InvalidArgumentError,
   isAnnalsError,
