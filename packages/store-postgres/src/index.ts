@@ -1,5 +1,7 @@
+export { type DatabaseUrl, parseDatabaseUrl, redactConnectionString } from './database-url.js'
 export {
   isPgStoreError,
+  PgInvalidDatabaseUrlError,
   PgInvalidIdentifierError,
   PgInvalidOptionError,
   PgMigrationError,
