@@ -1,5 +1,6 @@
 export {
   isPgStoreError,
+  PgAppendOutcomeUnknownError,
   PgInvalidIdentifierError,
   PgInvalidOptionError,
   PgMigrationError,
@@ -8,6 +9,7 @@ export {
   PgStoreErrorCodes,
   PgThrowawayPostgresError,
   PgUnexpectedResultError,
+  type UnknownAppendStream,
 } from './errors.js'
 export type { AppendLimits } from './event-store/append-input.js'
 export type { GroupCommitOptions } from './event-store/group-commit.js'
