@@ -9,6 +9,7 @@ const instances = [
   new api.PgInvalidOptionError('keep', 'bad'),
   new api.PgUnexpectedResultError('odd'),
   new api.PgThrowawayPostgresError('no initdb'),
+  new api.PgConnectionLostError('gone'),
 ]
 
 errorCatalogueSuite({

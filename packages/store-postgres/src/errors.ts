@@ -11,6 +11,7 @@ export const PgStoreErrorCodes = {
   INVALID_OPTION: 'ANNALS_PG_ERR_INVALID_OPTION',
   UNEXPECTED_RESULT: 'ANNALS_PG_ERR_UNEXPECTED_RESULT',
   THROWAWAY_POSTGRES: 'ANNALS_PG_ERR_THROWAWAY_POSTGRES',
+  CONNECTION_LOST: 'ANNALS_PG_ERR_CONNECTION_LOST',
 } as const
 
 /** Union of the codes in {@link PgStoreErrorCodes}. */
@@ -69,6 +70,21 @@ export class PgThrowawayPostgresError extends AnnalsError<'ANNALS_PG_ERR_THROWAW
   constructor(message: string, options?: { cause?: unknown }) {
     super(PgStoreErrorCodes.THROWAWAY_POSTGRES, message, options)
   }
+}
+
+/**
+ * The connection of a client checked out of a pool died while it was held (a server restart, a
+ * terminated backend, a network failure): the work on it failed. `cause` is the connection's error.
+ */
+export class PgConnectionLostError extends AnnalsError<'ANNALS_PG_ERR_CONNECTION_LOST'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(PgStoreErrorCodes.CONNECTION_LOST, message, options)
+  }
+}
+
+/** True when `error` is a {@link PgConnectionLostError} (by code, so it holds across duplicated copies). */
+export function isPgConnectionLostError(error: unknown): error is PgConnectionLostError {
+  return isAnnalsError(error, PgStoreErrorCodes.CONNECTION_LOST)
 }
 
 /** True when `error` is one of this package's errors, optionally of the given code. */

@@ -1,5 +1,7 @@
 export {
+  isPgConnectionLostError,
   isPgStoreError,
+  PgConnectionLostError,
   PgInvalidIdentifierError,
   PgInvalidOptionError,
   PgMigrationError,
