@@ -13,7 +13,7 @@ async function holding<T>(pool: pg.Pool, work: (held: CheckedOutClient) => Promi
 }
 
 /**
- * Checks a client out of `pool` for `work` and releases it afterwards, guarded by {@link checkOut}: a
+ * Checks a client out of `pool` for `work` (guarded by {@link checkOut}) and releases it afterwards. A
  * connection that dies meanwhile fails `work` with `PgConnectionLostError` instead of ending the
  * process, and the client is destroyed, never reused.
  */
