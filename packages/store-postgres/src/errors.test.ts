@@ -10,6 +10,7 @@ const instances = [
   new api.PgUnexpectedResultError('odd'),
   new api.PgThrowawayPostgresError('no initdb'),
   new api.PgAppendOutcomeUnknownError([{ streamId: 's', eventIds: ['00000000-0000-4000-8000-000000000000'] }]),
+  new api.PgConnectionLostError('gone'),
 ]
 
 errorCatalogueSuite({

@@ -12,6 +12,7 @@ export const PgStoreErrorCodes = {
   UNEXPECTED_RESULT: 'ANNALS_PG_ERR_UNEXPECTED_RESULT',
   THROWAWAY_POSTGRES: 'ANNALS_PG_ERR_THROWAWAY_POSTGRES',
   APPEND_OUTCOME_UNKNOWN: 'ANNALS_PG_ERR_APPEND_OUTCOME_UNKNOWN',
+  CONNECTION_LOST: 'ANNALS_PG_ERR_CONNECTION_LOST',
 } as const
 
 /** Union of the codes in {@link PgStoreErrorCodes}. */
@@ -110,6 +111,21 @@ export class PgAppendOutcomeUnknownError extends AnnalsError<'ANNALS_PG_ERR_APPE
       { ...options, fields: { streamId, eventIds, streams } },
     )
   }
+}
+
+/**
+ * The connection of a client checked out of a pool died while it was held (a server restart, a
+ * terminated backend, a network failure): the work on it failed. `cause` is the connection's error.
+ */
+export class PgConnectionLostError extends AnnalsError<'ANNALS_PG_ERR_CONNECTION_LOST'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(PgStoreErrorCodes.CONNECTION_LOST, message, options)
+  }
+}
+
+/** True when `error` is a {@link PgConnectionLostError} (by code, so it holds across duplicated copies). */
+export function isPgConnectionLostError(error: unknown): error is PgConnectionLostError {
+  return isAnnalsError(error, PgStoreErrorCodes.CONNECTION_LOST)
 }
 
 /** True when `error` is one of this package's errors, optionally of the given code. */

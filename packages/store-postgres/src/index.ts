@@ -1,6 +1,8 @@
 export {
+  isPgConnectionLostError,
   isPgStoreError,
   PgAppendOutcomeUnknownError,
+  PgConnectionLostError,
   PgInvalidIdentifierError,
   PgInvalidOptionError,
   PgMigrationError,

@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { checkOut } from '../sql/check-out.js'
 import { rawTypes, type SqlExecutor } from '../sql/executor.js'
 import type { AppendRow, AppendStatement } from './append-sql.js'
 
@@ -13,9 +14,17 @@ export type SqlValue = string | number | boolean | null | readonly (string | num
 const NO_SUCH_STATEMENT = '26000'
 const STATEMENT_EXISTS = '42P05'
 
-/** @internal The SQLSTATE of a server-reported error; undefined when the connection itself failed. */
+/**
+ * @internal The SQLSTATE of an error the server reported on a session that goes on; undefined when the
+ * connection itself failed: a socket error (its `code` is Node's, such as `ECONNRESET`), a lost
+ * connection (`PgConnectionLostError`), or a FATAL report, after which the server closes the session.
+ */
 export function codeOf(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null ? (error as { code?: string }).code : undefined
+  if (typeof error !== 'object' || error === null) return undefined
+  // Only the server's reports carry a severity (node-postgres' and PGlite's DatabaseError alike).
+  const { code, severity } = error as { code?: unknown; severity?: unknown }
+  if (typeof code !== 'string' || typeof severity !== 'string') return undefined
+  return severity === 'FATAL' || severity === 'PANIC' ? undefined : code
 }
 
 // SQLSTATEs that arrive as a server error but end the session: class 08 (connection exception) and
@@ -187,9 +196,9 @@ function poolRunner(pool: pg.Pool, channel: string, wakes: WakeSchedule): Append
   }
 
   return async (statement, values) => {
-    const client = await pool.connect()
-    let broken: Error | undefined
+    const held = await checkOut(pool)
     try {
+      const { client } = held
       try {
         return await send(client, statement, values)
       } catch (error) {
@@ -201,11 +210,13 @@ function poolRunner(pool: pg.Pool, channel: string, wakes: WakeSchedule): Append
         return await send(client, statement, values)
       }
     } catch (error) {
-      // Not a statement's error: the connection itself failed, it must not go back to the pool.
-      if (!isStatementError(error)) broken = error instanceof Error ? error : new Error(String(error))
+      // Not a statement's error: the connection itself failed, it must not go back to the pool. The
+      // guard's listener kept its 'error' event from ending the process; the lost message is told
+      // apart by send (AppendMessageLost), so it is not wrapped again here.
+      if (!isStatementError(error)) held.discard(error instanceof Error ? error : new Error(String(error)))
       throw error
     } finally {
-      client.release(broken)
+      held.release()
     }
   }
 }
