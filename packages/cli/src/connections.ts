@@ -28,20 +28,24 @@ export async function openConnections(env: NodeJS.ProcessEnv): Promise<Connectio
   return {
     pool,
     redis() {
-      if (redis) return redis
-      const url = env.REDIS_URL
-      if (!url) throw new MissingEnvError('REDIS_URL', 'the config uses Redis')
-      const client = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2, connectTimeout: 5000 })
-      // Fail fast on an unreachable server instead of retrying forever inside a command.
-      client.on('error', () => {})
-      redis = client
-      return client
+      redis ??= connectRedis(env, 'the config uses Redis')
+      return redis
     },
     async close() {
       if (redis) redis.disconnect()
       await pool.end().catch(() => {})
     },
   }
+}
+
+/** Opens REDIS_URL (required: `why` says what needs it) with few retries, so that a dead server fails a command fast. */
+export function connectRedis(env: NodeJS.ProcessEnv, why: string): Redis {
+  const url = env.REDIS_URL
+  if (!url) throw new MissingEnvError('REDIS_URL', why)
+  const client = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2, connectTimeout: 5000 })
+  // Fail fast on an unreachable server instead of retrying forever inside a command.
+  client.on('error', () => {})
+  return client
 }
 
 /** Checks the Redis client answers, turning a connection failure into {@link UnreachableError}. */

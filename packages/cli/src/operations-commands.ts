@@ -1,9 +1,17 @@
-import { getOutboxStatus, listDeadMessages, retryDeadMessages } from '@annals/outbox'
+import {
+  type ConsumerDeadLetterLocation,
+  getOutboxStatus,
+  listConsumerDeadLetters,
+  listDeadMessages,
+  redriveConsumerDeadLetters,
+  retryDeadMessages,
+} from '@annals/outbox'
 import { SAGA_STATUSES, type SagaStatus } from '@annals/sagas'
 import { countSagas, getSaga, listSagas } from '@annals/sagas/postgres'
 import { createPostgresEventStore } from '@annals/store-postgres'
 import type { Command } from 'commander'
 import type pg from 'pg'
+import { connectRedis, pingRedis } from './connections.js'
 import { UsageError } from './errors.js'
 import { formatSeconds, renderTable, toJson } from './output.js'
 import { type CliIo, prefixedCommand, type TablePrefixOptions, tablePrefixOf, type WithSession } from './session.js'
@@ -14,7 +22,10 @@ function positive(option: string, text: string): number {
   return n
 }
 
-/** Adds `annals outbox status|dead|retry` and `annals sagas list|show` (they need no config file). */
+/**
+ * Adds `annals outbox status|dead|retry`, `annals outbox dlq list|redrive` (a Redis consumer group's dead
+ * letters, on REDIS_URL) and `annals sagas list|show` (they need no config file).
+ */
 export function addOperationsCommands(program: Command, io: CliIo, session: WithSession): void {
   const withSession = <T>(work: (tables: Readonly<{ pool: pg.Pool; schema: string }>) => Promise<T>) =>
     session(({ connections, schema }) => work({ pool: connections.pool, schema }), 'optional')
@@ -91,6 +102,61 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
       })
     })
 
+  const dlq = outbox
+    .command('dlq')
+    .description("a Redis Streams consumer group's dead letters (messages its handler kept failing on)")
+  /** Runs `work` on the group's dead-letter stream, on REDIS_URL. */
+  const withDeadLetters = async <T>(
+    o: DeadLetterOptions,
+    work: (location: ConsumerDeadLetterLocation) => Promise<T>,
+  ): Promise<T> => {
+    const redis = connectRedis(io.env, 'the consumer groups live in Redis')
+    try {
+      await pingRedis(redis, io.env)
+      return await work({ redis, keyPrefix: o.keyPrefix, topic: o.topic, group: o.group })
+    } finally {
+      redis.disconnect()
+    }
+  }
+  deadLetterCommand(dlq, 'list', 'dead letters of a consumer group, oldest first')
+    .option('--limit <n>', 'at most n dead letters', '100')
+    .option('--json', 'print JSON')
+    .action(async (o: DeadLetterOptions & { limit: string; json?: boolean }) => {
+      const limit = positive('--limit', o.limit)
+      await withDeadLetters(o, async (location) => {
+        const letters = await listConsumerDeadLetters({ ...location, limit })
+        if (o.json) return io.stdout(`${toJson(letters)}\n`)
+        io.stdout(
+          `${renderTable(
+            ['ID', 'MESSAGE', 'KEY', 'TYPE', 'ENTRY', 'DELIVERIES', 'CODE', 'ERROR'],
+            letters.map((l) => [
+              l.id,
+              l.messageId,
+              l.partitionKey,
+              l.type,
+              l.entryId,
+              l.deliveries === null ? '-' : String(l.deliveries),
+              l.errorCode ?? '-',
+              l.error.slice(0, 80),
+            ]),
+          )}\n`,
+        )
+      })
+    })
+  deadLetterCommand(dlq, 'redrive', "put dead letters back on the topic's stream for this group, once each")
+    .option('--id <id...>', 'only these dead letters (the ID column of list)')
+    .option('--json', 'print JSON')
+    .action(async (o: DeadLetterOptions & { id?: string[]; json?: boolean }) => {
+      for (const id of o.id ?? []) {
+        if (!/^\d+-\d+$/.test(id)) throw new UsageError(`--id ${id} is not a stream entry id (like 1700000000000-0)`)
+      }
+      await withDeadLetters(o, async (location) => {
+        const result = await redriveConsumerDeadLetters({ ...location, ...(o.id ? { ids: o.id } : {}) })
+        if (o.json) return io.stdout(`${toJson(result)}\n`)
+        io.stdout(`${result.redriven} dead letter(s) redriven; the group's consumers handle them again\n`)
+      })
+    })
+
   const sagas = program.command('sagas').description('saga instances: progress, compensation, history')
   prefixedCommand(sagas, 'list', 'saga instances, most recently updated first', 'saga tables')
     .option('--status <status...>', `only these statuses (${SAGA_STATUSES.join(', ')})`)
@@ -154,4 +220,16 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
         )
       })
     })
+}
+
+/** The options naming a consumer group's dead-letter stream. */
+type DeadLetterOptions = Readonly<{ topic: string; group: string; keyPrefix: string }>
+
+function deadLetterCommand(parent: Command, name: string, description: string): Command {
+  return parent
+    .command(name)
+    .description(description)
+    .requiredOption('--topic <topic>', 'the topic the group consumes')
+    .requiredOption('--group <group>', 'the consumer group')
+    .option('--key-prefix <prefix>', "the publisher's and consumer's Redis key prefix", 'annals')
 }

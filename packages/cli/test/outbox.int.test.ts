@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto'
-import { migrateOutbox } from '@annals/outbox'
-import { describe, expect, it } from 'vitest'
+import {
+  createRedisStreamsConsumer,
+  createRedisStreamsPublisher,
+  deadLetterStreamKey,
+  migrateOutbox,
+  streamKey,
+} from '@annals/outbox'
+import { REDIS_URL, testRedis, uniqueKeyPrefix } from '@annals/test-support'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { insertOutboxRows } from '../../outbox/test/helpers.js'
 import { runAnnals, useCliDatabase } from './run-annals.js'
 
@@ -76,5 +83,69 @@ describe('annals outbox', () => {
     const help = await runAnnals(['outbox', 'status', '--help'], suite.env)
     expect(help.stdout).toContain('--table-prefix <prefix>')
     expect(help.stdout).not.toContain('--prefix <prefix>')
+  })
+})
+
+describe('annals outbox dlq', () => {
+  const keyPrefix = uniqueKeyPrefix('cli-dlq')
+  let redis: ReturnType<typeof testRedis>
+  beforeAll(() => {
+    redis = testRedis(keyPrefix)
+  })
+  afterAll(async () => {
+    await redis?.close()
+  })
+
+  it("lists a consumer group's dead letters and redrives them once, all or by id", async () => {
+    const [a, b] = [msg('a'), msg('b')]
+    await createRedisStreamsPublisher({ redis, keyPrefix }).publish([a, b])
+    let broken = true
+    const handled: string[] = []
+    const consumer = createRedisStreamsConsumer({
+      redis,
+      keyPrefix,
+      topic: 'orders',
+      group: 'billing',
+      consumer: 'billing-1',
+      maxDeliveries: 1,
+      handle: async (m) => {
+        if (broken) throw Object.assign(new Error(`cannot bill ${m.partitionKey}`), { code: 'BILLING_DOWN' })
+        handled.push(m.messageId)
+      },
+    })
+    expect(await consumer.runOnce()).toMatchObject({ deadLettered: 2 })
+    const env = { ...suite.env, REDIS_URL }
+    const where = ['--topic', 'orders', '--group', 'billing', '--key-prefix', keyPrefix]
+    const dlq = async (...args: string[]) => {
+      const run = await runAnnals(['outbox', 'dlq', ...args, ...where], env)
+      if (run.status !== 0) throw Object.assign(new Error(run.stderr), { code: run.status, stderr: run.stderr })
+      return run.stdout
+    }
+    const listed = JSON.parse(await dlq('list', '--json')) as { id: string; messageId: string; errorCode: string }[]
+    expect(listed.map((l) => [l.messageId, l.errorCode])).toEqual([
+      [a.messageId, 'BILLING_DOWN'],
+      [b.messageId, 'BILLING_DOWN'],
+    ])
+    expect(await dlq('list')).toMatch(/^ID\s+MESSAGE\s+KEY\s+TYPE\s+ENTRY\s+DELIVERIES\s+CODE\s+ERROR\n/)
+
+    broken = false
+    expect(JSON.parse(await dlq('redrive', '--id', listed[1]?.id ?? '', '--json'))).toEqual({ redriven: 1 })
+    expect(await dlq('redrive')).toBe("1 dead letter(s) redriven; the group's consumers handle them again\n")
+    expect(JSON.parse(await dlq('redrive', '--json'))).toEqual({ redriven: 0 })
+    expect(await redis.xlen(deadLetterStreamKey(keyPrefix, 'orders', 'billing'))).toBe(0)
+    expect(await redis.xlen(streamKey(keyPrefix, 'orders'))).toBe(4)
+    expect(await consumer.runOnce()).toMatchObject({ processed: 2, failed: 0 })
+    await consumer.stop()
+    expect(handled).toEqual([b.messageId, a.messageId])
+  })
+
+  it('rejects a malformed --id as a usage error and needs REDIS_URL', async () => {
+    const where = ['--topic', 'orders', '--group', 'billing']
+    const bad = await runAnnals(['outbox', 'dlq', 'redrive', '--id', 'nope', ...where], { ...suite.env, REDIS_URL })
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toContain('ANNALS_CLI_ERR_USAGE')
+    const missing = await runAnnals(['outbox', 'dlq', 'list', ...where], suite.env)
+    expect(missing.status).toBe(1)
+    expect(missing.stderr).toContain('ANNALS_CLI_ERR_MISSING_ENV')
   })
 })

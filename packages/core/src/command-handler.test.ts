@@ -467,7 +467,7 @@ describe('command handler', () => {
         onSnapshotError: (error) => errors.push(error),
       })
       await handler.handle(OpenAccount.create({ accountId: 'a', owner: 'Ada' }))
-      expect(isAnnalsError(errors[0], 'ANNALS_ERR_INVALID_ARGUMENT')).toBe(true)
+      expect(isAnnalsError(errors[0], 'ANNALS_ERR_VALIDATION')).toBe(true)
     })
   })
 

@@ -11,7 +11,7 @@ import {
 } from './errors.js'
 import type { Event, NewEvent, RecordedEvent, StreamId } from './event.js'
 import type { AppendResult, EventStore } from './event-store.js'
-import { type ExpectedVersion, toExpectedVersion, type VersionsAreBigints_Write1nNot1 } from './expected-version.js'
+import { checkExpectedVersion, type ExpectedVersion, type VersionsAreBigints_Write1nNot1 } from './expected-version.js'
 import type { IdempotencyStore } from './idempotency-store.js'
 import { deterministicId, fingerprint, newId } from './ids.js'
 import { catchUp, type LoadedAggregate, loadWith } from './load-aggregate.js'
@@ -273,7 +273,7 @@ export function createCommandHandler<S, C extends Command, E extends Event, CIn 
 
   async function handle(input: CIn, handleOptions?: HandleOptions): Promise<CommandResult<S, E>> {
     if (handleOptions?.expectedVersion !== undefined) {
-      const expected = toExpectedVersion(handleOptions.expectedVersion)
+      const expected = checkExpectedVersion(handleOptions.expectedVersion)
       if (typeof expected !== 'bigint') {
         throw new InvalidArgumentError(
           'expectedVersion',

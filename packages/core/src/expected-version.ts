@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors.js'
+import { checkInt64 } from './stored-values.js'
 
 /**
  * What an append expects of the stream. Stream versions count events from 1: a stream holding one
@@ -33,24 +34,22 @@ export type VersionsAreBigints_Write1nNot1 = number & {
 }
 
 /**
- * Checks an expected version given at run time (JavaScript callers, parsed input) and returns it.
- * Throws `ANNALS_ERR_INVALID_ARGUMENT`: for a number, the message gives the bigint to write instead.
+ * Checks an expected version given at run time (JavaScript callers, parsed input) and returns it:
+ * one of the named values, or a bigint from `0n` to `MAX_STREAM_VERSION`. Throws
+ * `InvalidArgumentError`; for a number, the message gives the bigint to write instead.
  */
-export function toExpectedVersion(value: unknown, argument = 'expectedVersion'): ExpectedVersion {
-  if (typeof value === 'bigint') {
-    if (value < 0n) throw new InvalidArgumentError(argument, `must be >= 0n (got ${value}n)`)
-    return value
-  }
-  if (value === 'any' || value === 'no-stream' || value === 'stream-exists') return value
-  if (typeof value === 'number') {
-    const instead = Number.isSafeInteger(value) && value >= 0 ? `use ${value}n` : 'use a bigint such as 1n'
+export function checkExpectedVersion(expected: unknown, argument = 'expectedVersion'): ExpectedVersion {
+  if (typeof expected === 'bigint') return checkInt64(expected, argument, 0n)
+  if (expected === 'any' || expected === 'no-stream' || expected === 'stream-exists') return expected
+  if (typeof expected === 'number') {
+    const instead = Number.isSafeInteger(expected) && expected >= 0 ? `use ${expected}n` : 'use a bigint such as 1n'
     throw new InvalidArgumentError(
       argument,
-      `stream versions are bigints: ${instead}, not the number ${value} (BigInt(n) converts one)`,
+      `stream versions are bigints: ${instead}, not the number ${expected} (BigInt(n) converts one)`,
     )
   }
   throw new InvalidArgumentError(
     argument,
-    `unknown value ${typeof value === 'string' ? `"${value}"` : String(value)} (expected a bigint such as 1n, 'any', 'no-stream' or 'stream-exists')`,
+    `unknown value ${typeof expected === 'string' ? `"${expected}"` : String(expected)} (expected a bigint such as 1n, 'any', 'no-stream' or 'stream-exists')`,
   )
 }

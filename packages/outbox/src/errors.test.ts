@@ -11,6 +11,7 @@ const instances = [
   new errors.PublishTimeoutError(5),
   new errors.MalformedMessageError('1-0', 'bad'),
   new errors.OutboxAlreadyStartedError('x'),
+  new errors.RedriveFailedError(1, ['1-0']),
 ]
 
 errorCatalogueSuite({

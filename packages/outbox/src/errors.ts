@@ -13,6 +13,7 @@ export const OutboxErrorCodes = {
   PUBLISH_TIMEOUT: 'ANNALS_OUTBOX_ERR_PUBLISH_TIMEOUT',
   MALFORMED_MESSAGE: 'ANNALS_OUTBOX_ERR_MALFORMED_MESSAGE',
   ALREADY_STARTED: 'ANNALS_OUTBOX_ERR_ALREADY_STARTED',
+  REDRIVE_FAILED: 'ANNALS_OUTBOX_ERR_REDRIVE_FAILED',
 } as const
 
 /** Union of the codes in {@link OutboxErrorCodes}. */
@@ -79,6 +80,21 @@ export class MalformedMessageError extends AnnalsError<'ANNALS_OUTBOX_ERR_MALFOR
 export class OutboxAlreadyStartedError extends AnnalsError<'ANNALS_OUTBOX_ERR_ALREADY_STARTED'> {
   constructor(what: string) {
     super(OutboxErrorCodes.ALREADY_STARTED, `${what} is already running: call stop() first`)
+  }
+}
+
+/** Redis refused to move some dead letters back to their stream; they stay dead-lettered. `cause` holds the first refusal. */
+export class RedriveFailedError extends AnnalsError<'ANNALS_OUTBOX_ERR_REDRIVE_FAILED'> {
+  /** Dead letters moved before and beside the failed ones. */
+  declare readonly redriven: number
+  /** Ids of the dead letters that were not moved. */
+  declare readonly failedIds: readonly string[]
+  constructor(redriven: number, failedIds: readonly string[], options?: { cause?: unknown }) {
+    super(
+      OutboxErrorCodes.REDRIVE_FAILED,
+      `Redis refused to redrive ${failedIds.length} dead letter(s) (${redriven} redriven): ${String(options?.cause)}`,
+      { ...options, fields: { redriven, failedIds } },
+    )
   }
 }
 

@@ -9,6 +9,7 @@ export {
   OutboxMigrationError,
   PublishFailedError,
   PublishTimeoutError,
+  RedriveFailedError,
 } from './errors.js'
 export {
   createIdempotentHandler,
@@ -38,16 +39,25 @@ export {
   type ConsumedMessage,
   type ConsumeResult,
   createRedisStreamsConsumer,
+  DeadLetterFields,
   deadLetterStreamKey,
   ensureConsumerGroup,
   parseStreamEntry,
   type RedisStreamsConsumer,
   type RedisStreamsConsumerOptions,
+  RedriveFields,
 } from './redis-streams-consumer.js'
+export {
+  type ConsumerDeadLetter,
+  type ConsumerDeadLetterLocation,
+  listConsumerDeadLetters,
+  redriveConsumerDeadLetters,
+} from './redis-streams-dead-letters.js'
 export {
   createRedisStreamsPublisher,
   type RedisStreamsPublisherOptions,
   StreamFields,
+  type StreamMaxLen,
   streamKey,
 } from './redis-streams-publisher.js'
 export type { RelayedMessage } from './relay/claim-batch.js'

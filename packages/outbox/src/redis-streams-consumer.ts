@@ -1,8 +1,10 @@
 import { type Logger, type OutboundMessage, silentLogger, type Worker } from '@annals/core'
 import { createWaiter, createWorkerLifecycle } from '@annals/core/runtime'
 import type { Redis } from 'ioredis'
+import { errorText } from './error-text.js'
 import { MalformedMessageError, OutboxAlreadyStartedError } from './errors.js'
-import { StreamFields, streamKey } from './redis-streams-publisher.js'
+import { positiveOption } from './options.js'
+import { StreamFields, type StreamMaxLen, streamKey, trimArguments } from './redis-streams-publisher.js'
 
 /** A message read from a Redis stream: the published message (deduplicate on its `messageId`) and where it was read. */
 export type ConsumedMessage = OutboundMessage &
@@ -36,10 +38,14 @@ export type RedisStreamsConsumerOptions = Readonly<{
   retryDelayMs?: number
   /**
    * After this many deliveries of one entry (Redis counts them) a failing message is moved to the
-   * group's dead-letter stream (`<stream key>:<group>:dead`, see {@link deadLetterStreamKey}) and
-   * acknowledged, so the entries behind it can go on. Default: never (retry forever).
+   * group's dead-letter stream (`<stream key>:<group>:dead`, see {@link deadLetterStreamKey}) with the
+   * reason and acknowledged, so the entries behind it can go on; so is an entry delivered more often
+   * than this without its handler ever finishing (a handler that crashes the process). Default 5.
+   * `'unbounded'` retries forever: one poison message then stops the group.
    */
-  maxDeliveries?: number
+  maxDeliveries?: number | 'unbounded'
+  /** Bound of the group's dead-letter stream (`MAXLEN ~`). Default 100,000; `'unbounded'` never trims. */
+  deadLetterMaxLen?: StreamMaxLen
   /** Default: silent. */
   logger?: Logger
   /** Stop gracefully on SIGTERM and SIGINT while running. Default false. */
@@ -59,6 +65,39 @@ export interface RedisStreamsConsumer extends Worker {
 export function deadLetterStreamKey(keyPrefix: string, topic: string, group: string): string {
   return `${streamKey(keyPrefix, topic)}:${group}:dead`
 }
+
+/**
+ * Fields a dead-letter entry carries after the original entry's fields: where the entry was read
+ * (source stream, its entry id, group, consumer), how often it was delivered, and the error (text and,
+ * when the error has one, its `code`).
+ */
+export const DeadLetterFields = {
+  stream: 'stream',
+  entryId: 'entryId',
+  group: 'group',
+  consumer: 'consumer',
+  deliveries: 'deliveries',
+  error: 'error',
+  errorCode: 'errorCode',
+} as const
+
+/**
+ * Fields of an entry that `redriveConsumerDeadLetters` put back on the source stream: the one group
+ * that is to handle it (the others acknowledge it unhandled, they had it the first time) and the id
+ * of the dead letter it came from.
+ */
+export const RedriveFields = { group: 'redriveGroup', deadLetterId: 'redrivenFrom' } as const
+
+// The copy to the dead-letter stream and the acknowledgement happen together or not at all, and only
+// while the entry is still this consumer's: one that another consumer took over is its to handle.
+// KEYS: source stream, dead-letter stream. ARGV: group, entry id, consumer, then the XADD arguments.
+const DEAD_LETTER_SCRIPT = `
+if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3]) == 0 then return 0 end
+redis.call('XADD', KEYS[2], unpack(ARGV, 4))
+return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])`
+
+const DEFAULT_MAX_DELIVERIES = 5
+const DEFAULT_DEAD_LETTER_MAX_LEN = 100_000
 
 /** Creates a consumer group on a topic's stream (with `MKSTREAM`); does nothing when it exists. */
 export async function ensureConsumerGroup(
@@ -80,6 +119,13 @@ export async function ensureConsumerGroup(
 }
 
 type Entry = [string, string[] | null]
+
+/** The value of field `name` of a flat field list (the last one when repeated), if present. @internal */
+export function fieldOf(fields: readonly string[], name: string): string | undefined {
+  let value: string | undefined
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) value = fields[i + 1]
+  return value
+}
 
 /** Parses a stream entry written by the Redis Streams publisher. */
 export function parseStreamEntry(topic: string, entryId: string, fields: readonly string[]): ConsumedMessage {
@@ -118,7 +164,11 @@ export function createRedisStreamsConsumer(options: RedisStreamsConsumerOptions)
   const blockMs = options.blockMs ?? 1000
   const claimIdleMs = options.claimIdleMs ?? 30_000
   const retryDelayMs = options.retryDelayMs ?? 1000
-  const maxDeliveries = options.maxDeliveries
+  const maxDeliveries =
+    options.maxDeliveries === 'unbounded'
+      ? Number.POSITIVE_INFINITY
+      : positiveOption('maxDeliveries', options.maxDeliveries, DEFAULT_MAX_DELIVERIES)
+  const deadTrim = trimArguments('deadLetterMaxLen', options.deadLetterMaxLen, DEFAULT_DEAD_LETTER_MAX_LEN)
   const deadKey = deadLetterStreamKey(options.keyPrefix ?? 'annals', options.topic, options.group)
   const logger = options.logger ?? silentLogger
   const where = { topic: options.topic, group: options.group, consumer: options.consumer }
@@ -128,33 +178,87 @@ export function createRedisStreamsConsumer(options: RedisStreamsConsumerOptions)
   let running: Promise<void> | undefined
   const waiter = createWaiter()
 
-  async function deliveries(entryId: string): Promise<number> {
-    const reply = (await redis.call('XPENDING', key, options.group, entryId, entryId, '1')) as [
+  /** Delivery counts of this consumer's pending entries from `first` to `last`, by entry id. */
+  async function deliveries(first: string, last: string, count: number): Promise<Map<string, number>> {
+    const reply = (await redis.call('XPENDING', key, options.group, first, last, String(count), options.consumer)) as [
       string,
       string,
       number,
       number,
     ][]
-    return Number(reply[0]?.[3] ?? 0)
+    return new Map(reply.map(([id, , , delivered]) => [id, Number(delivered)]))
   }
 
-  async function deadLetter(entryId: string, fields: readonly string[], error: unknown): Promise<void> {
-    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-    await redis
-      .multi()
-      .call('XADD', deadKey, '*', ...fields, 'entryId', entryId, 'error', reason)
-      .call('XACK', key, options.group, entryId)
-      .exec()
+  /** Parks an entry with its reason and acknowledges it; false when another consumer took it over. */
+  async function deadLetter(entryId: string, fields: readonly string[], delivered: number, error: unknown) {
+    const code = (error as { code?: unknown } | null)?.code
+    const moved = await redis.eval(
+      DEAD_LETTER_SCRIPT,
+      2,
+      key,
+      deadKey,
+      options.group,
+      entryId,
+      options.consumer,
+      ...deadTrim,
+      '*',
+      ...fields,
+      DeadLetterFields.stream,
+      key,
+      DeadLetterFields.entryId,
+      entryId,
+      DeadLetterFields.group,
+      options.group,
+      DeadLetterFields.consumer,
+      options.consumer,
+      DeadLetterFields.deliveries,
+      String(delivered),
+      DeadLetterFields.error,
+      errorText(error),
+      ...(typeof code === 'string' ? [DeadLetterFields.errorCode, code] : []),
+    )
+    return moved === 1
   }
 
+  /**
+   * Handles entries in order and acknowledges each; stops at the first failure unless the entry has
+   * had its `maxDeliveries`. `pending` holds the delivery counts of re-read pending entries: one
+   * delivered more often than allowed never got an answer from its handler, so it is parked unhandled.
+   */
   async function handleEntries(
     entries: readonly Entry[],
+    pending?: ReadonlyMap<string, number>,
   ): Promise<{ processed: number; failed: number; deadLettered: number }> {
     let processed = 0
     let deadLettered = 0
+    const park = async (entryId: string, fields: readonly string[], delivered: number, error: unknown) => {
+      const messageId = fieldOf(fields, StreamFields.messageId)
+      if (await deadLetter(entryId, fields, delivered, error)) {
+        logger.error({ ...where, err: error, entryId, messageId, deliveries: delivered }, 'message dead-lettered')
+        deadLettered += 1
+      } else logger.warn({ ...where, entryId, messageId }, 'entry taken over by another consumer')
+    }
     for (const [entryId, fields] of entries) {
-      // A null body is an entry trimmed away while pending: nothing left to handle.
-      if (fields !== null) {
+      if (fields === null) {
+        // Trimmed away (MAXLEN) while pending: nothing is left to handle.
+        logger.warn({ ...where, entryId }, 'pending entry was trimmed from the stream before it was handled')
+      } else {
+        const delivered = pending?.get(entryId) ?? 0
+        const redriveGroup = fieldOf(fields, RedriveFields.group)
+        if (delivered > maxDeliveries) {
+          await park(
+            entryId,
+            fields,
+            delivered,
+            `delivered ${delivered} times (maxDeliveries ${maxDeliveries}) without its handler finishing`,
+          )
+          continue
+        }
+        // A redriven entry is for the group whose dead letter it was; the others handled it already.
+        if (redriveGroup !== undefined && redriveGroup !== options.group) {
+          await redis.call('XACK', key, options.group, entryId)
+          continue
+        }
         let message: ConsumedMessage | undefined
         try {
           message = parseStreamEntry(options.topic, entryId, fields)
@@ -165,16 +269,15 @@ export function createRedisStreamsConsumer(options: RedisStreamsConsumerOptions)
           try {
             await options.handle(message)
           } catch (error) {
-            if (maxDeliveries === undefined || (await deliveries(entryId)) < maxDeliveries) {
-              logger.warn({ ...where, err: error, entryId, messageId: message.messageId }, 'handler failed; will retry')
+            const count = (await deliveries(entryId, entryId, 1)).get(entryId) ?? 0
+            if (count < maxDeliveries) {
+              logger.warn(
+                { ...where, err: error, entryId, messageId: message.messageId, deliveries: count },
+                'handler failed; will retry',
+              )
               return { processed, failed: 1, deadLettered }
             }
-            await deadLetter(entryId, fields, error)
-            logger.error(
-              { ...where, err: error, entryId, messageId: message.messageId },
-              'handler kept failing; dead-lettered',
-            )
-            deadLettered += 1
+            await park(entryId, fields, count, error)
             continue
           }
         }
@@ -220,7 +323,10 @@ export function createRedisStreamsConsumer(options: RedisStreamsConsumerOptions)
     }
     // This consumer's own pending entries first (left by a failed handler, a crash, or claimed above).
     const own = await readGroup(redis, '0', [])
-    if (own.length > 0) return { ...(await handleEntries(own)), claimed }
+    if (own.length > 0) {
+      const counts = await deliveries(own[0]?.[0] ?? '-', own[own.length - 1]?.[0] ?? '+', own.length)
+      return { ...(await handleEntries(own, counts)), claimed }
+    }
     blocking ??= redis.duplicate()
     const fresh = await readGroup(blocking, '>', ['BLOCK', String(blockMs)])
     return { ...(await handleEntries(fresh)), claimed }

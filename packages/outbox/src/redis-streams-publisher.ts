@@ -1,15 +1,41 @@
 import type { EventPublisher, OutboundMessage } from '@annals/core'
 import type { Redis } from 'ioredis'
-import { OutboxInvalidOptionError, PublishFailedError } from './errors.js'
+import { PublishFailedError } from './errors.js'
+import { positiveOption } from './options.js'
+
+/**
+ * How many entries a stream keeps: a positive integer, trimmed approximately (`MAXLEN ~`, which drops
+ * whole internal nodes and so keeps a little more), or `'unbounded'` to never trim.
+ */
+export type StreamMaxLen = number | 'unbounded'
+
+/**
+ * The default bound of each topic's stream. Memory is about the entry count times the entry size
+ * (a 1 KB message: about 1 GB), and a consumer group that falls further behind loses the oldest
+ * entries it has not read, so size it to the longest outage a group must survive at the topic's rate.
+ */
+export const DEFAULT_STREAM_MAX_LEN = 1_000_000
 
 /** Options of {@link createRedisStreamsPublisher}. */
 export type RedisStreamsPublisherOptions = Readonly<{
   redis: Redis
   /** Stream keys are `<keyPrefix>:<topic>`. Default `annals`. */
   keyPrefix?: string
-  /** Trim each stream to about this many entries (`MAXLEN ~`). Default: no trimming. */
-  maxLen?: number
+  /**
+   * Trim each stream to about this many entries on every `XADD` (`MAXLEN ~`). Default
+   * {@link DEFAULT_STREAM_MAX_LEN}; `'unbounded'` never trims.
+   */
+  maxLen?: StreamMaxLen
 }>
+
+/**
+ * The trimming arguments of an `XADD` for a {@link StreamMaxLen} option: empty when unbounded. An
+ * out-of-range bound is an `OutboxInvalidOptionError` naming `option`. @internal
+ */
+export function trimArguments(option: string, maxLen: StreamMaxLen | undefined, fallback: number): string[] {
+  if (maxLen === 'unbounded') return []
+  return ['MAXLEN', '~', String(positiveOption(option, maxLen, fallback))]
+}
 
 /** The Redis key of a topic's stream. */
 export function streamKey(keyPrefix: string, topic: string): string {
@@ -29,17 +55,14 @@ export const StreamFields = {
 } as const
 
 /**
- * An {@link EventPublisher} writing each message to the stream of its topic with `XADD`. A batch goes
- * in one pipeline, in order, and resolves when Redis has answered every command.
+ * An {@link EventPublisher} writing each message to the stream of its topic with `XADD`, trimming the
+ * stream to `maxLen` (about a million entries unless told otherwise). A batch goes in one pipeline, in
+ * order, and resolves when Redis has answered every command.
  */
 export function createRedisStreamsPublisher(options: RedisStreamsPublisherOptions): EventPublisher {
   const redis = options.redis
   const keyPrefix = options.keyPrefix ?? 'annals'
-  const maxLen = options.maxLen
-  if (maxLen !== undefined && (!Number.isInteger(maxLen) || maxLen < 1)) {
-    throw new OutboxInvalidOptionError('maxLen', `must be a positive integer, got ${maxLen}`)
-  }
-  const trim: string[] = maxLen === undefined ? [] : ['MAXLEN', '~', String(maxLen)]
+  const trim = trimArguments('maxLen', options.maxLen, DEFAULT_STREAM_MAX_LEN)
   return {
     async publish(messages: readonly OutboundMessage[]): Promise<void> {
       if (messages.length === 0) return

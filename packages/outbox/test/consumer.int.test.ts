@@ -14,14 +14,14 @@ import {
   ensureConsumerGroup,
   type RedisStreamsConsumer,
 } from '../src/redis-streams-consumer.js'
-import { createRedisStreamsPublisher, streamKey } from '../src/redis-streams-publisher.js'
+import { createRedisStreamsPublisher, type StreamMaxLen, streamKey } from '../src/redis-streams-publisher.js'
 import { consumerOf, relayTo, useTestbed } from './helpers.js'
 
 const bed = useTestbed('consumer')
 
 /** One message of key `k` on topic `t` per number, payload `{ n }`, published in one batch. */
 async function publishNumbered(
-  to: Readonly<{ keyPrefix: string; maxLen?: number }>,
+  to: Readonly<{ keyPrefix: string; maxLen?: StreamMaxLen }>,
   numbers: readonly number[],
   type = 'X',
 ): Promise<OutboundMessage[]> {
@@ -284,13 +284,16 @@ describe('Redis Streams consumer', () => {
     expect(await other({ messageId: id })).toBe('processed')
   })
 
-  it('trims streams with MAXLEN ~ when asked', async () => {
+  it('trims streams with MAXLEN ~ to the given bound, and never with maxLen: unbounded', async () => {
     const keyPrefix = `${bed.keyPrefix}trim`
     const hundred = Array.from({ length: 100 }, (_, n) => n)
     for (let i = 0; i < 5; i++) await publishNumbered({ keyPrefix, maxLen: 10 }, hundred)
     const len = await bed.redis.xlen(streamKey(keyPrefix, 't'))
     expect(len).toBeLessThan(500)
     expect(len).toBeGreaterThanOrEqual(10)
+    const untrimmed = `${bed.keyPrefix}untrimmed`
+    for (let i = 0; i < 5; i++) await publishNumbered({ keyPrefix: untrimmed, maxLen: 'unbounded' }, hundred)
+    expect(await bed.redis.xlen(streamKey(untrimmed, 't'))).toBe(500)
   })
 
   it('rejects with the ids Redis refused', async () => {

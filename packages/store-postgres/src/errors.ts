@@ -1,4 +1,4 @@
-import { AnnalsError, isAnnalsError } from '@annals/core'
+import { AnnalsError, isAnnalsError, type StreamId } from '@annals/core'
 
 /**
  * Every error code `@annals/store-postgres` can raise. Codes are stable: never reused, never renamed.
@@ -11,6 +11,8 @@ export const PgStoreErrorCodes = {
   INVALID_OPTION: 'ANNALS_PG_ERR_INVALID_OPTION',
   UNEXPECTED_RESULT: 'ANNALS_PG_ERR_UNEXPECTED_RESULT',
   THROWAWAY_POSTGRES: 'ANNALS_PG_ERR_THROWAWAY_POSTGRES',
+  APPEND_OUTCOME_UNKNOWN: 'ANNALS_PG_ERR_APPEND_OUTCOME_UNKNOWN',
+  CONNECTION_LOST: 'ANNALS_PG_ERR_CONNECTION_LOST',
   INVALID_DATABASE_URL: 'ANNALS_PG_ERR_INVALID_DATABASE_URL',
 } as const
 
@@ -89,6 +91,61 @@ export class PgThrowawayPostgresError extends AnnalsError<'ANNALS_PG_ERR_THROWAW
   constructor(message: string, options?: { cause?: unknown }) {
     super(PgStoreErrorCodes.THROWAWAY_POSTGRES, message, options)
   }
+}
+
+/** One stream's part of an append whose outcome is unknown: the ids to re-send its events with. */
+export type UnknownAppendStream = Readonly<{ streamId: StreamId; eventIds: readonly string[] }>
+
+/**
+ * The connection was lost after an append was sent and before its answer arrived (a reset, a killed
+ * backend, a server restart, a client-side timeout): the append may have committed, or not. Errors
+ * that certainly wrote nothing (the pool could not connect, the server refused a statement, which
+ * rolls the whole append back) are never this one.
+ *
+ * Resolve it by re-sending the same append with the same event ids (`eventIds`, also when the store
+ * chose them): the store recognises a re-send of stored ids with the same content at the same place
+ * and answers `duplicate: true` without writing again, so exactly one copy is kept either way. Or
+ * read the stream and look for the ids.
+ * @example
+ * catch (error) {
+ *   if (isPgStoreError(error, 'ANNALS_PG_ERR_APPEND_OUTCOME_UNKNOWN')) {
+ *     const ids = (error as PgAppendOutcomeUnknownError).eventIds
+ *     await store.appendToStream(id, events.map((e, i) => ({ ...e, eventId: ids[i] })), { expectedVersion })
+ *   }
+ * }
+ */
+export class PgAppendOutcomeUnknownError extends AnnalsError<'ANNALS_PG_ERR_APPEND_OUTCOME_UNKNOWN'> {
+  /** The stream appended to (the first, when an atomic append named several). */
+  declare readonly streamId: StreamId
+  /** The ids of every event of the append, in the order given (all streams). */
+  declare readonly eventIds: readonly string[]
+  /** Each stream of the append with the ids of its events. */
+  declare readonly streams: readonly UnknownAppendStream[]
+  constructor(streams: readonly UnknownAppendStream[], options?: { cause?: unknown }) {
+    const streamId = streams[0]?.streamId ?? '(none)'
+    const eventIds = streams.flatMap((s) => s.eventIds)
+    const more = streams.length > 1 ? ` and ${streams.length - 1} more stream(s)` : ''
+    super(
+      PgStoreErrorCodes.APPEND_OUTCOME_UNKNOWN,
+      `The connection was lost during the append to "${streamId}"${more}: it may or may not have committed. Re-send it with the same event ids (a re-send of stored ids is recognised and not written twice), or read the stream`,
+      { ...options, fields: { streamId, eventIds, streams } },
+    )
+  }
+}
+
+/**
+ * The connection of a client checked out of a pool died while it was held (a server restart, a
+ * terminated backend, a network failure): the work on it failed. `cause` is the connection's error.
+ */
+export class PgConnectionLostError extends AnnalsError<'ANNALS_PG_ERR_CONNECTION_LOST'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(PgStoreErrorCodes.CONNECTION_LOST, message, options)
+  }
+}
+
+/** True when `error` is a {@link PgConnectionLostError} (by code, so it holds across duplicated copies). */
+export function isPgConnectionLostError(error: unknown): error is PgConnectionLostError {
+  return isAnnalsError(error, PgStoreErrorCodes.CONNECTION_LOST)
 }
 
 /** True when `error` is one of this package's errors, optionally of the given code. */

@@ -1,6 +1,9 @@
 export { type DatabaseUrl, parseDatabaseUrl, redactConnectionString } from './database-url.js'
 export {
+  isPgConnectionLostError,
   isPgStoreError,
+  PgAppendOutcomeUnknownError,
+  PgConnectionLostError,
   PgInvalidDatabaseUrlError,
   PgInvalidIdentifierError,
   PgInvalidOptionError,
@@ -10,6 +13,7 @@ export {
   PgStoreErrorCodes,
   PgThrowawayPostgresError,
   PgUnexpectedResultError,
+  type UnknownAppendStream,
 } from './errors.js'
 export type { AppendLimits } from './event-store/append-input.js'
 export type { GroupCommitOptions } from './event-store/group-commit.js'

@@ -1,8 +1,8 @@
 import type { CheckpointStore, LogCheckpoint } from '@annals/core'
+import { checkLogCheckpoint, checkName } from '@annals/core/runtime'
 import type pg from 'pg'
 import { type SqlRunner, type StoreConnection, toExecutor } from './sql/executor.js'
 import { storeTables } from './store-tables.js'
-import { checkText } from './validation.js'
 
 /** Options of {@link createPostgresCheckpointStore}. */
 export type PostgresCheckpointStoreOptions = StoreConnection & Readonly<{ schema?: string; tablePrefix?: string }>
@@ -34,7 +34,9 @@ async function store(
   checkpoint: LogCheckpoint,
   expected: LogCheckpoint | null | undefined,
 ): Promise<boolean> {
-  checkText(consumer, 'checkpoint', ['consumer'])
+  checkName(consumer, 'checkpoint', ['consumer'])
+  checkLogCheckpoint(checkpoint, 'checkpoint')
+  if (expected) checkLogCheckpoint(expected, 'expected')
   const at = [consumer, checkpoint.transactionId.toString(), checkpoint.position.toString()]
   if (expected === undefined) return (await runner.query(sql.upsert, at)).length === 1
   if (expected === null) return (await runner.query(sql.insert, at)).length === 1
@@ -48,6 +50,7 @@ export function createPostgresCheckpointStore(options: PostgresCheckpointStoreOp
   const executor = toExecutor(options)
   return {
     async load(consumer: string): Promise<LogCheckpoint | null> {
+      checkName(consumer, 'checkpoint', ['consumer'])
       const [row] = await executor.query<{ tx: string; pos: string }>(sql.load, [consumer])
       return row ? { transactionId: BigInt(row.tx), position: BigInt(row.pos) } : null
     },
@@ -81,6 +84,7 @@ export async function loadCheckpointInTransaction(
   client: pg.PoolClient | pg.Client,
   options: CheckpointTableOptions & Readonly<{ consumer: string }>,
 ): Promise<LogCheckpoint | null> {
+  checkName(options.consumer, 'checkpoint', ['consumer'])
   const sql = statements(options)
   const { rows } = await client.query<{ tx: string; pos: string }>({ text: sql.load, values: [options.consumer] })
   const row = rows[0]

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { IdempotencyKeyReusedError, type IdempotencyStore } from '@annals/core'
+import { checkName, toStoredJson } from '@annals/core/runtime'
 import { PgInvalidOptionError } from './errors.js'
 import { type StoreConnection, toExecutor } from './sql/executor.js'
 import { storeTables } from './store-tables.js'
-import { checkText, toJsonText } from './validation.js'
 
 /** Options of {@link createPostgresIdempotencyStore}. */
 export type PostgresIdempotencyStoreOptions = StoreConnection &
@@ -60,8 +60,8 @@ export function createPostgresIdempotencyStore(options: PostgresIdempotencyStore
 
   return {
     async execute<R>(key: string, fingerprint: string, work: () => Promise<R>) {
-      checkText(key, 'idempotency key', ['key'])
-      checkText(fingerprint, 'idempotency fingerprint', ['fingerprint'])
+      checkName(key, 'idempotency key', ['key'])
+      checkName(fingerprint, 'idempotency fingerprint', ['fingerprint'])
       let wait = 5
       for (;;) {
         const [row] = await executor.query<Row>(select, [key])
@@ -97,7 +97,7 @@ export function createPostgresIdempotencyStore(options: PostgresIdempotencyStore
     }
     clearInterval(renewal)
     try {
-      await executor.query(complete, [key, mine, toJsonText(result ?? null, 'idempotent result', [key])])
+      await executor.query(complete, [key, mine, toStoredJson(result ?? null, 'idempotent result', [key])])
     } catch (error) {
       // Nothing stored (a result that is not JSON, a lost connection): free the key for a retry.
       await executor.query(release, [key, mine]).catch(() => undefined)

@@ -2,6 +2,7 @@ import type { LogWatcher, PartialLogger } from '@annals/core'
 import { toBackoff, toLogger } from '@annals/core/runtime'
 import pg from 'pg'
 import { PgInvalidOptionError } from './errors.js'
+import { type CheckedOutClient, checkOut } from './sql/check-out.js'
 import type { PgliteLike } from './sql/executor.js'
 import { quoteIdentifier } from './sql/identifiers.js'
 import { storeTables } from './store-tables.js'
@@ -63,7 +64,8 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
   const listeners = new Set<() => void>()
   let closed = false
   let connected = false
-  let current: { client: pg.Client | pg.PoolClient; pooled: boolean } | null = null
+  // `held`: the checkout when the connection came from the pool.
+  let current: { client: pg.Client | pg.PoolClient; held: CheckedOutClient | undefined } | null = null
   let unlistenPglite: (() => Promise<void>) | null = null
   let timer: NodeJS.Timeout | null = null
   let heartbeat: NodeJS.Timeout | null = null
@@ -94,7 +96,7 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
       return
     }
     let client: pg.Client | pg.PoolClient | null = null
-    let pooled = false
+    let held: CheckedOutClient | undefined
     try {
       if (options.connectionString) {
         client = new pg.Client({
@@ -105,18 +107,18 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
         client.on('error', (error) => lost(client, error))
         await client.connect()
       } else {
-        pooled = true
-        client = await (options.pool as pg.Pool).connect()
+        held = await checkOut(options.pool as pg.Pool)
+        client = held.client
         client.on('error', (error) => lost(client, error))
       }
       client.on('end', () => lost(client, new Error('connection ended')))
       client.on('notification', () => wake())
       await client.query(`LISTEN ${quoteIdentifier(names.channel)}`)
       if (closed) {
-        release(client, pooled, undefined)
+        release(client, held, undefined)
         return
       }
-      current = { client, pooled }
+      current = { client, held }
       connected = true
       failedAttempts = 0
       startHeartbeat(client)
@@ -128,7 +130,7 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
       }
       everConnected = true
     } catch (error) {
-      if (client) release(client, pooled, error as Error)
+      if (client) release(client, held, error as Error)
       logger.warn({ err: error, channel: names.channel }, 'log watcher could not LISTEN; retrying')
       schedule()
     }
@@ -162,14 +164,20 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
     heartbeat.unref?.()
   }
 
-  function release(client: pg.Client | pg.PoolClient, pooled: boolean, error: Error | undefined): void {
+  function release(
+    client: pg.Client | pg.PoolClient,
+    held: CheckedOutClient | undefined,
+    error: Error | undefined,
+  ): void {
     client.removeAllListeners('notification')
     client.removeAllListeners('end')
     // Keep an error listener: a late socket error on a dropped client must not crash the process.
     client.removeAllListeners('error')
     client.on('error', () => undefined)
-    if (pooled) {
-      ;(client as pg.PoolClient).release(error ?? true)
+    if (held) {
+      // A connection that LISTENed is never reused: the pool destroys it.
+      held.discard(error ?? new Error('LISTEN connection closed'))
+      held.release()
     } else {
       void (client as pg.Client).end().catch(() => undefined)
     }
@@ -177,12 +185,12 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
 
   function lost(client: pg.Client | pg.PoolClient | null, error: Error): void {
     if (!client || current?.client !== client) return
-    const { pooled } = current
+    const { held } = current
     current = null
     connected = false
     if (heartbeat) clearTimeout(heartbeat)
     heartbeat = null
-    release(client, pooled, error)
+    release(client, held, error)
     if (closed) return
     logger.warn({ err: error, channel: names.channel }, 'log watcher lost its LISTEN connection; reconnecting')
     schedule()
@@ -218,15 +226,15 @@ export function createPostgresLogWatcher(options: PostgresLogWatcherOptions): Po
       connected = false
       firstReady()
       if (unlistenPglite) await unlistenPglite()
-      const held = current
+      const listening = current
       current = null
-      if (held) {
+      if (listening) {
         try {
-          await held.client.query(`UNLISTEN ${quoteIdentifier(names.channel)}`)
+          await listening.client.query(`UNLISTEN ${quoteIdentifier(names.channel)}`)
         } catch {
           // The connection may already be gone; it is released either way.
         }
-        release(held.client, held.pooled, undefined)
+        release(listening.client, listening.held, undefined)
       }
     },
   }

@@ -1,15 +1,9 @@
-import {
-  InvalidArgumentError,
-  type Snapshot,
-  type SnapshotQuery,
-  type SnapshotStore,
-  type StreamId,
-} from '@annals/core'
+import type { Snapshot, SnapshotQuery, SnapshotStore, StreamId } from '@annals/core'
+import { checkSnapshot, checkSnapshotQuery, toStoredJson } from '@annals/core/runtime'
 import { PgInvalidOptionError } from './errors.js'
 import { mapPgError } from './map-pg-error.js'
 import { type StoreConnection, toExecutor } from './sql/executor.js'
 import { storeTables } from './store-tables.js'
-import { checkText, toJsonText } from './validation.js'
 
 /** Options of {@link createPostgresSnapshotStore}. */
 export type PostgresSnapshotStoreOptions = StoreConnection &
@@ -64,14 +58,8 @@ export function createPostgresSnapshotStore(options: PostgresSnapshotStoreOption
 
   return {
     async save(snapshot: Snapshot): Promise<void> {
-      checkText(snapshot.streamId, 'snapshot', ['streamId'])
-      if (typeof snapshot.streamVersion !== 'bigint' || snapshot.streamVersion < 1n) {
-        throw new InvalidArgumentError('snapshot.streamVersion', 'must be a bigint >= 1n')
-      }
-      if (!Number.isInteger(snapshot.stateVersion)) {
-        throw new InvalidArgumentError('snapshot.stateVersion', 'must be an integer')
-      }
-      const state = toJsonText(snapshot.state, 'snapshot', ['state'])
+      checkSnapshot(snapshot)
+      const state = toStoredJson(snapshot.state, 'snapshot', ['state'])
       try {
         await executor.query(upsert, [
           snapshot.streamId,
@@ -88,6 +76,7 @@ export function createPostgresSnapshotStore(options: PostgresSnapshotStoreOption
     },
 
     async loadLatest<S = unknown>(streamId: StreamId, query: SnapshotQuery): Promise<Snapshot<S> | null> {
+      checkSnapshotQuery(streamId, query)
       let rows: SnapshotRow[]
       try {
         rows = await executor.query<SnapshotRow>(load, [

@@ -18,8 +18,9 @@ import type {
   ReadStreamResult,
   StreamAppend,
 } from '../event-store.js'
-import { matchesExpectedVersion, toExpectedVersion } from '../expected-version.js'
+import { checkExpectedVersion, matchesExpectedVersion } from '../expected-version.js'
 import { canonicalJson, newId } from '../ids.js'
+import { checkInt32, checkInt64, checkLogCheckpoint, checkName, checkTime, toStoredJson } from '../stored-values.js'
 
 /** Options of {@link createInMemoryEventStore}. */
 export type InMemoryEventStoreOptions = Readonly<{
@@ -49,16 +50,10 @@ type PlannedAppend = {
   duplicateOf: Stored[] | null
 }
 
-// Data and metadata go through JSON as they would in a real store, so that tests catch state that
-// does not survive it (bigints, dates, class instances).
-function jsonClone<T>(value: T, what: string): T {
-  let text: string | undefined
-  try {
-    text = JSON.stringify(value)
-  } catch (cause) {
-    throw new InvalidArgumentError(what, 'must be JSON-serialisable', { cause })
-  }
-  return text === undefined ? (undefined as T) : (JSON.parse(text) as T)
+// Data and metadata go through JSON under the rules of every store, so that tests catch what a real
+// store refuses (U+0000, lone surrogates) or does not round-trip (bigints, dates, class instances).
+function jsonClone<T>(value: T, subject: string, path: readonly (string | number)[]): T {
+  return JSON.parse(toStoredJson(value, subject, path)) as T
 }
 
 /**
@@ -81,9 +76,7 @@ export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): I
   }
 
   function checkStreamId(streamId: StreamId): void {
-    if (typeof streamId !== 'string' || streamId.length === 0) {
-      throw new InvalidArgumentError('streamId', 'must be a non-empty string')
-    }
+    checkName(streamId, 'stream id', ['streamId'])
   }
 
   /** Checks one stream's append without writing; returns the duplicates when it is an idempotent re-send. */
@@ -94,13 +87,15 @@ export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): I
     seenInBatch: Set<string>,
   ): PlannedAppend {
     checkStreamId(streamId)
-    const expected = toExpectedVersion(expectedInput)
+    const expected = checkExpectedVersion(expectedInput)
     if (events.length > maxEvents) throw new AppendLimitExceededError('events', maxEvents, events.length)
     const existing: Stored[] = []
-    for (const event of events) {
-      if (typeof event.type !== 'string' || event.type.length === 0) {
-        throw new InvalidArgumentError('event type', 'must be a non-empty string')
-      }
+    for (const [i, event] of events.entries()) {
+      checkName(event.type, 'event type', [streamId, i, 'type'])
+      checkInt32(event.schemaVersion ?? 1, 'schemaVersion', 1)
+      // Serialised here too, so that a bad event refuses the whole append before anything is written.
+      toStoredJson(event.data ?? null, 'event data', [streamId, i, 'data'])
+      toStoredJson(event.metadata ?? {}, 'event metadata', [streamId, i, 'metadata'])
       if (event.eventId === undefined) continue
       if (!UUID.test(event.eventId)) throw new InvalidArgumentError('eventId', `"${event.eventId}" is not a UUID`)
       if (seenInBatch.has(event.eventId)) {
@@ -155,14 +150,14 @@ export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): I
       const { type, data, eventId, schemaVersion, metadata } = event as NewEvent
       const stored: Stored = {
         type,
-        data: jsonClone(data ?? null, 'event data'),
+        data: jsonClone(data ?? null, 'event data', [streamId, recorded.length, 'data']),
         eventId: eventId ?? newId(),
         streamId,
         streamVersion: BigInt(stream.length + recorded.length + 1),
         globalPosition: nextPosition++,
         transactionId,
         schemaVersion: schemaVersion ?? 1,
-        metadata: jsonClone(metadata ?? {}, 'event metadata') as EventMetadata,
+        metadata: jsonClone(metadata ?? {}, 'event metadata', [streamId, recorded.length, 'metadata']) as EventMetadata,
         recordedAt: fixedTime ? new Date((event as ImportedEvent).recordedAt.getTime()) : new Date(now.getTime()),
         contentKey: contentKey(event as NewEvent),
       }
@@ -215,7 +210,10 @@ export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): I
     ): Promise<ReadStreamResult<E>> {
       checkStreamId(streamId)
       const stream = streams.get(streamId) ?? []
-      const from = readOptions?.from ?? 1n
+      const from = checkInt64(readOptions?.from ?? 1n, 'from', 0n)
+      if (readOptions?.to !== undefined) checkInt64(readOptions.to, 'to', 0n)
+      if (readOptions?.untilPosition !== undefined) checkInt64(readOptions.untilPosition, 'untilPosition', 0n)
+      if (readOptions?.untilTime !== undefined) checkTime(readOptions.untilTime, 'untilTime')
       const limit = readOptions?.limit
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
         throw new InvalidArgumentError('limit', 'must be an integer >= 0')
@@ -268,9 +266,7 @@ export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): I
         const stream = streams.get(streamId) ?? []
         let previous = stream[stream.length - 1]?.recordedAt
         for (const event of events) {
-          if (!(event.recordedAt instanceof Date) || Number.isNaN(event.recordedAt.getTime())) {
-            throw new InvalidArgumentError('recordedAt', 'must be a valid Date')
-          }
+          checkTime(event.recordedAt, 'recordedAt')
           if (previous && event.recordedAt.getTime() < previous.getTime()) {
             throw new TimeTravelBackwardsError(streamId, event.recordedAt, previous)
           }
@@ -284,7 +280,7 @@ export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): I
     },
 
     async readAll<E extends Event = Event>(readOptions?: ReadAllOptions): Promise<ReadAllResult<E>> {
-      const after: LogCheckpoint = readOptions?.after ?? LOG_START
+      const after: LogCheckpoint = checkLogCheckpoint(readOptions?.after ?? LOG_START, 'after')
       const limit = readOptions?.limit ?? 1000
       if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError('limit', 'must be an integer >= 1')
       const types = readOptions?.types ? new Set(readOptions.types) : null

@@ -1,5 +1,6 @@
 import { IdempotencyKeyReusedError } from '../errors.js'
 import type { IdempotencyRecord, IdempotencyStore } from '../idempotency-store.js'
+import { checkName, toStoredJson } from '../stored-values.js'
 
 type Entry = { fingerprint: string; pending: Promise<unknown> | null; record: IdempotencyRecord | null }
 
@@ -21,6 +22,8 @@ export function createInMemoryIdempotencyStore(): InMemoryIdempotencyStore {
       fingerprint: string,
       work: () => Promise<R>,
     ): Promise<Readonly<{ result: R; replayed: boolean }>> {
+      checkName(key, 'idempotency key', ['key'])
+      checkName(fingerprint, 'idempotency fingerprint', ['fingerprint'])
       for (;;) {
         const entry = entries.get(key)
         if (!entry) break
@@ -38,7 +41,7 @@ export function createInMemoryIdempotencyStore(): InMemoryIdempotencyStore {
         entry.record = {
           key,
           fingerprint,
-          result: JSON.parse(JSON.stringify(result ?? null)) as unknown,
+          result: JSON.parse(toStoredJson(result ?? null, 'idempotent result', [key])) as unknown,
           createdAt: new Date(),
         }
         entry.pending = null

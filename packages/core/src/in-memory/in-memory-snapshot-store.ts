@@ -1,6 +1,12 @@
-import { InvalidArgumentError } from '../errors.js'
 import type { StreamId } from '../event.js'
-import type { Snapshot, SnapshotQuery, SnapshotStore } from '../snapshot-store.js'
+import {
+  checkSnapshot,
+  checkSnapshotQuery,
+  type Snapshot,
+  type SnapshotQuery,
+  type SnapshotStore,
+} from '../snapshot-store.js'
+import { toStoredJson } from '../stored-values.js'
 
 type StoredSnapshot = Omit<Snapshot, 'state'> & { readonly stateJson: string }
 
@@ -25,16 +31,8 @@ export function createInMemorySnapshotStore(): InMemorySnapshotStore {
 
   return {
     async save(snapshot: Snapshot): Promise<void> {
-      if (typeof snapshot.streamVersion !== 'bigint' || snapshot.streamVersion < 1n) {
-        throw new InvalidArgumentError('snapshot.streamVersion', 'must be a bigint >= 1n')
-      }
-      let stateJson: string | undefined
-      try {
-        stateJson = JSON.stringify(snapshot.state)
-      } catch (cause) {
-        throw new InvalidArgumentError('snapshot.state', 'must be JSON-serialisable (add serializeState)', { cause })
-      }
-      if (stateJson === undefined) throw new InvalidArgumentError('snapshot.state', 'must be JSON-serialisable')
+      checkSnapshot(snapshot)
+      const stateJson = toStoredJson(snapshot.state, 'snapshot', ['state'])
       const { state: _state, ...rest } = snapshot
       const list = (byStream.get(snapshot.streamId) ?? []).filter(
         (s) => !(s.streamVersion === snapshot.streamVersion && s.stateVersion === snapshot.stateVersion),
@@ -45,6 +43,7 @@ export function createInMemorySnapshotStore(): InMemorySnapshotStore {
     },
 
     async loadLatest<S = unknown>(streamId: StreamId, query: SnapshotQuery): Promise<Snapshot<S> | null> {
+      checkSnapshotQuery(streamId, query)
       const list = byStream.get(streamId) ?? []
       for (let i = list.length - 1; i >= 0; i--) {
         const s = list[i] as StoredSnapshot

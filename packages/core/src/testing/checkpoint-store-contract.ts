@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { CheckpointStore } from '../checkpoint.js'
+import { MAX_NAME_BYTES, MAX_STREAM_VERSION } from '../stored-values.js'
+import { expectCode } from './expect-code.js'
 
 /** Creates the checkpoint store under test; called before every test (it may return a shared store). */
 export type CheckpointStoreFactory = () => CheckpointStore | Promise<CheckpointStore>
@@ -42,6 +44,20 @@ export function checkpointStoreContract(name: string, factory: CheckpointStoreFa
         store.store(consumer, { transactionId: 3n, position: 3n }, start),
       ])
       expect(results.filter(Boolean)).toHaveLength(1)
+    })
+    it('refuses what a store cannot keep: lone surrogates, long names, positions beyond their columns', async () => {
+      const at = { transactionId: 1n, position: 1n }
+      await expectCode(store.store(`${consumer}\ud800`, at), 'ANNALS_ERR_VALIDATION')
+      await expectCode(store.load(`${consumer}\ud800`), 'ANNALS_ERR_VALIDATION')
+      await expectCode(store.store(consumer + 'x'.repeat(MAX_NAME_BYTES), at), 'ANNALS_ERR_VALIDATION')
+      const beyond = { transactionId: 1n, position: MAX_STREAM_VERSION + 1n }
+      await expectCode(store.store(consumer, beyond), 'ANNALS_ERR_INVALID_ARGUMENT')
+      await expectCode(store.store(consumer, { transactionId: 2n ** 64n, position: 1n }), 'ANNALS_ERR_INVALID_ARGUMENT')
+      await expectCode(store.store(consumer, at, beyond), 'ANNALS_ERR_INVALID_ARGUMENT')
+      expect(await store.load(consumer)).toBeNull()
+      const last = { transactionId: 2n ** 64n - 1n, position: MAX_STREAM_VERSION }
+      expect(await store.store(consumer, last)).toBe(true)
+      expect(await store.load(consumer)).toEqual(last)
     })
   })
 }

@@ -1,27 +1,17 @@
 import { randomUUID } from 'node:crypto'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { compareCheckpoints, LOG_START, type LogCheckpoint } from '../checkpoint.js'
-import { isAnnalsError } from '../errors.js'
+import { isAnnalsError, type ValidationError } from '../errors.js'
 import type { NewEvent, RecordedEvent } from '../event.js'
 import type { EventStore } from '../event-store.js'
+import { MAX_NAME_BYTES, MAX_SCHEMA_VERSION, MAX_STREAM_VERSION } from '../stored-values.js'
+import { expectCode } from './expect-code.js'
 
 /** Creates the store under test; called before every test (it may return the same shared store). */
 export type EventStoreFactory = () => EventStore | Promise<EventStore>
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    if (!isAnnalsError(error, code)) {
-      throw new Error(`expected ${code}, got ${String((error as { code?: unknown })?.code ?? error)}`, { cause: error })
-    }
-    return error
-  }
-  throw new Error(`expected ${code}, but the call succeeded`)
-}
 
 /**
  * The behaviour every `EventStore` implementation must have. Call it inside a test file:
@@ -516,6 +506,141 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
           store.importToStream(id, [{ ...ev('I'), recordedAt: t('2020-01-02T00:00:00Z') }], { expectedVersion: 0n }),
           'ANNALS_ERR_CONCURRENCY',
         )
+      })
+    })
+    describe('what a store can keep', () => {
+      const invalid = 'ANNALS_ERR_VALIDATION'
+      const badArgument = 'ANNALS_ERR_INVALID_ARGUMENT'
+      const beyond = MAX_STREAM_VERSION + 1n
+      const tooLong = (base: string) => base + 'x'.repeat(12_000)
+
+      // Each case: what the caller sends, and the path the error names (null: not asserted).
+      const surrogates: [string, (id: string) => Promise<unknown>, ((id: string) => unknown[]) | null][] = [
+        ['a stream id', (id) => store.appendToStream(`${id}\ud800`, [ev('A')]), null],
+        ['a stream id read back', (id) => store.readStream(`${id}\udc00`), null],
+        ['an event type', (id) => store.appendToStream(id, [ev('A'), { type: `${type('B')}\udbff`, data: {} }]), null],
+        [
+          'a data value',
+          (id) => store.appendToStream(id, [ev('A', { note: ['ok', 'x\ud800y'] })]),
+          (id) => [id, 0, 'data', 'note', 1],
+        ],
+        [
+          'a data key',
+          (id) => store.appendToStream(id, [ev('A', { nested: { 'k\udc00': 1 } })]),
+          (id) => [id, 0, 'data', 'nested', 'k\udc00'],
+        ],
+        [
+          'metadata',
+          (id) => store.appendToStream(id, [ev('A'), ev('B', {}, { metadata: { userId: '\udfff' } })]),
+          (id) => [id, 1, 'metadata', 'userId'],
+        ],
+        [
+          'the second stream of an atomic append',
+          (id) =>
+            store.appendToStreams([
+              { streamId: id, events: [ev('Fine')] },
+              { streamId: stream(), events: [ev('A', { s: '\ud800' })] },
+            ]),
+          null,
+        ],
+      ]
+
+      it.each(surrogates)(
+        'refuses a lone surrogate in %s with ANNALS_ERR_VALIDATION, writing nothing',
+        async (_, send, path) => {
+          const id = stream()
+          const error = (await expectCode(send(id), invalid)) as ValidationError
+          expect(error.message).toContain('lone surrogate')
+          if (path) expect(error.issues[0]?.path).toEqual(path(id))
+          expect((await store.readStream(id)).streamExists).toBe(false)
+        },
+      )
+
+      it('keeps a stream id ending in U+FFFD apart from one ending in a lone surrogate', async () => {
+        // U+FFFD is what a lone surrogate becomes when encoded carelessly.
+        const id = stream()
+        await store.appendToStream(`${id}\ufffd`, [ev('A')])
+        await expectCode(store.appendToStream(`${id}\ud800`, [ev('A')]), invalid)
+        expect((await store.readStream(`${id}\ufffd`)).currentVersion).toBe(1n)
+      })
+
+      it('keeps paired surrogates, and an escaped backslash before "ud800", as ordinary text', async () => {
+        const id = stream()
+        await store.appendToStream(id, [ev('A', { emoji: '\ud83d\ude00', text: '\\ud800' })])
+        expect((await store.readStream(id)).events[0]?.data).toEqual({ emoji: '\ud83d\ude00', text: '\\ud800' })
+      })
+
+      const longNames: [string, (id: string) => Promise<unknown>][] = [
+        // Fewer characters than MAX_NAME_BYTES, more bytes (each € is three): bytes are what count.
+        [
+          'a stream id over MAX_NAME_BYTES bytes',
+          (id) => store.appendToStream(id + '\u20ac'.repeat(MAX_NAME_BYTES / 3), [ev('A')]),
+        ],
+        ['a stream id of 12,000 characters', (id) => store.appendToStream(tooLong(id), [ev('A')])],
+        ['a stream id of 12,000 characters read back', (id) => store.readStream(tooLong(id))],
+        [
+          'an event type over MAX_NAME_BYTES bytes',
+          (id) => store.appendToStream(id, [{ type: 'T'.repeat(MAX_NAME_BYTES + 1), data: {} }]),
+        ],
+      ]
+
+      it.each(longNames)('refuses %s with ANNALS_ERR_VALIDATION', async (_, send) => {
+        const id = stream('long')
+        await expectCode(send(id), invalid)
+        expect((await store.readStream(id)).streamExists).toBe(false)
+      })
+
+      it('accepts a stream id of exactly MAX_NAME_BYTES bytes', async () => {
+        const base = stream('long')
+        const longest = base + 'a'.repeat(MAX_NAME_BYTES - base.length)
+        await store.appendToStream(longest, [ev('A')])
+        expect((await store.readStream(longest)).currentVersion).toBe(1n)
+      })
+
+      const outOfRange: [string, (id: string) => Promise<unknown>][] = [
+        ['expectedVersion 2^63', (id) => store.appendToStream(id, [ev('A')], { expectedVersion: beyond })],
+        ['expectedVersion -1n', (id) => store.appendToStream(id, [ev('A')], { expectedVersion: -1n })],
+        [
+          'schemaVersion 2^31',
+          (id) => store.appendToStream(id, [ev('A', {}, { schemaVersion: MAX_SCHEMA_VERSION + 1 })]),
+        ],
+        ['readStream from 2^63', (id) => store.readStream(id, { from: beyond })],
+        ['readStream to 2^63', (id) => store.readStream(id, { to: beyond })],
+        ['readStream untilPosition 2^63', (id) => store.readStream(id, { untilPosition: beyond })],
+        ['readAll after position 2^63', () => store.readAll({ after: { transactionId: 0n, position: beyond } })],
+        [
+          'readAll after transactionId 2^64',
+          () => store.readAll({ after: { transactionId: 2n ** 64n, position: 0n } }),
+        ],
+        [
+          'an imported recordedAt in the year 10000',
+          (id) => store.importToStream(id, [{ ...ev('I'), recordedAt: new Date('+010000-01-01T00:00:00Z') }]),
+        ],
+        [
+          'readStream untilTime before the year 1',
+          (id) => store.readStream(id, { untilTime: new Date(Date.UTC(-1, 0, 1)) }),
+        ],
+      ]
+
+      it.each(outOfRange)('refuses %s with ANNALS_ERR_INVALID_ARGUMENT, writing nothing', async (_, send) => {
+        const id = stream()
+        await expectCode(send(id), badArgument)
+        expect((await store.readStream(id)).streamExists).toBe(false)
+      })
+
+      it('accepts the largest versions, positions and schema version', async () => {
+        const id = stream()
+        // The largest expected version is a value like any other: the stream is not there.
+        await expectCode(
+          store.appendToStream(id, [ev('A')], { expectedVersion: MAX_STREAM_VERSION }),
+          'ANNALS_ERR_CONCURRENCY',
+        )
+        await store.appendToStream(id, [ev('A', {}, { schemaVersion: MAX_SCHEMA_VERSION })])
+        expect((await store.readStream(id)).events[0]?.schemaVersion).toBe(MAX_SCHEMA_VERSION)
+        const read = await store.readStream(id, { from: MAX_STREAM_VERSION, untilPosition: MAX_STREAM_VERSION })
+        expect(read).toMatchObject({ events: [], currentVersion: 1n })
+        const end = await store.readAll({ after: { transactionId: 2n ** 64n - 1n, position: MAX_STREAM_VERSION } })
+        expect(end.events).toEqual([])
       })
     })
   })

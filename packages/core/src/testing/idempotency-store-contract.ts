@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { isAnnalsError } from '../errors.js'
 import type { IdempotencyStore } from '../idempotency-store.js'
+import { MAX_NAME_BYTES } from '../stored-values.js'
+import { expectCode } from './expect-code.js'
 
 /** Creates the idempotency store under test; called before every test (it may return a shared store). */
 export type IdempotencyStoreFactory = () => IdempotencyStore | Promise<IdempotencyStore>
@@ -74,6 +76,17 @@ export function idempotencyStoreContract(name: string, factory: IdempotencyStore
         )
       expect((failed as Error).message).toBe('boom')
       expect(await store.execute(key, 'fp', async () => 'second')).toEqual({ result: 'second', replayed: false })
+    })
+    it('refuses keys and results a store cannot keep, and frees the key of a refused result', async () => {
+      const work = async () => 'done'
+      await expectCode(store.execute(`${key}\ud800`, 'fp', work), 'ANNALS_ERR_VALIDATION')
+      await expectCode(store.execute(key + 'x'.repeat(MAX_NAME_BYTES), 'fp', work), 'ANNALS_ERR_VALIDATION')
+      await expectCode(store.execute(key, 'fp\udc00', work), 'ANNALS_ERR_VALIDATION')
+      await expectCode(
+        store.execute(key, 'fp', async () => ({ note: 'x\ud800' })),
+        'ANNALS_ERR_VALIDATION',
+      )
+      expect(await store.execute(key, 'fp', work)).toEqual({ result: 'done', replayed: false })
     })
   })
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { Snapshot, SnapshotStore } from '../snapshot-store.js'
+import { MAX_NAME_BYTES, MAX_SCHEMA_VERSION, MAX_STREAM_VERSION } from '../stored-values.js'
+import { expectCode } from './expect-code.js'
 
 /** Creates the snapshot store under test; called before every test (it may return a shared store). */
 export type SnapshotStoreFactory = () => SnapshotStore | Promise<SnapshotStore>
@@ -70,6 +72,28 @@ export function snapshotStoreContract(name: string, factory: SnapshotStoreFactor
     it('keeps snapshots of different streams apart', async () => {
       await store.save(snap(2n))
       expect(await store.loadLatest(`${streamId}-other`, { stateVersion: 1 })).toBeNull()
+    })
+    it('refuses what a store cannot keep: lone surrogates, long ids, versions beyond their columns', async () => {
+      const invalid = 'ANNALS_ERR_VALIDATION'
+      const badArgument = 'ANNALS_ERR_INVALID_ARGUMENT'
+      await expectCode(store.save({ ...snap(1n), state: { 'k\ud800': 1 } }), invalid)
+      await expectCode(store.save({ ...snap(1n), streamId: `${streamId}\udc00` }), invalid)
+      await expectCode(store.save({ ...snap(1n), streamId: streamId + 'x'.repeat(MAX_NAME_BYTES) }), invalid)
+      await expectCode(store.save(snap(MAX_STREAM_VERSION + 1n)), badArgument)
+      await expectCode(store.save({ ...snap(1n), globalPosition: MAX_STREAM_VERSION + 1n }), badArgument)
+      await expectCode(store.save(snap(1n, MAX_SCHEMA_VERSION + 1)), badArgument)
+      await expectCode(store.save({ ...snap(1n), recordedAt: new Date('+010000-01-01T00:00:00Z') }), badArgument)
+      await expectCode(store.loadLatest(streamId, { stateVersion: MAX_SCHEMA_VERSION + 1 }), badArgument)
+      await expectCode(
+        store.loadLatest(streamId, { stateVersion: 1, maxStreamVersion: MAX_STREAM_VERSION + 1n }),
+        badArgument,
+      )
+      await expectCode(store.loadLatest(`${streamId}\ud800`, { stateVersion: 1 }), invalid)
+      expect(await store.loadLatest(streamId, { stateVersion: 1 })).toBeNull()
+      await store.save({ ...snap(1n, MAX_SCHEMA_VERSION), streamVersion: MAX_STREAM_VERSION })
+      expect((await store.loadLatest(streamId, { stateVersion: MAX_SCHEMA_VERSION }))?.streamVersion).toBe(
+        MAX_STREAM_VERSION,
+      )
     })
   })
 }

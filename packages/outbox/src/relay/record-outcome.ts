@@ -1,5 +1,6 @@
 import type { Backoff } from '@annals/core/runtime'
 import type { PoolClient } from 'pg'
+import { errorText } from '../error-text.js'
 import type { RelayedMessage, RelayTables } from './claim-batch.js'
 import type { PublishFailure } from './publish-batch.js'
 
@@ -59,9 +60,4 @@ export async function recordFailures(
     ],
   )
   return recorded
-}
-
-function errorText(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text
 }

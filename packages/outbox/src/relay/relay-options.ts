@@ -7,10 +7,11 @@ import {
   type Logger,
   type LogWatcher,
 } from '@annals/core'
-import { type Backoff, integerOption, toBackoff } from '@annals/core/runtime'
+import { type Backoff, toBackoff } from '@annals/core/runtime'
 import type { TableLocation } from '@annals/store-postgres/sql'
 import type { Pool } from 'pg'
 import { OutboxInvalidOptionError } from '../errors.js'
+import { positiveOption } from '../options.js'
 import type { OutboxMetrics } from '../outbox-metrics.js'
 import type { RelayedMessage } from './claim-batch.js'
 
@@ -86,12 +87,12 @@ export type RelaySettings = Readonly<{
 
 /** Applies the defaults of {@link OutboxRelayOptions}; an out-of-range value is an `OutboxInvalidOptionError`. @internal */
 export function resolveRelaySettings(options: Omit<OutboxRelayOptions, 'pool' | 'publisher'>): RelaySettings {
-  const batchSize = positive('batchSize', options.batchSize, 100)
-  const publishTimeoutMs = positive('publishTimeoutMs', options.publishTimeoutMs, 10_000)
+  const batchSize = positiveOption('batchSize', options.batchSize, 100)
+  const publishTimeoutMs = positiveOption('publishTimeoutMs', options.publishTimeoutMs, 10_000)
   return {
     batchSize,
-    pipelineDepth: positive('pipelineDepth', options.pipelineDepth, 2),
-    maxAttempts: positive('maxAttempts', options.maxAttempts, 10),
+    pipelineDepth: positiveOption('pipelineDepth', options.pipelineDepth, 2),
+    maxAttempts: positiveOption('maxAttempts', options.maxAttempts, 10),
     backoff: relayBackoff(options.backoff),
     pollIntervalMs: options.pollIntervalMs ?? 200,
     publishTimeoutMs,
@@ -102,9 +103,6 @@ export function resolveRelaySettings(options: Omit<OutboxRelayOptions, 'pool' | 
     relayId: options.relayId ?? randomUUID(),
   }
 }
-
-const positive = (name: string, value: number | undefined, fallback: number): number =>
-  integerOption(name, value, fallback, 1, (option, reason) => new OutboxInvalidOptionError(option, reason))
 
 // Core checks the policy; a bad one is reported as this package's option error, like every other option.
 function relayBackoff(policy: BackoffPolicy | undefined): Backoff {

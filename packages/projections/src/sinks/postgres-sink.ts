@@ -1,5 +1,12 @@
 import type { LogCheckpoint } from '@annals/core'
-import { PgInvalidIdentifierError, quoteIdentifier, validateSchemaName } from '@annals/store-postgres/sql'
+import {
+  type CheckedOutClient,
+  checkOut,
+  isPgConnectionLostError,
+  PgInvalidIdentifierError,
+  quoteIdentifier,
+  validateSchemaName,
+} from '@annals/store-postgres/sql'
 import type { Pool, PoolClient } from 'pg'
 import { ProjectionInvalidOptionError, SinkFailedError } from '../errors.js'
 import { projectionTables } from '../names.js'
@@ -66,27 +73,20 @@ export function createPostgresSink<const T extends string>(
   const viewOf = (name: string) => `${qs}.${quoteIdentifier(name)}`
 
   async function inTransaction<R>(work: (client: PoolClient) => Promise<R>): Promise<R> {
-    let client: PoolClient
+    let held: CheckedOutClient
     try {
-      client = await pool.connect()
+      held = await checkOut(pool)
     } catch (error) {
       throw new SinkFailedError('postgres', `cannot connect: ${(error as Error).message}`, { cause: error })
     }
-    let broken: Error | undefined
     try {
-      await client.query('BEGIN')
-      const result = await work(client)
-      await client.query('COMMIT')
-      return result
+      return await held.transaction(work)
     } catch (error) {
-      try {
-        await client.query('ROLLBACK')
-      } catch (rollbackError) {
-        broken = rollbackError as Error
-      }
+      // Not the handlers' fault: the runner retries the batch once the server is back, never parks it.
+      if (isPgConnectionLostError(error)) throw new SinkFailedError('postgres', error.message, { cause: error })
       throw error
     } finally {
-      client.release(broken)
+      held.release()
     }
   }
 

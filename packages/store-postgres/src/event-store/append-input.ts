@@ -12,9 +12,8 @@ import {
   TimeTravelBackwardsError,
   ValidationError,
 } from '@annals/core'
-import { toExpectedVersion } from '@annals/core/runtime'
+import { checkExpectedVersion, checkInt32, checkName, checkTime, toStoredJson } from '@annals/core/runtime'
 import { PgInvalidOptionError } from '../errors.js'
-import { checkText, toJsonText } from '../validation.js'
 
 /** Per-append caps (`ANNALS_ERR_APPEND_LIMIT_EXCEEDED` beyond them). */
 export type AppendLimits = Readonly<{
@@ -44,7 +43,8 @@ export type PreparedAppend = {
   recordedAt: (string | null)[]
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+/** @internal What an event id or outbox message id must look like (the columns are `uuid`). */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** @internal Validates the `limits` option. */
 export function resolveLimits(limits: AppendLimits | undefined): ResolvedLimits {
@@ -61,14 +61,7 @@ export function resolveLimits(limits: AppendLimits | undefined): ResolvedLimits 
 
 function expectedCode(expected: ExpectedVersion): string {
   if (typeof expected === 'bigint') return expected.toString()
-  switch (expected) {
-    case 'any':
-      return '-1'
-    case 'no-stream':
-      return '0'
-    case 'stream-exists':
-      return '-2'
-  }
+  return expected === 'any' ? '-1' : expected === 'no-stream' ? '0' : '-2'
 }
 
 /** @internal Validates and serialises an atomic append of one or more streams, within the limits. */
@@ -92,8 +85,8 @@ export function prepareAppends(
 }
 
 function prepare(append: StreamAppend, imported: boolean, seenIds: Set<string>, index: number): PreparedAppend {
-  const streamId = checkText(append.streamId, 'stream id', ['appends', index, 'streamId'])
-  const expected = toExpectedVersion(append.expectedVersion ?? 'any')
+  const streamId = checkName(append.streamId, 'stream id', ['appends', index, 'streamId'])
+  const expected = checkExpectedVersion(append.expectedVersion ?? 'any')
   const code = expectedCode(expected)
   if (!Array.isArray(append.events)) throw new InvalidArgumentError('events', 'must be an array')
   const prepared: PreparedAppend = {
@@ -112,7 +105,7 @@ function prepare(append: StreamAppend, imported: boolean, seenIds: Set<string>, 
   let previous: Date | undefined
   append.events.forEach((event: NewEvent | ImportedEvent, i) => {
     const path = [streamId, i]
-    checkText(event.type, 'event type', [...path, 'type'])
+    checkName(event.type, 'event type', [...path, 'type'])
     let id = event.eventId
     if (id === undefined) {
       id = randomUUID()
@@ -123,24 +116,18 @@ function prepare(append: StreamAppend, imported: boolean, seenIds: Set<string>, 
     }
     if (seenIds.has(id)) throw new DuplicateEventIdError(id, streamId, 'the same id appears twice in one append')
     seenIds.add(id)
-    const schemaVersion = event.schemaVersion ?? 1
-    if (!Number.isInteger(schemaVersion) || schemaVersion < 1) {
-      throw new InvalidArgumentError('schemaVersion', 'must be an integer >= 1')
-    }
+    const schemaVersion = checkInt32(event.schemaVersion ?? 1, 'schemaVersion', 1)
     const metadata = event.metadata ?? {}
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
       throw new ValidationError('event metadata', [{ path: [...path, 'metadata'], message: 'must be an object' }])
     }
     prepared.ids.push(id)
     prepared.schemaVersions.push(schemaVersion)
-    prepared.data.push(toJsonText(event.data ?? null, 'event data', [...path, 'data']))
-    prepared.metadata.push(toJsonText(metadata, 'event metadata', [...path, 'metadata']))
+    prepared.data.push(toStoredJson(event.data ?? null, 'event data', [...path, 'data']))
+    prepared.metadata.push(toStoredJson(metadata, 'event metadata', [...path, 'metadata']))
     prepared.metadataObjects.push(metadata)
     if (imported) {
-      const at = (event as ImportedEvent).recordedAt
-      if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
-        throw new InvalidArgumentError('recordedAt', 'must be a valid Date')
-      }
+      const at = checkTime((event as ImportedEvent).recordedAt, 'recordedAt')
       if (previous && at.getTime() < previous.getTime()) throw new TimeTravelBackwardsError(streamId, at, previous)
       previous = at
       prepared.recordedAt.push(at.toISOString())

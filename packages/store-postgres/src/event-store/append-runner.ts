@@ -1,5 +1,6 @@
 import type pg from 'pg'
-import { rawTypes, type SqlExecutor, type SqlRunner } from '../sql/executor.js'
+import { checkOut } from '../sql/check-out.js'
+import { rawTypes, type SqlExecutor } from '../sql/executor.js'
 import type { AppendRow, AppendStatement } from './append-sql.js'
 
 /** @internal Runs one append statement and, when it committed, wakes the store's readers. */
@@ -13,10 +14,47 @@ export type SqlValue = string | number | boolean | null | readonly (string | num
 const NO_SUCH_STATEMENT = '26000'
 const STATEMENT_EXISTS = '42P05'
 
-/** @internal The SQLSTATE of a server-reported error; undefined when the connection itself failed. */
+/**
+ * @internal The SQLSTATE of an error the server reported on a session that goes on; undefined when the
+ * connection itself failed: a socket error (its `code` is Node's, such as `ECONNRESET`), a lost
+ * connection (`PgConnectionLostError`), or a FATAL report, after which the server closes the session.
+ */
 export function codeOf(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null ? (error as { code?: string }).code : undefined
+  if (typeof error !== 'object' || error === null) return undefined
+  // Only the server's reports carry a severity (node-postgres' and PGlite's DatabaseError alike).
+  const { code, severity } = error as { code?: unknown; severity?: unknown }
+  if (typeof code !== 'string' || typeof severity !== 'string') return undefined
+  return severity === 'FATAL' || severity === 'PANIC' ? undefined : code
 }
+
+// SQLSTATEs that arrive as a server error but end the session: class 08 (connection exception) and
+// 57P01-57P03 (the backend was terminated or the server is shutting down).
+const SESSION_ENDED = /^(08|57P0[123])/
+
+/**
+ * @internal True for the server's report that a statement failed on a connection that lives on: the
+ * explicit block (or the statement) was rolled back, so nothing of the append was written. False for
+ * anything else: a socket error, a closed connection, a client-side timeout, a terminated backend.
+ */
+export function isStatementError(error: unknown): boolean {
+  const { severity, code } = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>
+  // Node's socket errors have a code too (ECONNRESET, EPIPE); only the server's errors have a severity.
+  return typeof severity === 'string' && typeof code === 'string' && !SESSION_ENDED.test(code)
+}
+
+/**
+ * @internal The append's message was sent and its connection failed before the answer: the COMMIT
+ * may have run. The append turns it into `PgAppendOutcomeUnknownError`, naming the streams and ids.
+ */
+export class AppendMessageLost extends Error {
+  constructor(cause: unknown) {
+    super('The connection failed while an append was in flight', { cause })
+    this.name = 'AppendMessageLost'
+  }
+}
+
+// Errors of opening a connection: nothing was sent.
+const NOT_SENT_SYSCALLS = new Set(['connect', 'getaddrinfo'])
 
 /** An element of a Postgres array literal: quoted, with `"` and `\` escaped. */
 function arrayElement(value: string | number | boolean | null): string {
@@ -100,7 +138,7 @@ const wroteAny = (rows: readonly AppendRow[]) => rows.some((row) => Boolean(row.
  * of its own (one after each append cost sequential single-event appends ~25%). The statement is
  * prepared once per connection (SQL PREPARE, planned once); the values are inlined as literals,
  * quoted by the driver's `escapeLiteral`. Validation has refused U+0000 before (a query message is a
- * C string).
+ * C string), and lone surrogates (the driver would send them as U+FFFD).
  *
  * PGlite and Kysely run the statement with bound parameters; the wake-up follows in a statement of
  * its own.
@@ -144,7 +182,12 @@ function poolRunner(pool: pg.Pool, channel: string, wakes: WakeSchedule): Append
     const text = `BEGIN; EXECUTE ${statement.name}(${values.map(literal).join(', ')}); COMMIT${wake}`
     let rows: AppendRow[] = []
     try {
-      const results = (await client.query({ text, types: rawTypes })) as unknown as pg.QueryResult[]
+      let results: pg.QueryResult[]
+      try {
+        results = (await client.query({ text, types: rawTypes })) as unknown as pg.QueryResult[]
+      } catch (error) {
+        throw isStatementError(error) ? error : new AppendMessageLost(error)
+      }
       rows = results[1]?.rows as AppendRow[]
       return rows
     } finally {
@@ -153,13 +196,13 @@ function poolRunner(pool: pg.Pool, channel: string, wakes: WakeSchedule): Append
   }
 
   return async (statement, values) => {
-    const client = await pool.connect()
-    let broken: Error | undefined
+    const held = await checkOut(pool)
     try {
+      const { client } = held
       try {
         return await send(client, statement, values)
       } catch (error) {
-        if (codeOf(error) === undefined) throw error
+        if (!isStatementError(error)) throw error
         // A failed statement leaves the explicit block aborted (nothing of the append was written).
         await client.query('ROLLBACK')
         if (codeOf(error) !== NO_SUCH_STATEMENT) throw error
@@ -167,18 +210,29 @@ function poolRunner(pool: pg.Pool, channel: string, wakes: WakeSchedule): Append
         return await send(client, statement, values)
       }
     } catch (error) {
-      // Without a SQLSTATE the connection itself failed: it must not go back to the pool.
-      if (codeOf(error) === undefined) broken = error instanceof Error ? error : new Error(String(error))
+      // Not a statement's error: the connection itself failed, it must not go back to the pool. The
+      // guard's listener kept its 'error' event from ending the process; the lost message is told
+      // apart by send (AppendMessageLost), so it is not wrapped again here.
+      if (!isStatementError(error)) held.discard(error instanceof Error ? error : new Error(String(error)))
       throw error
     } finally {
-      client.release(broken)
+      held.release()
     }
   }
 }
 
-function boundRunner(runner: SqlRunner, wakes: WakeSchedule): AppendRunner {
+function boundRunner(executor: SqlExecutor, wakes: WakeSchedule): AppendRunner {
+  // A Kysely instance may talk to a server over a network; PGlite runs in this process.
+  const remote = executor.kind === 'kysely'
   return async (statement, values) => {
-    const rows = await runner.query<AppendRow>(statement.text, values)
+    let rows: AppendRow[]
+    try {
+      rows = await executor.query<AppendRow>(statement.text, values)
+    } catch (error) {
+      const syscall = (error as { syscall?: unknown } | null)?.syscall
+      const unsent = typeof syscall === 'string' && NOT_SENT_SYSCALLS.has(syscall)
+      throw remote && !unsent && !isStatementError(error) ? new AppendMessageLost(error) : error
+    }
     wakes.settled(wroteAny(rows), false)
     return rows
   }

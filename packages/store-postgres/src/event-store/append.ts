@@ -1,11 +1,11 @@
 import { type AppendResult, ConcurrencyError, type ImportedEvent, type StreamAppend } from '@annals/core'
-import { PgUnexpectedResultError } from '../errors.js'
+import { PgAppendOutcomeUnknownError, PgUnexpectedResultError } from '../errors.js'
 import { type AppendContext, mapPgError } from '../map-pg-error.js'
 import type { SqlExecutor } from '../sql/executor.js'
 import type { StoreTables } from '../store-tables.js'
 import { type PreparedAppend, prepareAppends, type ResolvedLimits } from './append-input.js'
 import { toAppendResults } from './append-results.js'
-import { codeOf, createAppendRunner, type SqlValue } from './append-runner.js'
+import { AppendMessageLost, createAppendRunner, isStatementError, type SqlValue } from './append-runner.js'
 import { type AppendRow, appendStatements } from './append-sql.js'
 import { createGroupCommit, type GroupCommitSettings, type GroupMember } from './group-commit.js'
 import { concatOutboxRows, NO_OUTBOX_ROWS, type OutboxOptions, type OutboxRows, outboxRows } from './outbox-rows.js'
@@ -54,7 +54,12 @@ export function createAppend(
   const sql = appendStatements(names)
   const run = createAppendRunner(executor, names.channel)
   const fail = (error: unknown, prepared: readonly PreparedAppend[]) =>
-    mapPgError(error, { schema: names.schema, ...contextOf(prepared) })
+    error instanceof AppendMessageLost
+      ? new PgAppendOutcomeUnknownError(
+          prepared.map((p) => ({ streamId: p.streamId, eventIds: [...p.ids] })),
+          { cause: error.cause },
+        )
+      : mapPgError(error, { schema: names.schema, ...contextOf(prepared) })
 
   function fastValues(only: PreparedAppend): SqlValue[] {
     return [
@@ -121,7 +126,8 @@ export function createAppend(
   // A shared transaction that fails is attributed by running its appends again, each alone: the
   // failure (a bad event, a re-used id) then belongs to the one append that caused it, and the others
   // commit. That is safe because a server-reported error rolled the whole transaction back. A lost
-  // connection (no SQLSTATE) is not retried: the commit may have happened, for all of them or none.
+  // connection is not retried: the commit may have happened, for all of them or none, and each member
+  // learns that its outcome is unknown.
   async function commitGroup(batch: readonly GroupMember<Single, AppendResult>[]): Promise<void> {
     const first = batch[0]
     if (batch.length === 1 && first) return settle(first)
@@ -131,7 +137,7 @@ export function createAppend(
     try {
       rows = await run(sql.append, functionValues(prepared, ob, true))
     } catch (error) {
-      if (codeOf(error) === undefined) {
+      if (!isStatementError(error)) {
         for (const m of batch) m.reject(fail(error, [m.item.prepared]))
         return
       }

@@ -10,10 +10,10 @@ import {
   type RecordedEvent,
   type StreamId,
 } from '@annals/core'
+import { checkInt64, checkLogCheckpoint, checkName, checkTime } from '@annals/core/runtime'
 import { mapPgError } from '../map-pg-error.js'
 import type { SqlRunner } from '../sql/executor.js'
 import type { StoreTables } from '../store-tables.js'
-import { checkText } from '../validation.js'
 import { type EventRow, toRecordedEvent } from './event-row.js'
 import { logStatements } from './log-sql.js'
 
@@ -33,15 +33,20 @@ export type LogReads = Readonly<{
 
 function checkLimit(limit: number | undefined, fallback: number | null, min: number): number | null {
   if (limit === undefined) return fallback
-  if (!Number.isInteger(limit) || limit < min) throw new InvalidArgumentError('limit', `must be an integer >= ${min}`)
+  // Safe integers only: a larger number reaches Postgres as an exponent or beyond bigint.
+  if (!Number.isSafeInteger(limit) || limit < min)
+    throw new InvalidArgumentError('limit', `must be an integer >= ${min}`)
   return limit
 }
 
 function checkAfter(after: LogCheckpoint = LOG_START): LogCheckpoint {
-  if (after.transactionId < 0n || after.position < 0n) {
-    throw new InvalidArgumentError('after', 'transactionId and position must be >= 0n')
-  }
-  return after
+  return checkLogCheckpoint(after, 'after')
+}
+
+function checkTypes(types: readonly string[] | undefined, unique: boolean): string[] | null {
+  if (!types) return null
+  for (const [i, type] of types.entries()) checkName(type, 'event type', ['types', i])
+  return unique ? [...new Set(types)] : [...types]
 }
 
 function checkpointOf(event: RecordedEvent): LogCheckpoint {
@@ -58,16 +63,21 @@ export function createLogReads(names: StoreTables, runner: SqlRunner): LogReads 
       streamId: StreamId,
       options?: ReadStreamOptions,
     ): Promise<ReadStreamResult<E>> {
-      checkText(streamId, 'stream id', ['streamId'])
+      checkName(streamId, 'stream id', ['streamId'])
       const limit = checkLimit(options?.limit, null, 0)
+      const from = checkInt64(options?.from ?? 1n, 'from', 0n)
+      const to = options?.to === undefined ? null : checkInt64(options.to, 'to', 0n)
+      const untilPosition =
+        options?.untilPosition === undefined ? null : checkInt64(options.untilPosition, 'untilPosition', 0n)
+      const untilTime = options?.untilTime === undefined ? null : checkTime(options.untilTime, 'untilTime')
       let rows: (EventRow & { current_version: string | null })[]
       try {
         rows = await runner.query(sql.readStream, [
           streamId,
-          (options?.from ?? 1n).toString(),
-          options?.to?.toString() ?? null,
-          options?.untilPosition?.toString() ?? null,
-          options?.untilTime?.toISOString() ?? null,
+          from.toString(),
+          to?.toString() ?? null,
+          untilPosition?.toString() ?? null,
+          untilTime?.toISOString() ?? null,
           limit,
         ])
       } catch (error) {
@@ -81,7 +91,7 @@ export function createLogReads(names: StoreTables, runner: SqlRunner): LogReads 
     async readAll<E extends Event = Event>(options?: ReadAllOptions): Promise<ReadAllResult<E>> {
       const limit = checkLimit(options?.limit, 1000, 1) as number
       const after = checkAfter(options?.after)
-      const types = options?.types ? [...new Set(options.types)] : null
+      const types = checkTypes(options?.types, true)
       try {
         if (types === null) {
           const rows = await runner.query<EventRow>(sql.readAll, [
@@ -123,7 +133,7 @@ export function createLogReads(names: StoreTables, runner: SqlRunner): LogReads 
     async countEvents(options?: CountEventsOptions): Promise<number> {
       const after = checkAfter(options?.after)
       const limit = checkLimit(options?.limit, null, 0)
-      const types = options?.types ? [...options.types] : null
+      const types = checkTypes(options?.types, false)
       try {
         const [row] = await runner.query<{ n: string }>(sql.count, [
           after.transactionId.toString(),

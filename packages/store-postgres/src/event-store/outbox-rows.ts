@@ -1,7 +1,7 @@
-import type { OutboxMessage, PublishableEvent } from '@annals/core'
+import { InvalidArgumentError, type OutboxMessage, type PublishableEvent } from '@annals/core'
+import { checkName, toStoredJson } from '@annals/core/runtime'
 import { outboxMessageId } from '../outbox/outbox-message-id.js'
-import { checkText, toJsonText } from '../validation.js'
-import type { PreparedAppend } from './append-input.js'
+import { type PreparedAppend, UUID } from './append-input.js'
 
 /**
  * Writes outbox rows in the append's transaction. `publish` runs before the SQL, on each event being
@@ -56,15 +56,19 @@ export function outboxRows(prepared: readonly PreparedAppend[], publish: OutboxO
       })
       messages.forEach((message, m) => {
         const path = ['outbox', eventId, m]
-        checkText(message.topic, 'outbox message', [...path, 'topic'])
+        checkName(message.topic, 'outbox message', [...path, 'topic'])
         rows.event.push(eventIndex)
-        rows.ids.push(message.messageId ?? outboxMessageId(eventId, m, messages.length))
+        const messageId = message.messageId ?? outboxMessageId(eventId, m, messages.length)
+        if (typeof messageId !== 'string' || !UUID.test(messageId)) {
+          throw new InvalidArgumentError('messageId', `"${messageId}" is not a UUID`)
+        }
+        rows.ids.push(messageId)
         rows.topics.push(message.topic)
-        rows.keys.push(checkText(message.partitionKey ?? p.streamId, 'outbox message', [...path, 'partitionKey']))
-        rows.types.push(checkText(message.type ?? event.type, 'outbox message', [...path, 'type']))
+        rows.keys.push(checkName(message.partitionKey ?? p.streamId, 'outbox message', [...path, 'partitionKey']))
+        rows.types.push(checkName(message.type ?? event.type, 'outbox message', [...path, 'type']))
         const payload = message.payload === undefined ? (event.data ?? null) : message.payload
-        rows.payloads.push(toJsonText(payload, 'outbox message', [...path, 'payload']))
-        rows.headers.push(toJsonText(message.headers ?? {}, 'outbox message', [...path, 'headers']))
+        rows.payloads.push(toStoredJson(payload, 'outbox message', [...path, 'payload']))
+        rows.headers.push(toStoredJson(message.headers ?? {}, 'outbox message', [...path, 'headers']))
         rows.envelope.push(message.envelope === true)
       })
     })

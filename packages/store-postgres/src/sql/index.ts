@@ -1,11 +1,14 @@
 // @annals/store-postgres/sql: the one Postgres toolkit every Annals package builds on (identifiers,
-// migrations, transactions). Applications rarely need it; adapters and extensions do.
+// migrations, guarded checkouts, transactions). Applications rarely need it; adapters and extensions do.
 export {
+  isPgConnectionLostError,
+  PgConnectionLostError,
   PgInvalidIdentifierError,
   PgInvalidOptionError,
   PgMigrationError,
   PgNotMigratedError,
 } from '../errors.js'
+export { type CheckedOutClient, checkOut } from './check-out.js'
 export {
   type KyselyLike,
   type PgliteLike,

@@ -1,41 +1,30 @@
 import type pg from 'pg'
+import { type CheckedOutClient, checkOut, type TransactionOptions, transact } from './check-out.js'
 
-type Checkout<T> = (client: pg.PoolClient, markBroken: (error: Error) => void) => Promise<T>
+export type { TransactionOptions } from './check-out.js'
 
-async function checkout<T>(pool: pg.Pool, work: Checkout<T>): Promise<T> {
-  const client = await pool.connect()
-  let broken: Error | undefined
-  const markBroken = (error: Error): void => {
-    broken ??= error
-  }
-  client.on('error', markBroken)
+async function holding<T>(pool: pg.Pool, work: (held: CheckedOutClient) => Promise<T>): Promise<T> {
+  const held = await checkOut(pool)
   try {
-    return await work(client, markBroken)
+    return await work(held)
   } finally {
-    client.off('error', markBroken)
-    client.release(broken)
+    held.release()
   }
 }
 
 /**
- * Checks a client out of `pool` for `work` and releases it afterwards. While it is checked out an
- * `error` listener is attached: a connection that dies between queries (a server restart, a killed
- * backend) emits `error` on the client, and without a listener node-postgres re-throws it as an
- * uncaught exception that ends the process. A client that failed is released as broken, never reused.
+ * Checks a client out of `pool` for `work` (guarded by {@link checkOut}) and releases it afterwards. A
+ * connection that dies meanwhile fails `work` with `PgConnectionLostError` instead of ending the
+ * process, and the client is destroyed, never reused.
  */
 export function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return checkout(pool, (client) => work(client))
+  return holding(pool, (held) => held.run(work))
 }
-
-/** Options of {@link withTransaction} and {@link inTransaction}. */
-export type TransactionOptions = Readonly<{
-  /** The statement that opens the transaction. Default `BEGIN`. */
-  begin?: string
-}>
 
 /**
  * Runs `work` in one transaction on one client of `pool`: BEGIN, then COMMIT when `work` resolves or
- * ROLLBACK when it throws (the error is re-thrown; a client whose ROLLBACK failed is discarded).
+ * ROLLBACK when it throws (the error is re-thrown; a client whose ROLLBACK failed is discarded). A
+ * connection that dies meanwhile fails it with `PgConnectionLostError`, as in {@link withClient}.
  * @example await withTransaction(pool, async (client) => { await client.query('INSERT …') })
  */
 export function withTransaction<T>(
@@ -43,7 +32,7 @@ export function withTransaction<T>(
   work: (client: pg.PoolClient) => Promise<T>,
   options: TransactionOptions = {},
 ): Promise<T> {
-  return checkout(pool, (client, markBroken) => transact(client, work, options, markBroken))
+  return holding(pool, (held) => held.transaction(work, options))
 }
 
 /** Runs `work` in one transaction on a client the caller holds (BEGIN … COMMIT, ROLLBACK on error). */
@@ -52,22 +41,9 @@ export function inTransaction<T>(
   work: (client: pg.PoolClient) => Promise<T>,
   options: TransactionOptions = {},
 ): Promise<T> {
-  return transact(client as pg.PoolClient, work, options, () => {})
-}
-
-async function transact<T>(
-  client: pg.PoolClient,
-  work: (client: pg.PoolClient) => Promise<T>,
-  options: TransactionOptions,
-  markBroken: (error: Error) => void,
-): Promise<T> {
-  await client.query(options.begin ?? 'BEGIN')
-  try {
-    const result = await work(client)
-    await client.query('COMMIT')
-    return result
-  } catch (error) {
-    await client.query('ROLLBACK').catch(markBroken)
-    throw error
-  }
+  const pooled = client as pg.PoolClient
+  return transact(pooled, work, options, async (error, phase) => {
+    if (phase !== 'begin') await pooled.query('ROLLBACK').catch(() => undefined)
+    return error
+  })
 }
