@@ -115,4 +115,30 @@ describe('global log without gaps', () => {
     expect(after.events.map((e) => e.data)).toEqual([{ n: 1 }])
     expect((await store.logFence()).holders).toEqual([])
   })
+
+  it('measures the head of the log past the fence: committed events held back, and the transaction holding them', async () => {
+    const start = (await drain(LOG_START)).checkpoint
+    const held = await openAppend('head-held', 'Held') // appended, not committed: holds the fence
+    await held.query("SET application_name = 'annals-test-head'")
+    await store.appendToStream('head-a', [{ type: 'Head', data: { n: 1 } }])
+    await store.appendToStream('head-b', [
+      { type: 'Head', data: { n: 2 } },
+      { type: 'Other', data: {} },
+    ])
+    expect((await store.readAll({ after: start, types: ['Head'] })).events).toEqual([])
+    const head = await store.logHead({ after: start, types: ['Head'] })
+    expect([head.pending, head.held]).toEqual([2, 2])
+    expect(head.oldestAgeMs).toBeGreaterThanOrEqual(0)
+    expect(head.holder?.pid).toBe((held as unknown as { processID: number }).processID)
+    expect(head.holder?.applicationName).toBe('annals-test-head')
+    expect((await store.logHead({ after: start })).pending).toBe(3)
+    expect((await store.logHead({ after: start, types: ['Head'], limit: 1 })).pending).toBe(1)
+
+    await held.query('COMMIT')
+    held.release()
+    const after = await store.logHead({ after: start, types: ['Head', 'Held'] })
+    expect([after.pending, after.held, after.holder]).toEqual([3, 0, null])
+    const end = (await drain(start)).checkpoint
+    expect(await store.logHead({ after: end })).toEqual({ pending: 0, held: 0, oldestAgeMs: null, holder: null })
+  })
 })
