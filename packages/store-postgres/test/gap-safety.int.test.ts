@@ -4,6 +4,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPostgresEventStore, type PostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { migrate } from '../src/migrate.js'
+import { openAppend as openAppendOn } from '../src/testing/open-append.js'
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../src/testing/throwaway-postgres.js'
 
 // These tests hold transactions open. The log fence is server-wide, so they run on a private
@@ -40,17 +41,7 @@ async function drain(from: LogCheckpoint): Promise<{ events: RecordedEvent[]; ch
 }
 
 /** Opens a transaction that appends through the store's own function (same SQL as an append). */
-async function openAppend(streamId: string, type: string): Promise<pg.PoolClient> {
-  const client = await pool.connect()
-  await client.query('BEGIN')
-  await client.query(
-    `SELECT * FROM "gaps"."append_events"(ARRAY[$1]::text[], ARRAY[-1]::bigint[], ARRAY[1]::integer[], ARRAY[false],
-      ARRAY[gen_random_uuid()], ARRAY[$2]::text[], ARRAY[1], ARRAY['{}']::text[], ARRAY['{}']::text[],
-      ARRAY[NULL]::timestamptz[], '{}'::integer[], '{}'::uuid[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::boolean[], false)`,
-    [streamId, type],
-  )
-  return client
-}
+const openAppend = (streamId: string, type: string) => openAppendOn(pool, { schema }, streamId, type)
 
 describe('global log without gaps', () => {
   it('delivers a lower-position transaction that commits after a higher one (out-of-order commit)', async () => {
