@@ -39,6 +39,9 @@ async function countHandled(
   }
 }
 
+// Held: caught up with what the log shows, a transaction elsewhere holding later commits back.
+const caughtUp = (state: string) => state === 'live' || state === 'held'
+
 type RebuildOptions = TablePrefixOptions & Readonly<{ all?: boolean; timeout: string; progress: boolean }>
 
 /** Adds `rebuild [name] | --all` to the `projections` command. */
@@ -103,7 +106,7 @@ export function addRebuildCommand(projections: Command, io: CliIo, withSession: 
               const switched =
                 s?.building === null &&
                 s.liveGeneration !== null &&
-                (previous === null ? (l ? l.state === 'live' : s.state === 'live') : s.liveGeneration > previous)
+                (previous === null ? caughtUp(l ? l.state : s.state) : s.liveGeneration > previous)
               const eventsDone =
                 l?.building?.eventsDone ?? s?.building?.eventsDone ?? (switched ? totals.get(p.name) : 0) ?? 0
               const elapsed = (Date.now() - started) / 1000
