@@ -91,8 +91,9 @@ async function replayRequested(ctx: ControlContext, w: ProjectionWorker, track: 
  */
 async function verifyCheckpoints(ctx: ControlContext, w: ProjectionWorker): Promise<void> {
   for (const track of [w.live, w.building]) {
-    // A frozen live generation is no longer written; its rebuild replaces it.
-    if (!track || track.frozen) continue
+    // A frozen live generation is no longer written (its rebuild replaces it); a track still catching
+    // up commits soon, and its compare-and-set notices (a sink's read may cost it a cache, too).
+    if (!track || track.frozen || !track.caughtUp) continue
     const stored = await w.p.sink.loadCheckpoint(sinkTarget(ctx.tables, w, track.generation))
     if (!sameCheckpoint(stored, track.checkpoint)) await adoptStoredCheckpoint(ctx, w, track, stored)
   }
