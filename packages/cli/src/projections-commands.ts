@@ -8,6 +8,16 @@ function checkpointText(s: ProjectionStatus): string {
   return s.checkpoint ? `${s.checkpoint.transactionId}/${s.checkpoint.position}` : '-'
 }
 
+/** What the log's fence holds back from a `held` projection, and the transaction holding it. */
+function fenceText(s: ProjectionStatus): string | null {
+  if (!s.fence) return null
+  const h = s.fence.holder
+  const holder = h
+    ? `transaction ${h.transactionId} (pid ${h.pid ?? 'none: prepared'}, application "${h.applicationName}", ${h.state}, open since ${h.since.toISOString()})`
+    : 'a transaction that has ended since'
+  return `${s.name}: ${s.fence.heldEvents} committed event(s) held back by ${holder}`
+}
+
 /** Adds `annals projections list|status|rebuild` (they need a config: its projections are the subject). */
 export function addProjectionsCommands(program: Command, io: CliIo, withSession: WithSession): void {
   const projections = program.command('projections').description('list, inspect and rebuild projections')
@@ -48,7 +58,7 @@ export function addProjectionsCommands(program: Command, io: CliIo, withSession:
   prefixedCommand(
     projections,
     'status',
-    'checkpoint, lag, throughput, dead letters, state and owner of every projection',
+    'checkpoint, lag, throughput, dead letters, state and owner of every projection (and what holds a held one back)',
     'projection tables',
   )
     .option('--json', 'print JSON')
@@ -75,6 +85,8 @@ export function addProjectionsCommands(program: Command, io: CliIo, withSession:
             ]),
           )}\n`,
         )
+        const held = status.map(fenceText).filter((line) => line !== null)
+        if (held.length > 0) io.stdout(`\nheld behind the log's fence (server-wide):\n${held.join('\n')}\n`)
       })
     })
 

@@ -1,28 +1,17 @@
 import {
   type AnyProjection,
-  createPostgresPendingCounter,
   createProjectionAdmin,
-  createProjectionRunner,
   migrateProjections,
-  type ProjectionRunner,
   UnknownProjectionError,
 } from '@annals/projections'
 import { createPostgresEventStore } from '@annals/store-postgres'
 import cliProgress from 'cli-progress'
 import type { Command } from 'commander'
 import type pg from 'pg'
-import { pino } from 'pino'
 import type { AnnalsConfig } from './config.js'
 import { UsageError } from './errors.js'
-import {
-  type CliIo,
-  openStore,
-  prefixedCommand,
-  type StoreAdapter,
-  type TablePrefixOptions,
-  tablePrefixOf,
-  type WithSession,
-} from './session.js'
+import { type OwnRunner, startOwnRunner } from './own-runner.js'
+import { type CliIo, prefixedCommand, type TablePrefixOptions, tablePrefixOf, type WithSession } from './session.js'
 
 function pick(config: AnnalsConfig, name: string | undefined, all: boolean | undefined): AnyProjection[] {
   if (all && name) throw new UsageError('give a projection name or --all, not both')
@@ -50,6 +39,9 @@ async function countHandled(
   }
 }
 
+// Held: caught up with what the log shows, a transaction elsewhere holding later commits back.
+const caughtUp = (state: string) => state === 'live' || state === 'held'
+
 type RebuildOptions = TablePrefixOptions & Readonly<{ all?: boolean; timeout: string; progress: boolean }>
 
 /** Adds `rebuild [name] | --all` to the `projections` command. */
@@ -65,7 +57,8 @@ export function addRebuildCommand(projections: Command, io: CliIo, withSession: 
     .option('--timeout <seconds>', 'give up after this long', '3600')
     .option('--no-progress', 'no progress bar')
     .action(async (name: string | undefined, o: RebuildOptions) => {
-      await withSession(async ({ config, connections, schema }) => {
+      await withSession(async (session) => {
+        const { config, connections, schema } = session
         const chosen = pick(config, name, o.all)
         const pool = connections.pool
         const tablePrefix = tablePrefixOf(o)
@@ -75,23 +68,9 @@ export function addRebuildCommand(projections: Command, io: CliIo, withSession: 
         for (const p of chosen) if (before.get(p.name)?.liveGeneration != null) await admin.requestRebuild(p.name)
         // Projections no worker owns are rebuilt here, by a runner of our own that holds their leases.
         const unowned = chosen.filter((p) => !before.get(p.name)?.owner)
-        let adapter: StoreAdapter | null = null
-        let runner: ProjectionRunner | null = null
-        if (unowned.length > 0) {
-          adapter = await openStore(pool, schema, config, tablePrefix)
-          runner = createProjectionRunner({
-            pool,
-            schema,
-            tablePrefix,
-            store: adapter.store,
-            ...(adapter.watcher ? { watcher: adapter.watcher } : {}),
-            projections: unowned,
-            countPending: createPostgresPendingCounter({ pool, schema, tablePrefix }),
-            logger: pino({ level: io.env.ANNALS_LOG_LEVEL ?? 'warn' }, pino.destination(2)),
-            controlIntervalMs: 250,
-          })
-          await runner.start()
-        }
+        const own: OwnRunner | null =
+          unowned.length > 0 ? await startOwnRunner(session, io, unowned, tablePrefix) : null
+        const runner = own?.runner ?? null
         const totals = new Map<string, number | null>()
         for (const p of chosen) totals.set(p.name, await countHandled(pool, { schema, tablePrefix }, p.handles))
         const bars = new cliProgress.MultiBar(
@@ -127,7 +106,7 @@ export function addRebuildCommand(projections: Command, io: CliIo, withSession: 
               const switched =
                 s?.building === null &&
                 s.liveGeneration !== null &&
-                (previous === null ? (l ? l.state === 'live' : s.state === 'live') : s.liveGeneration > previous)
+                (previous === null ? caughtUp(l ? l.state : s.state) : s.liveGeneration > previous)
               const eventsDone =
                 l?.building?.eventsDone ?? s?.building?.eventsDone ?? (switched ? totals.get(p.name) : 0) ?? 0
               const elapsed = (Date.now() - started) / 1000
@@ -146,8 +125,7 @@ export function addRebuildCommand(projections: Command, io: CliIo, withSession: 
           }
         } finally {
           bars.stop()
-          await runner?.stop()
-          await adapter?.close()
+          await own?.stop()
         }
         const after = await admin.status(chosen)
         for (const s of after) {

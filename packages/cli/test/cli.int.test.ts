@@ -156,6 +156,9 @@ describe('annals CLI (spawned, real Postgres and Redis)', () => {
       fixed = true
       const retried = await annals(['dlq', 'retry', '--id', parsed[0]?.id ?? ''], env)
       expect(retried.stdout).toContain('1 dead letter(s) marked for replay')
+      // It waits for the owner's replay of the stream (the marked letter and the six behind it).
+      expect(retried.stdout).toContain(`deposit-rows: worker ${runner.workerId} replays them at its next control tick`)
+      expect(retried.stdout).toContain('deposit-rows: 7 replayed, 0 still parked')
       const deadline = Date.now() + 10_000
       while ((await pool.query(`SELECT total FROM rm.deposits WHERE stream = 'acc-1'`)).rows[0]?.total !== '17') {
         if (Date.now() > deadline) throw new Error('replay did not converge')

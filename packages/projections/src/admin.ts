@@ -6,7 +6,7 @@ import { createLeaseStore } from './lease.js'
 import { projectionTables } from './names.js'
 import type { AnyProjection } from './projection.js'
 import { createRegistry } from './registry.js'
-import type { ProjectionState } from './runner/runner-status.js'
+import type { FenceHold, ProjectionState } from './runner/runner-status.js'
 
 /** A projection's status as recorded in Postgres by whichever worker owns it (any process can read it). */
 export type ProjectionStatus = Readonly<{
@@ -28,8 +28,11 @@ export type ProjectionStatus = Readonly<{
   owner: string | null
   leaseExpiresAt: Date | null
   checkpoint: LogCheckpoint | null
+  /** Handled events committed after the checkpoint, measured from the head of the log (null unless owned). */
   lagEvents: number | null
   lagSeconds: number | null
+  /** While the owner is `held`: what the log's fence holds back and which transaction holds it. */
+  fence: FenceHold | null
   throughput: number
   eventsProcessed: number
   deadLetters: number
@@ -59,7 +62,27 @@ type Published = {
   eventsProcessed?: number
   lagEvents?: number
   lagSeconds?: number
+  fence?: {
+    heldEvents: number
+    holder: {
+      pid: number | null
+      transactionId: string
+      since: string
+      applicationName: string
+      database: string | null
+      state: string
+    } | null
+  } | null
   lastError?: string | null
+}
+
+function fenceOf(value: Published['fence']): FenceHold | null {
+  if (!value) return null
+  const h = value.holder
+  return {
+    heldEvents: value.heldEvents,
+    holder: h ? { ...h, transactionId: BigInt(h.transactionId), since: new Date(h.since) } : null,
+  }
 }
 
 function cp(value: { transactionId: string; position: string } | null | undefined): LogCheckpoint | null {
@@ -108,6 +131,7 @@ export async function getProjectionStatus(
       checkpoint: cp(s.checkpoint),
       lagEvents: live ? (s.lagEvents ?? null) : null,
       lagSeconds: live ? (s.lagSeconds ?? null) : null,
+      fence: live ? fenceOf(s.fence) : null,
       throughput: live ? (s.throughput ?? 0) : 0,
       eventsProcessed: s.eventsProcessed ?? 0,
       deadLetters: parked.get(row.name) ?? 0,
@@ -130,6 +154,7 @@ export async function getProjectionStatus(
       checkpoint: null,
       lagEvents: null,
       lagSeconds: null,
+      fence: null,
       throughput: 0,
       eventsProcessed: 0,
       deadLetters: 0,

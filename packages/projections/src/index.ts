@@ -52,7 +52,12 @@ export {
 } from './projection.js'
 export { createProjectionRunner, type ProjectionRunner } from './runner/create-projection-runner.js'
 export type { ProjectionRunnerOptions, RetryOptions } from './runner/runner-options.js'
-export type { ProjectionRuntimeStatus, ProjectionState } from './runner/runner-status.js'
+export type {
+  FenceHold,
+  FenceHolderInfo,
+  ProjectionRuntimeStatus,
+  ProjectionState,
+} from './runner/runner-status.js'
 export type {
   ReadModelSink,
   SinkBatch,

@@ -17,7 +17,7 @@ export {
 } from './errors.js'
 export type { AppendLimits } from './event-store/append-input.js'
 export type { GroupCommitOptions } from './event-store/group-commit.js'
-export type { CountEventsOptions } from './event-store/log-reads.js'
+export type { CountEventsOptions, LogHead, LogHeadOptions } from './event-store/log-reads.js'
 export type { OutboxOptions } from './event-store/outbox-rows.js'
 export {
   createPostgresEventStore,

@@ -4,6 +4,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPostgresEventStore, type PostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { migrate } from '../src/migrate.js'
+import { openAppend as openAppendOn } from '../src/testing/open-append.js'
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../src/testing/throwaway-postgres.js'
 
 // These tests hold transactions open. The log fence is server-wide, so they run on a private
@@ -40,17 +41,7 @@ async function drain(from: LogCheckpoint): Promise<{ events: RecordedEvent[]; ch
 }
 
 /** Opens a transaction that appends through the store's own function (same SQL as an append). */
-async function openAppend(streamId: string, type: string): Promise<pg.PoolClient> {
-  const client = await pool.connect()
-  await client.query('BEGIN')
-  await client.query(
-    `SELECT * FROM "gaps"."append_events"(ARRAY[$1]::text[], ARRAY[-1]::bigint[], ARRAY[1]::integer[], ARRAY[false],
-      ARRAY[gen_random_uuid()], ARRAY[$2]::text[], ARRAY[1], ARRAY['{}']::text[], ARRAY['{}']::text[],
-      ARRAY[NULL]::timestamptz[], '{}'::integer[], '{}'::uuid[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::boolean[], false)`,
-    [streamId, type],
-  )
-  return client
-}
+const openAppend = (streamId: string, type: string) => openAppendOn(pool, { schema }, streamId, type)
 
 describe('global log without gaps', () => {
   it('delivers a lower-position transaction that commits after a higher one (out-of-order commit)', async () => {
@@ -114,5 +105,31 @@ describe('global log without gaps', () => {
     const after = await drain(start)
     expect(after.events.map((e) => e.data)).toEqual([{ n: 1 }])
     expect((await store.logFence()).holders).toEqual([])
+  })
+
+  it('measures the head of the log past the fence: committed events held back, and the transaction holding them', async () => {
+    const start = (await drain(LOG_START)).checkpoint
+    const held = await openAppend('head-held', 'Held') // appended, not committed: holds the fence
+    await held.query("SET application_name = 'annals-test-head'")
+    await store.appendToStream('head-a', [{ type: 'Head', data: { n: 1 } }])
+    await store.appendToStream('head-b', [
+      { type: 'Head', data: { n: 2 } },
+      { type: 'Other', data: {} },
+    ])
+    expect((await store.readAll({ after: start, types: ['Head'] })).events).toEqual([])
+    const head = await store.logHead({ after: start, types: ['Head'] })
+    expect([head.pending, head.held]).toEqual([2, 2])
+    expect(head.oldestAgeMs).toBeGreaterThanOrEqual(0)
+    expect(head.holder?.pid).toBe((held as unknown as { processID: number }).processID)
+    expect(head.holder?.applicationName).toBe('annals-test-head')
+    expect((await store.logHead({ after: start })).pending).toBe(3)
+    expect((await store.logHead({ after: start, types: ['Head'], limit: 1 })).pending).toBe(1)
+
+    await held.query('COMMIT')
+    held.release()
+    const after = await store.logHead({ after: start, types: ['Head', 'Held'] })
+    expect([after.pending, after.held, after.holder]).toEqual([3, 0, null])
+    const end = (await drain(start)).checkpoint
+    expect(await store.logHead({ after: end })).toEqual({ pending: 0, held: 0, oldestAgeMs: null, holder: null })
   })
 })

@@ -92,23 +92,39 @@ export async function commitBatch(
       )
       return loseLease(w, lease)
     case 'conflict':
-      log.warn(
-        {
-          projection: w.p.name,
-          generation: track.generation,
-          expected: formatCheckpoint(track.checkpoint),
-          actual: formatCheckpoint(result.actual),
-        },
-        result.actual === null
-          ? 'checkpoint missing in the sink (data lost?): rebuilding this generation from zero'
-          : 'checkpoint moved under us: re-reading',
-      )
-      track.checkpoint = result.actual
-      if (result.actual === null && track === w.live) await w.p.sink.activate(target, lease.token)
-      throw new CheckpointMoved()
+      return adoptStoredCheckpoint(ctx, w, track, result.actual)
     case 'duplicate':
       return result
   }
+}
+
+/**
+ * @internal The sink holds another checkpoint than the track (seen by a commit's compare-and-set or by
+ * the control tick's check): take the stored one and throw {@link CheckpointMoved} so the loop reads on
+ * from there. None stored means the generation's data is gone (Redis lost it, say): it is rebuilt from
+ * zero, and the live one's readers are pointed back at it.
+ */
+export async function adoptStoredCheckpoint(
+  ctx: CommitContext,
+  w: ProjectionWorker,
+  track: Track,
+  actual: LogCheckpoint | null,
+): Promise<never> {
+  const lease = leaseOf(w)
+  const fields = {
+    projection: w.p.name,
+    generation: track.generation,
+    expected: formatCheckpoint(track.checkpoint),
+    actual: formatCheckpoint(actual),
+  }
+  if (actual === null) {
+    ctx.log.error(fields, 'checkpoint missing in the sink (data lost?): rebuilding this generation from zero')
+  } else ctx.log.warn(fields, 'checkpoint moved under us: re-reading')
+  track.checkpoint = actual
+  track.caughtUp = false
+  if (actual === null && track === w.live)
+    await w.p.sink.activate(sinkTarget(ctx.tables, w, track.generation), lease.token)
+  throw new CheckpointMoved()
 }
 
 /** @internal Parks events as dead letters of the track's generation (idempotent), under the lease. */
@@ -122,6 +138,8 @@ export async function parkEvents(
   if (!(await ctx.deadLetters.park(w.p.name, track.generation, lease.token, parked))) loseLease(w, lease)
   w.deadLetters += parked.length
   for (const x of parked) {
+    const error = x.reason === 'failed' ? describeError(x.error) : null
+    if (error) w.lastError = error.message
     ctx.log.warn(
       {
         projection: w.p.name,
@@ -129,10 +147,18 @@ export async function parkEvents(
         stream: x.event.streamId,
         reason: x.reason,
         attempts: x.attempts,
+        ...(error ? { error: error.message, code: error.code, err: x.error } : {}),
       },
-      x.reason === 'failed'
-        ? 'event parked as a dead letter'
+      error
+        ? `event parked as a dead letter: ${error.message}`
         : 'event parked behind an earlier dead letter of its stream',
     )
   }
+}
+
+/** @internal A handler's error as a dead letter's log line and the status show it: its message and code. */
+export function describeError(error: unknown): { message: string; code: string | null } {
+  const message = error instanceof Error ? error.message : String(error)
+  const code = (error as { code?: unknown } | null)?.code
+  return { message, code: typeof code === 'string' || typeof code === 'number' ? String(code) : null }
 }

@@ -1,19 +1,20 @@
-import { LOG_START } from '@annals/core'
+import { LOG_START, type LogCheckpoint } from '@annals/core'
 import { isHandlerFailedError } from '../errors.js'
-import { type CommitContext, commitBatch } from './commit-batch.js'
+import { adoptStoredCheckpoint, type CommitContext, commitBatch, describeError } from './commit-batch.js'
 import { type GenerationsContext, startBuilding } from './generations.js'
-import { leaseOf, type ProjectionWorker, type Track } from './projection-worker.js'
+import { leaseOf, type ProjectionWorker, sinkTarget, type Track } from './projection-worker.js'
 import type { RunnerContext } from './runner-context.js'
 import { publishedStatus } from './runner-status.js'
 
 /** @internal What the control step uses. */
 export type ControlContext = CommitContext &
   GenerationsContext &
-  Pick<RunnerContext, 'store' | 'countPending' | 'workerId'>
+  Pick<RunnerContext, 'store' | 'countPending' | 'logHead' | 'workerId'>
 
 /**
  * @internal The owner's periodic chores between batches: act on rebuild requests and dead-letter retry
- * requests (from the admin API or CLI), refresh throughput, lag and parked counts, publish the status.
+ * requests (from the admin API or CLI), check the sink still holds our checkpoints, refresh
+ * throughput, lag and parked counts, publish the status.
  */
 export async function control(ctx: ControlContext, w: ProjectionWorker): Promise<void> {
   const lease = leaseOf(w)
@@ -26,9 +27,10 @@ export async function control(ctx: ControlContext, w: ProjectionWorker): Promise
   if (seconds > 0) w.throughput = (w.eventsProcessed - w.processedAtLastTick) / seconds
   w.processedAtLastTick = w.eventsProcessed
   w.lastTickAt = now
-  // Lag costs a read (or a count) of the log: at most once a second, whatever the control interval.
+  // Each costs a round trip to the sink or the log: at most once a second, whatever the control interval.
   if (now - w.lastLagAt >= 1000) {
     w.lastLagAt = now
+    await verifyCheckpoints(ctx, w)
     await refreshLag(ctx, w)
   }
   w.deadLetters = (await ctx.deadLetters.countParked()).get(w.p.name) ?? 0
@@ -62,7 +64,18 @@ async function replayRequested(ctx: ControlContext, w: ProjectionWorker, track: 
       } catch (error) {
         if (!isHandlerFailedError(error)) throw error
         await deadLetters.recordRetryFailure(letter.id, error.cause)
-        log.warn({ projection: w.p.name, id: letter.id.toString(), err: error.cause }, 'dead letter failed again')
+        const failure = describeError(error.cause)
+        w.lastError = failure.message
+        log.warn(
+          {
+            projection: w.p.name,
+            id: letter.id.toString(),
+            error: failure.message,
+            code: failure.code,
+            err: error.cause,
+          },
+          `dead letter failed again: ${failure.message}`,
+        )
         break
       }
     }
@@ -72,10 +85,62 @@ async function replayRequested(ctx: ControlContext, w: ProjectionWorker, track: 
   await deadLetters.clearRetryRequests(w.p.name, track.generation)
 }
 
-async function refreshLag(ctx: ControlContext, w: ProjectionWorker): Promise<void> {
+/**
+ * A sink that lost its data while the projection is idle would go unnoticed until the next commit's
+ * compare-and-set (an idle reader commits nothing): compare the stored checkpoints with ours now.
+ */
+async function verifyCheckpoints(ctx: ControlContext, w: ProjectionWorker): Promise<void> {
+  for (const track of [w.live, w.building]) {
+    // A frozen live generation is no longer written (its rebuild replaces it); a track still catching
+    // up commits soon, and its compare-and-set notices (a sink's read may cost it a cache, too).
+    if (!track || track.frozen || !track.caughtUp) continue
+    const stored = await w.p.sink.loadCheckpoint(sinkTarget(ctx.tables, w, track.generation))
+    if (!sameCheckpoint(stored, track.checkpoint)) await adoptStoredCheckpoint(ctx, w, track, stored)
+  }
+}
+
+function sameCheckpoint(a: LogCheckpoint | null, b: LogCheckpoint | null): boolean {
+  return a === null || b === null ? a === b : a.transactionId === b.transactionId && a.position === b.position
+}
+
+/**
+ * @internal Measures the live generation's lag from the head of the log: with a store that has
+ * `logHead` (the Postgres one), committed events the fence holds back count, and the hold is recorded;
+ * otherwise through the gap-safe read (which stops at the fence).
+ */
+export async function refreshLag(
+  ctx: Pick<RunnerContext, 'store' | 'countPending' | 'logHead'>,
+  w: ProjectionWorker,
+): Promise<void> {
   const live = w.live
-  if (!live || live.frozen) return
+  if (!live || live.frozen) {
+    w.fence = null
+    return
+  }
   const after = live.checkpoint ?? LOG_START
+  if (ctx.logHead) {
+    const head = await ctx.logHead(after, w.p.handles)
+    w.lagSeconds = (head.oldestAgeMs ?? 0) / 1000
+    w.lagEvents = ctx.countPending && head.pending > 0 ? await ctx.countPending(after, w.p.handles) : head.pending
+    const h = head.holder
+    w.fence =
+      head.held === 0
+        ? null
+        : {
+            heldEvents: head.held,
+            holder: h
+              ? {
+                  pid: h.pid,
+                  transactionId: h.transactionId,
+                  since: new Date(Date.now() - h.ageMs),
+                  applicationName: h.applicationName,
+                  database: h.database,
+                  state: h.state,
+                }
+              : null,
+          }
+    return
+  }
   const next = await ctx.store.readAll({ after, limit: 1, types: w.p.handles })
   const first = next.events[0]
   w.lagSeconds = first ? Math.max(0, (Date.now() - first.recordedAt.getTime()) / 1000) : 0

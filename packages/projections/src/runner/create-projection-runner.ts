@@ -1,5 +1,6 @@
-import { LOG_START, type Worker } from '@annals/core'
+import { type EventStore, LOG_START, type LogCheckpoint, type Worker } from '@annals/core'
 import { createWorkerLifecycle } from '@annals/core/runtime'
+import type { LogHead, LogHeadOptions } from '@annals/store-postgres'
 import { Registry as MetricsRegistry } from 'prom-client'
 import { createDeadLetterStore } from '../dead-letters.js'
 import { ProjectionAlreadyStartedError, ProjectionTimeoutError } from '../errors.js'
@@ -7,9 +8,10 @@ import { createLeaseStore } from '../lease.js'
 import { projectionTables } from '../names.js'
 import { indexProjections } from '../projection.js'
 import { createRegistry } from '../registry.js'
+import { refreshLag } from './control.js'
 import { createLeaseKeeper } from './lease-keeper.js'
 import { newProjectionWorker, type ProjectionWorker } from './projection-worker.js'
-import { runProjectionLoop } from './read-loop.js'
+import { finishProjection, runProjectionLoop } from './read-loop.js'
 import type { RunnerContext } from './runner-context.js'
 import { createRunnerMetrics } from './runner-metrics.js'
 import { type ProjectionRunnerOptions, resolveRunnerSettings } from './runner-options.js'
@@ -24,6 +26,7 @@ export interface ProjectionRunner extends Worker {
   start(): Promise<void>
   /** Finishes the batch in flight, releases the leases, and resolves when every loop has ended. */
   stop(): Promise<void>
+  /** Each projection's state, checkpoint and figures (lag as of the last measurement, about once a second). */
   status(): readonly ProjectionRuntimeStatus[]
   /** Resolves once the runner has stopped (after `stop()`, or a signal when `handleSignals` is on). */
   whenStopped(): Promise<void>
@@ -31,6 +34,8 @@ export interface ProjectionRunner extends Worker {
    * Resolves when every projection is owned by this runner, has no rebuild running, and is caught up
    * with the gap-safe log. That log's fence is server-wide: while any transaction on the server is
    * open, later commits are not visible yet, so "idle" means caught up with what the log shows now.
+   * It measures the lag afresh before it resolves: `status()` then shows what the fence still holds
+   * back (state `held`), or no lag at all.
    */
   waitUntilIdle(options?: Readonly<{ timeoutMs?: number }>): Promise<void>
 }
@@ -49,6 +54,8 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
   const { workerId, log } = settings
   const metrics = options.metricsRegistry ?? new MetricsRegistry()
   const workers: ProjectionWorker[] = [...byName.values()].map(newProjectionWorker)
+  let wakeUps = 0
+  const logHead = logHeadOf(store)
   const ctx: RunnerContext = {
     ...settings,
     tables,
@@ -60,6 +67,8 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     metrics: createRunnerMetrics(metrics, workers, workerId),
     hooks: options.hooks,
     countPending: options.countPending,
+    logHead: logHead ? (after, types) => logHead({ after, types }) : undefined,
+    wakeUps: () => wakeUps,
     isStopping: () => lifecycle.stopping,
   }
   const leaseKeeper = createLeaseKeeper(ctx, workers)
@@ -73,6 +82,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     onStart() {
       stopRun = new AbortController()
       unsubscribe = watcher?.onWake(() => {
+        wakeUps++
         for (const w of workers) w.waiter.wake()
       })
       leaseKeeper.start()
@@ -80,12 +90,15 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       log.info({ projections: [...byName.keys()] }, 'projection runner started')
     },
     async onStop() {
-      leaseKeeper.stop()
+      const renewalsSettled = leaseKeeper.stop()
       unsubscribe?.()
       unsubscribe = undefined
       for (const w of workers) w.waiter.wake()
       stopRun.abort()
       await Promise.all(workers.map((w) => w.loop))
+      // Only now: a renewal still in flight would revive a released lease.
+      await renewalsSettled
+      await Promise.all(workers.map((w) => finishProjection(ctx, w)))
       log.info({}, 'projection runner stopped')
     },
   })
@@ -107,7 +120,11 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
             const next = await store.readAll({ after: w.live?.checkpoint ?? LOG_START, limit: 1, types: w.p.handles })
             if (next.events.length > 0) pending = true
           }
-          if (!pending) return
+          if (!pending) {
+            // The figures are from the last control tick, when there may still have been work.
+            for (const w of workers) await refreshLag(ctx, w)
+            return
+          }
         }
         if (Date.now() > deadline) {
           const states = workers.map((w) => `${w.p.name}=${w.state}`).join(', ')
@@ -117,4 +134,14 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       }
     },
   }
+}
+
+type LogHeadSource = Readonly<{ logHead(options: LogHeadOptions): Promise<LogHead> }>
+
+// The Postgres store measures the log past its fence; other stores have no fence to see past.
+function logHeadOf(
+  store: EventStore,
+): ((options: { after: LogCheckpoint; types: readonly string[] }) => Promise<LogHead>) | null {
+  const source = store as EventStore & Partial<LogHeadSource>
+  return typeof source.logHead === 'function' ? (o) => (source as LogHeadSource).logHead(o) : null
 }

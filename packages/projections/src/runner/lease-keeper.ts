@@ -1,8 +1,12 @@
 import type { ProjectionWorker } from './projection-worker.js'
 import type { RunnerContext } from './runner-context.js'
 
-/** @internal Renews the held leases every third of their time to live while the runner runs. */
-export type LeaseKeeper = Readonly<{ start(): void; stop(): void }>
+/**
+ * @internal Renews the held leases every third of their time to live while the runner runs. `stop`
+ * resolves once no renewal is in flight: one that landed after the lease was released would keep
+ * it alive for a whole time to live, shown as owned by a runner that is gone.
+ */
+export type LeaseKeeper = Readonly<{ start(): void; stop(): Promise<void> }>
 
 /** @internal What the lease keeper uses. */
 export type LeaseKeeperContext = Pick<RunnerContext, 'leases' | 'leaseTtlMs' | 'log'>
@@ -10,6 +14,7 @@ export type LeaseKeeperContext = Pick<RunnerContext, 'leases' | 'leaseTtlMs' | '
 /** @internal Creates the {@link LeaseKeeper} of `workers`. */
 export function createLeaseKeeper(ctx: LeaseKeeperContext, workers: readonly ProjectionWorker[]): LeaseKeeper {
   let timer: NodeJS.Timeout | null = null
+  let inFlight: Promise<void> | null = null
 
   async function renewAll(): Promise<void> {
     for (const w of workers) {
@@ -33,11 +38,21 @@ export function createLeaseKeeper(ctx: LeaseKeeperContext, workers: readonly Pro
 
   return {
     start() {
-      timer = setInterval(() => void renewAll(), Math.max(100, Math.floor(ctx.leaseTtlMs / 3)))
+      timer = setInterval(
+        () => {
+          // A slow database must not pile renewals up.
+          if (inFlight) return
+          inFlight = renewAll().finally(() => {
+            inFlight = null
+          })
+        },
+        Math.max(100, Math.floor(ctx.leaseTtlMs / 3)),
+      )
     },
-    stop() {
+    async stop() {
       if (timer) clearInterval(timer)
       timer = null
+      await inFlight
     },
   }
 }

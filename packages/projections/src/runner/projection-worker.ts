@@ -5,7 +5,7 @@ import type { Lease } from '../lease.js'
 import type { ProjectionTables } from '../names.js'
 import type { AnyProjection } from '../projection.js'
 import type { SinkTarget } from '../sink.js'
-import type { ProjectionState } from './runner-status.js'
+import type { FenceHold, ProjectionState } from './runner-status.js'
 
 /** @internal One generation of a projection as the runner drives it: where it is, what is blocked. */
 export type Track = {
@@ -36,12 +36,18 @@ export type ProjectionWorker = {
   throughput: number
   lagEvents: number
   lagSeconds: number
+  /** What the fence holds back, as of the last lag measurement (cleared when the live checkpoint moves). */
+  fence: FenceHold | null
   deadLetters: number
   lastControlAt: number
   readonly waiter: Waiter
   loop: Promise<void> | null
   /** The last wait ended by the timer, not by a wake-up. */
   polled: boolean
+  /** The runner's wake-up count when the previous step ended (see `missedWakeUp` in read-loop.ts). */
+  wakeUpsSeen: number
+  /** A wake-up came and the read after it found nothing new: its events may still sit behind the fence. */
+  wakeUnanswered: boolean
   lastMissedWakeWarnAt: number
   lastLagAt: number
 }
@@ -67,11 +73,14 @@ export function newProjectionWorker(p: AnyProjection): ProjectionWorker {
     throughput: 0,
     lagEvents: 0,
     lagSeconds: 0,
+    fence: null,
     deadLetters: 0,
     lastControlAt: 0,
     waiter: createWaiter(),
     loop: null,
     polled: false,
+    wakeUpsSeen: 0,
+    wakeUnanswered: false,
     lastMissedWakeWarnAt: 0,
     lastLagAt: 0,
   }

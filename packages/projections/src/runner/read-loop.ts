@@ -5,24 +5,35 @@ import { switchOver, takeOver } from './generations.js'
 import { CheckpointMoved, type ProjectionWorker, Stopping } from './projection-worker.js'
 import type { RunnerContext } from './runner-context.js'
 import { STEP_FAILURE_BACKOFF } from './runner-options.js'
+import { publishedStatus } from './runner-status.js'
 
 /** @internal What a projection's loop uses. */
 export type LoopContext = ApplyContext &
   ControlContext &
   Pick<
     RunnerContext,
-    'leases' | 'watcher' | 'batchSize' | 'rebuildBatchSize' | 'pollIntervalMs' | 'leaseTtlMs' | 'controlIntervalMs'
+    | 'leases'
+    | 'watcher'
+    | 'wakeUps'
+    | 'batchSize'
+    | 'rebuildBatchSize'
+    | 'pollIntervalMs'
+    | 'leaseTtlMs'
+    | 'controlIntervalMs'
   >
 
 /**
  * @internal One projection's loop until the runner stops: take the lease (or stand by), then read and
  * apply batches, waiting for wake-ups or the poll interval when caught up. Lease loss drops the
- * state and stands by; other failures back off and retry. Releases the lease on the way out.
+ * state and stands by; other failures back off and retry. The lease is left to {@link finishProjection}.
  */
 export async function runProjectionLoop(ctx: LoopContext, w: ProjectionWorker, stop: AbortSignal): Promise<void> {
   const { log } = ctx
   let failures = 0
   let recheckMs = 0
+  // The last wait ended by a wake-up.
+  let woken = false
+  let stepError: string | null = null
   while (!ctx.isStopping()) {
     try {
       if (!w.lease) {
@@ -39,18 +50,28 @@ export async function runProjectionLoop(ctx: LoopContext, w: ProjectionWorker, s
         await takeOver(ctx, w)
       }
       const before = w.eventsProcessed
+      const liveBefore = w.live
+      const checkpointBefore = w.live?.checkpoint
       const more = await step(ctx, w)
-      failures = 0
-      w.lastError = null
-      if (w.polled && ctx.watcher && w.eventsProcessed > before) missedWakeUp(ctx, w)
+      if (failures > 0) {
+        failures = 0
+        // Recovered: the step's failure is over (an event parked meanwhile keeps its error shown).
+        if (w.lastError === stepError) w.lastError = null
+      }
+      const liveMoved = w.live !== liveBefore || w.live?.checkpoint !== checkpointBefore
+      // The fence held the live checkpoint where it was: that it moved means the hold is over.
+      if (liveMoved) w.fence = null
+      const advanced = liveMoved || w.eventsProcessed > before
+      if (ctx.watcher) watchWakeUps(ctx, w, advanced, woken)
       // A wake-up that found nothing: the event may still sit behind the log's fence (a transaction
       // open elsewhere on the server). Look again soon, backing off, instead of a whole poll later.
-      if (!w.polled && w.eventsProcessed === before) recheckMs = recheckMs === 0 ? 10 : recheckMs * 2
+      if (!w.polled && !advanced) recheckMs = recheckMs === 0 ? 10 : recheckMs * 2
       else recheckMs = 0
       if (recheckMs > ctx.pollIntervalMs / 2) recheckMs = 0
       w.polled = false
+      woken = false
       if (!more && !ctx.isStopping()) {
-        const woken = await w.waiter.wait(recheckMs > 0 ? recheckMs : ctx.pollIntervalMs)
+        woken = await w.waiter.wait(recheckMs > 0 ? recheckMs : ctx.pollIntervalMs)
         w.polled = !woken && recheckMs === 0
       }
     } catch (error) {
@@ -67,20 +88,35 @@ export async function runProjectionLoop(ctx: LoopContext, w: ProjectionWorker, s
       }
       failures++
       w.state = 'error'
-      w.lastError = error instanceof Error ? error.message : String(error)
+      stepError = error instanceof Error ? error.message : String(error)
+      w.lastError = stepError
       log.error({ projection: w.p.name, err: error, failures }, 'projection step failed: retrying')
       await w.waiter.wait(STEP_FAILURE_BACKOFF(failures))
     }
   }
-  if (w.lease && !w.leaseLost) {
-    try {
-      await ctx.leases.release(w.lease)
-    } catch (error) {
-      log.warn({ projection: w.p.name, err: error }, 'lease release failed (it will expire)')
-    }
-  }
+  w.state = 'stopped'
+}
+
+/**
+ * @internal After a clean stop (the loop ended, no renewal in flight): publishes the final status,
+ * `stopped` with the checkpoint reached, so that other processes see where it stopped, then lets
+ * the lease expire now so that a standby takes over at once.
+ */
+export async function finishProjection(ctx: LoopContext, w: ProjectionWorker): Promise<void> {
+  const lease = w.lease
   w.lease = null
   w.state = 'stopped'
+  if (!lease || w.leaseLost) return
+  try {
+    await ctx.registry.publishStatus(w.p.name, lease.token, publishedStatus(w, ctx.workerId))
+  } catch (error) {
+    ctx.log.warn({ projection: w.p.name, err: error }, 'final status not published')
+  }
+  try {
+    await ctx.leases.release(lease)
+  } catch (error) {
+    ctx.log.warn({ projection: w.p.name, err: error }, 'lease release failed (it will expire)')
+  }
 }
 
 /** One pass: control when due, a batch of the build in progress, a batch of the live generation. */
@@ -101,8 +137,26 @@ async function step(ctx: LoopContext, w: ProjectionWorker): Promise<boolean> {
   return more
 }
 
-// Watchdog over the wake-up source: polling found events nobody announced, so LISTEN may be dead
-// (the watcher reconnects on its own; polling bounds the delay meanwhile).
+/**
+ * Watchdog over the wake-up source: the log advanced on a poll although no wake-up came since the
+ * step before, so LISTEN may be dead (the watcher reconnects on its own; polling bounds the delay
+ * meanwhile). Not a miss: a wake-up that arrived while the reader was busy, even one handled after
+ * the poll timer fired, nor a poll that finds what an earlier wake-up announced while the fence
+ * still hid it.
+ */
+function watchWakeUps(ctx: LoopContext, w: ProjectionWorker, advanced: boolean, woken: boolean): void {
+  const wakeUps = ctx.wakeUps()
+  const announced = wakeUps !== w.wakeUpsSeen
+  w.wakeUpsSeen = wakeUps
+  if (!advanced) {
+    if (woken) w.wakeUnanswered = true
+    return
+  }
+  const missed = w.polled && !announced && !w.wakeUnanswered
+  w.wakeUnanswered = false
+  if (missed) missedWakeUp(ctx, w)
+}
+
 function missedWakeUp(ctx: LoopContext, w: ProjectionWorker): void {
   ctx.metrics.missedWakeUps.inc({ projection: w.p.name })
   if (Date.now() - w.lastMissedWakeWarnAt < 60_000) return

@@ -1,4 +1,5 @@
 import type { EventStore, LogCheckpoint, LogWatcher } from '@annals/core'
+import type { LogHead } from '@annals/store-postgres'
 import type { DeadLetterStore } from '../dead-letters.js'
 import type { LeaseStore } from '../lease.js'
 import type { ProjectionTables } from '../names.js'
@@ -21,6 +22,10 @@ export type RunnerContext = RunnerSettings &
     metrics: RunnerMetrics
     hooks: RunnerHooks | undefined
     countPending: ((after: LogCheckpoint, types: readonly string[]) => Promise<number>) | undefined
+    /** The committed log after a checkpoint, fence or not (the store's `logHead`, when it has one). */
+    logHead: ((after: LogCheckpoint, types: readonly string[]) => Promise<LogHead>) | undefined
+    /** How many wake-ups the watcher delivered since the runner was created. */
+    wakeUps(): number
     /** True from `stop()` until the next `start()`: loops end, retry sleeps abandon their event. */
     isStopping(): boolean
   }>

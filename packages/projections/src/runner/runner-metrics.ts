@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { ProjectionWorker } from './projection-worker.js'
+import { reportedState } from './runner-status.js'
 
 /** @internal The counters the loops bump; the gauges read the workers' state at scrape time. */
 export type RunnerMetrics = Readonly<{
@@ -39,7 +40,15 @@ export function createRunnerMetrics(
   gauge('annals_projection_checkpoint_position', 'Global position of the live checkpoint', ['projection'], (g) => {
     for (const w of workers) if (w.live?.checkpoint) g.set({ projection: w.p.name }, Number(w.live.checkpoint.position))
   })
-  gauge('annals_projection_lag_events', 'Handled events not yet applied', ['projection'], (g) => {
+  gauge(
+    'annals_projection_fence_held_events',
+    'Committed handled events the log fence holds back (an open transaction elsewhere)',
+    ['projection'],
+    (g) => {
+      for (const w of workers) if (w.lease) g.set({ projection: w.p.name }, w.fence?.heldEvents ?? 0)
+    },
+  )
+  gauge('annals_projection_lag_events', 'Handled events committed but not yet applied', ['projection'], (g) => {
     for (const w of workers) if (w.lease) g.set({ projection: w.p.name }, w.lagEvents)
   })
   gauge('annals_projection_lag_seconds', 'Age of the oldest unapplied handled event', ['projection'], (g) => {
@@ -52,7 +61,7 @@ export function createRunnerMetrics(
     for (const w of workers) if (w.lease) g.set({ projection: w.p.name }, w.deadLetters)
   })
   gauge('annals_projection_state', 'Current state (1 for the active state)', ['projection', 'state'], (g) => {
-    for (const w of workers) g.set({ projection: w.p.name, state: w.state }, 1)
+    for (const w of workers) g.set({ projection: w.p.name, state: reportedState(w) }, 1)
   })
   gauge(
     'annals_projection_owner',

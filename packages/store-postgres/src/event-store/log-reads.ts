@@ -11,6 +11,7 @@ import {
   type StreamId,
 } from '@annals/core'
 import { checkInt64, checkLogCheckpoint, checkName, checkTime } from '@annals/core/runtime'
+import { type FenceHolder, readLogFenceStatus } from '../log-fence.js'
 import { mapPgError } from '../map-pg-error.js'
 import type { SqlRunner } from '../sql/executor.js'
 import type { StoreTables } from '../store-tables.js'
@@ -24,11 +25,37 @@ export type CountEventsOptions = Readonly<{
   limit?: number
 }>
 
+/** Options of `PostgresEventStore.logHead`. */
+export type LogHeadOptions = Readonly<{
+  /** Default: the log's start. */
+  after?: LogCheckpoint
+  /** Default: every type. */
+  types?: readonly string[]
+  /** Count at most this many (each count). Default 1,000,000. */
+  limit?: number
+}>
+
+/** The committed log after a checkpoint, whether or not the fence lets a reader see it yet. */
+export type LogHead = Readonly<{
+  /** Committed events after the checkpoint (capped by `limit`): what a reader there has left to do. */
+  pending: number
+  /**
+   * Of those, the ones the fence holds back: committed by transactions at or above the oldest one
+   * still running on the server, so no gap-safe read returns them until that one ends.
+   */
+  held: number
+  /** Age of the oldest pending event by the database's clock, in milliseconds; null when none. */
+  oldestAgeMs: number | null
+  /** The transaction holding the fence back (the oldest running one), when `held` > 0 and it is still open. */
+  holder: FenceHolder | null
+}>
+
 /** @internal The store's reads: one stream, the global log, counts. */
 export type LogReads = Readonly<{
   readStream<E extends Event = Event>(streamId: StreamId, options?: ReadStreamOptions): Promise<ReadStreamResult<E>>
   readAll<E extends Event = Event>(options?: ReadAllOptions): Promise<ReadAllResult<E>>
   countEvents(options?: CountEventsOptions): Promise<number>
+  logHead(options?: LogHeadOptions): Promise<LogHead>
 }>
 
 function checkLimit(limit: number | undefined, fallback: number | null, min: number): number | null {
@@ -142,6 +169,30 @@ export function createLogReads(names: StoreTables, runner: SqlRunner): LogReads 
           limit,
         ])
         return Number(row?.n ?? 0)
+      } catch (error) {
+        throw logError(error)
+      }
+    },
+
+    async logHead(options?: LogHeadOptions): Promise<LogHead> {
+      const after = checkAfter(options?.after)
+      const limit = checkLimit(options?.limit, 1_000_000, 0) as number
+      const types = checkTypes(options?.types, true)
+      const params = [after.transactionId.toString(), after.position.toString(), limit]
+      try {
+        const [row] = await runner.query<{ pending: string; held: string; oldest_age_ms: string | null }>(
+          types === null ? sql.head : sql.headTyped,
+          types === null ? params : [...params, types],
+        )
+        const held = Number(row?.held ?? 0)
+        // Another round trip only when something is held: the holder is what an operator needs then.
+        const holder = held > 0 ? ((await readLogFenceStatus(runner, 1)).holders[0] ?? null) : null
+        return {
+          pending: Number(row?.pending ?? 0),
+          held,
+          oldestAgeMs: row?.oldest_age_ms == null ? null : Math.max(0, Number(row.oldest_age_ms)),
+          holder,
+        }
       } catch (error) {
         throw logError(error)
       }

@@ -2,7 +2,14 @@ import type { StoreTables } from '../store-tables.js'
 import { EVENT_COLUMNS } from './event-row.js'
 
 /** @internal The read statements of one store. */
-export type LogStatements = Readonly<{ readStream: string; readAll: string; readAllTyped: string; count: string }>
+export type LogStatements = Readonly<{
+  readStream: string
+  readAll: string
+  readAllTyped: string
+  count: string
+  head: string
+  headTyped: string
+}>
 
 /** @internal Builds the read statements of one store. */
 export function logStatements(names: StoreTables): LogStatements {
@@ -75,5 +82,37 @@ export function logStatements(names: StoreTables): LogStatements {
       LIMIT $4::bigint
     ) AS x`
 
-  return { readStream, readAll, readAllTyped, count }
+  // The committed log after a checkpoint, fence or not (a lag figure, not a read): how many events,
+  // how many of them sit at or above the fence (committed, but not readable until the oldest running
+  // transaction ends: few, and found by a range of the primary key from the fence), and the age of the
+  // first one by the database's clock. The typed form takes each type's first event from the type index.
+  const headOf = (
+    oldest: string,
+    typed: string,
+  ) => `WITH f AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x)
+    SELECT
+      (SELECT count(*) FROM (
+        SELECT 1 FROM ${names.events} e
+        WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)${typed}
+        LIMIT $3::bigint) AS p)::text AS pending,
+      (SELECT count(*) FROM (
+        SELECT 1 FROM ${names.events} e
+        WHERE e.transaction_id >= (SELECT x FROM f)
+          AND (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)${typed}
+        LIMIT $3::bigint) AS h)::text AS held,
+      (extract(epoch FROM clock_timestamp() - (${oldest})) * 1000)::bigint::text AS oldest_age_ms`
+  const head = headOf(
+    `SELECT e.recorded_at FROM ${names.events} e
+      WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+      ORDER BY e.transaction_id, e.global_position LIMIT 1`,
+    '',
+  )
+  const headTyped = headOf(
+    `SELECT min((SELECT e.recorded_at FROM ${names.events} e
+        WHERE e.type = t.type AND (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+        ORDER BY e.transaction_id, e.global_position LIMIT 1)) FROM unnest($4::text[]) AS t(type)`,
+    ' AND e.type = ANY ($4::text[])',
+  )
+
+  return { readStream, readAll, readAllTyped, count, head, headTyped }
 }

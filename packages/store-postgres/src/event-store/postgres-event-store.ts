@@ -14,7 +14,7 @@ import { type StoreTables, storeTables } from '../store-tables.js'
 import { createAppend } from './append.js'
 import { type AppendLimits, resolveLimits } from './append-input.js'
 import { type GroupCommitOptions, resolveGroupCommit } from './group-commit.js'
-import { type CountEventsOptions, createLogReads } from './log-reads.js'
+import { type CountEventsOptions, createLogReads, type LogHead, type LogHeadOptions } from './log-reads.js'
 import type { OutboxOptions } from './outbox-rows.js'
 
 /** Options of {@link createPostgresEventStore}. */
@@ -45,6 +45,13 @@ export interface PostgresEventStore extends EventStore {
    * @example const pending = await store.countEvents({ after: checkpoint, types: ['MoneyDeposited'], limit: 1_000_000 })
    */
   countEvents(options?: CountEventsOptions): Promise<number>
+  /**
+   * The committed events after `after` (of `types`), fence or not, and how many of them the fence
+   * holds back and by which transaction: a reader's lag measured from the head of the log, where
+   * `readAll` stops at the fence. Counts stop at `limit` (default 1,000,000).
+   * @example const { pending, held, holder } = await store.logHead({ after: checkpoint, types: ['MoneyDeposited'] })
+   */
+  logHead(options?: LogHeadOptions): Promise<LogHead>
   /** Schema, prefix, qualified table names and NOTIFY channel in use. */
   readonly names: StoreTables
 }
@@ -72,6 +79,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     readStream: reads.readStream,
     readAll: reads.readAll,
     countEvents: reads.countEvents,
+    logHead: reads.logHead,
 
     async appendToStream<E extends Event = Event>(
       streamId: StreamId,

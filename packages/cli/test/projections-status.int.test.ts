@@ -1,0 +1,172 @@
+import { resolve } from 'node:path'
+import type { RecordedEvent } from '@annals/core'
+import {
+  type AnyProjection,
+  createProjectionAdmin,
+  createProjectionRunner,
+  migrateProjections,
+  type ProjectionRunner,
+} from '@annals/projections'
+import { openAppend, startThrowawayPostgres, type ThrowawayPostgres } from '@annals/store-postgres/testing'
+import { REDIS_URL, testRedis, uniqueKeyPrefix, waitFor } from '@annals/test-support'
+import pg from 'pg'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { pgStore } from '../../projections/test/store.js'
+import config from './fixtures/annals.config.js'
+import { runAnnals } from './run-annals.js'
+
+// One test holds a transaction open. The log's fence is server-wide, so the suite runs on a private
+// PostgreSQL cluster: on the shared server it would hold back every other test file's readers.
+let server: ThrowawayPostgres
+let pool: pg.Pool
+let env: Record<string, string>
+const keyPrefix = uniqueKeyPrefix('annals-cli-status')
+const redis = testRedis(keyPrefix)
+const fixtures = resolve(import.meta.dirname, 'fixtures')
+const annals = (...args: string[]) => runAnnals(args, env, fixtures)
+
+beforeAll(async () => {
+  server = await startThrowawayPostgres()
+  pool = new pg.Pool({ connectionString: server.connectionString, max: 8 })
+  pool.on('error', () => undefined)
+  await pgStore.migrate({ pool, schema: 'annals' })
+  await migrateProjections({ pool })
+  env = { DATABASE_URL: server.connectionString, REDIS_URL, TEST_KEY_PREFIX: keyPrefix, ANNALS_LOG_LEVEL: 'silent' }
+}, 120_000)
+
+afterAll(async () => {
+  await redis.close()
+  await server?.stop()
+  await pool?.end().catch(() => undefined)
+})
+
+const store = () => pgStore.createPostgresEventStore({ pool, schema: 'annals' })
+const configured = () =>
+  config({ pool, redis: () => redis, env: { ...process.env, TEST_KEY_PREFIX: keyPrefix } })
+    .projections as readonly AnyProjection[]
+
+/** A runner of the config's projections; deposit-rows refuses negative amounts while `poisoned()`. */
+function runnerOf(poisoned: () => boolean): ProjectionRunner {
+  const projections = configured().map(
+    (p): AnyProjection =>
+      p.name === 'deposit-rows'
+        ? {
+            ...p,
+            handle: async (e: RecordedEvent, ctx: unknown) => {
+              if ((e.data as { amount: number }).amount < 0 && poisoned()) throw new Error('negative deposit')
+              await p.handle(e, ctx)
+            },
+          }
+        : p,
+  )
+  return createProjectionRunner({
+    pool,
+    store: store(),
+    projections,
+    logger: pino({ level: 'silent' }),
+    pollIntervalMs: 50,
+    controlIntervalMs: 50,
+    retry: { maxAttempts: 1 },
+  })
+}
+
+const total = async (stream: string) =>
+  (await pool.query<{ total: string }>('SELECT total FROM rm.deposits WHERE stream = $1', [stream])).rows[0]?.total
+
+describe('annals projections status and dlq retry (in process, private Postgres server)', () => {
+  it('shows a projection held behind the fence, its lag from the head and the transaction holding it', async () => {
+    const runner = runnerOf(() => false)
+    await runner.start()
+    let held: pg.PoolClient | null = null
+    try {
+      await store().appendToStream('fence-a', [{ type: 'Deposited', data: { amount: 1 } }])
+      await runner.waitUntilIdle()
+      // An event no projection handles (its data has no amount): its transaction holds the fence all the same.
+      held = await openAppend(pool, { schema: 'annals' }, 'fence-held', 'Held')
+      await held.query("SET application_name = 'annals-test-holder'")
+      const pid = (held as unknown as { processID: number }).processID
+      for (let i = 0; i < 2; i++) await store().appendToStream('fence-a', [{ type: 'Deposited', data: { amount: 1 } }])
+      await waitFor('both held in the published status', async () => {
+        const status = await createProjectionAdmin({ pool }).status()
+        return status.every((s) => s.state === 'held' && s.lagEvents === 2)
+      })
+      const table = await annals('projections', 'status')
+      expect(table.stderr).toBe('')
+      expect(table.stdout).toMatch(/deposits\s+held\s+1\s+1\s+\S+\s+2\s/)
+      expect(table.stdout).toContain(
+        `deposits: 2 committed event(s) held back by transaction ${(await createProjectionAdmin({ pool }).status())[0]?.fence?.holder?.transactionId} (pid ${pid}, application "annals-test-holder", idle in transaction, open since `,
+      )
+      const json = JSON.parse((await annals('projections', 'status', '--json')).stdout) as {
+        name: string
+        state: string
+        lagEvents: number
+        fence: { heldEvents: number; holder: { pid: number } }
+      }[]
+      expect(json.map((s) => [s.name, s.state, s.lagEvents, s.fence.heldEvents, s.fence.holder.pid])).toEqual([
+        ['deposit-rows', 'held', 2, 2, pid],
+        ['deposits', 'held', 2, 2, pid],
+      ])
+      await held.query('COMMIT')
+      held.release()
+      held = null
+      await waitFor('live again', async () => (await total('fence-a')) === '3')
+    } finally {
+      if (held) {
+        await held.query('ROLLBACK')
+        held.release()
+      }
+      await runner.stop()
+    }
+  })
+
+  it('shows a cleanly stopped projection as stopped, with the checkpoint it reached', async () => {
+    const runner = runnerOf(() => false)
+    await runner.start()
+    await store().appendToStream('stop-a', [{ type: 'Deposited', data: { amount: 2 } }])
+    await waitFor('applied', async () => (await total('stop-a')) === '2')
+    await runner.waitUntilIdle()
+    const reached = new Map(runner.status().map((s) => [s.name, s.checkpoint]))
+    await runner.stop()
+    const json = JSON.parse((await annals('projections', 'status', '--json')).stdout) as {
+      name: string
+      state: string
+      owner: string | null
+      checkpoint: { transactionId: string; position: string } | null
+    }[]
+    const text = (cp: { transactionId: bigint; position: bigint } | null | undefined) =>
+      cp ? { transactionId: cp.transactionId.toString(), position: cp.position.toString() } : null
+    expect(json.map((s) => [s.name, s.state, s.owner, s.checkpoint])).toEqual([
+      ['deposit-rows', 'stopped', null, text(reached.get('deposit-rows'))],
+      ['deposits', 'stopped', null, text(reached.get('deposits'))],
+    ])
+  })
+
+  it('replays dead letters itself when no worker owns their projection, and reports the outcome', async () => {
+    let poisoned = true
+    const runner = runnerOf(() => poisoned)
+    await runner.start()
+    try {
+      await store().appendToStream('dlq-a', [{ type: 'Deposited', data: { amount: -1 } }])
+      await store().appendToStream('dlq-a', [{ type: 'Deposited', data: { amount: 5 } }])
+      await waitFor('parked', async () => (await createProjectionAdmin({ pool }).listDeadLetters()).length === 2)
+    } finally {
+      await runner.stop()
+    }
+    poisoned = false
+    const marked = await annals('dlq', 'retry', '--no-wait')
+    expect(marked.stdout).toBe(
+      '2 dead letter(s) marked for replay\ndeposit-rows: no worker owns it: the letters stay marked until a worker for it starts\n',
+    )
+    expect(await total('dlq-a')).toBeUndefined()
+    const retried = await annals('dlq', 'retry', '--projection', 'deposit-rows')
+    expect(retried.stderr).toBe('')
+    expect(retried.stdout).toBe(
+      '2 dead letter(s) marked for replay\n' +
+        'deposit-rows: no worker owns it: running it here until the replay is done\n' +
+        'deposit-rows: 2 replayed, 0 still parked\n',
+    )
+    expect(await total('dlq-a')).toBe('4')
+    expect(await createProjectionAdmin({ pool }).listDeadLetters()).toEqual([])
+  })
+})
