@@ -52,8 +52,9 @@ describe('projectionsCheck', () => {
   const status = (state: string, lagSeconds = 0, lastError: string | null = null) =>
     ({ name: 'p', state, lagSeconds, lagEvents: 0, lastError }) as never
 
-  it('accepts a standby projection (another process holds its lease) and fails a stopped, failing or lagging one', async () => {
+  it('accepts a standby or briefly held projection and fails a stopped, failing or lagging one', async () => {
     await expect(projectionsCheck(() => [status('standby')]).check(new AbortController().signal)).resolves.toBeDefined()
+    await expect(projectionsCheck(() => [status('held', 5)]).check(new AbortController().signal)).resolves.toBeDefined()
     await expect(projectionsCheck(() => [status('stopped')]).check(new AbortController().signal)).rejects.toThrow(
       'p is stopped',
     )

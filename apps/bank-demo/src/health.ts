@@ -1,4 +1,4 @@
-import type { ProjectionRuntimeStatus } from '@annals/projections'
+import type { ProjectionRuntimeStatus, ProjectionState } from '@annals/projections'
 import type { Client } from '@elastic/elasticsearch'
 
 /**
@@ -96,8 +96,19 @@ export type ProjectionsCheckOptions = Readonly<{
   maxLagSeconds?: number
 }>
 
-// Another process holding the lease (standby) is healthy; a stopped or failing loop is not.
-const HEALTHY_STATES = new Set(['starting', 'standby', 'catching-up', 'live', 'rebuilding'])
+// Another process holding the lease (standby) is healthy, and so is a projection held behind the log's
+// fence (the lag limit catches one held too long); a stopped or failing loop is not. A Record, so a
+// new state must be classed here before this compiles.
+const HEALTHY_STATES: Readonly<Record<ProjectionState, boolean>> = {
+  starting: true,
+  standby: true,
+  'catching-up': true,
+  live: true,
+  held: true,
+  rebuilding: true,
+  error: false,
+  stopped: false,
+}
 
 /** Every projection of the runner is running (not stopped, not failing) and not lagging too far behind. */
 export function projectionsCheck(
@@ -111,7 +122,7 @@ export function projectionsCheck(
       const all = status()
       const problems: string[] = []
       for (const p of all) {
-        if (!HEALTHY_STATES.has(p.state)) {
+        if (!HEALTHY_STATES[p.state]) {
           problems.push(`${p.name} is ${p.state}${p.lastError ? ` (${p.lastError})` : ''}`)
         } else if (p.lagSeconds > maxLagSeconds) {
           problems.push(`${p.name} lags ${p.lagSeconds} s behind the log (limit ${maxLagSeconds} s)`)
