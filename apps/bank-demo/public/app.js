@@ -217,8 +217,14 @@ async function refresh() {
 }
 
 async function main() {
-  const health = await getJson('/health')
-  $('#mode').textContent = `mode: ${health.mode} · read model: ${health.readModel} · search: ${health.search}`
+  // A 503 still describes the bank, and says which dependency is failing.
+  const health = await (await fetch('/health', { headers: { accept: 'application/json' } })).json()
+  const failing = Object.entries(health.checks ?? {})
+    .filter(([, check]) => check.status !== 'ok')
+    .map(([name, check]) => `${name}: ${check.reason}`)
+  $('#mode').textContent =
+    `mode: ${health.mode} · read model: ${health.readModel} · search: ${health.search}` +
+    (failing.length > 0 ? ` · failing: ${failing.join('; ')}` : '')
   const accounts = await loadAccounts()
   $('#account-select').addEventListener('change', (event) => selectAccount(event.target.value).catch(showError))
   $('#time-slider').addEventListener('input', onSlide)

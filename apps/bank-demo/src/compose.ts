@@ -1,6 +1,7 @@
 import type { EventStore, IdempotencyStore, LogWatcher, SnapshotStore } from '@annals/core'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { type AccountService, createAccountService } from './accounts/account-service.js'
+import type { HealthCheck } from './health.js'
 import { type AppDeps, buildApp } from './http/server.js'
 import type { AccountsReadModel, BankSearch } from './read-models/read-model.js'
 import { createSagaTransfers } from './transfers/transfer-saga.js'
@@ -24,6 +25,8 @@ export type WriteSide = Readonly<{
   idempotency: IdempotencyStore
   watcher?: LogWatcher
   describe: string
+  /** Health checks of what the write side runs (the outbox relay). */
+  health?: readonly HealthCheck[]
   release?: () => Promise<void>
 }>
 
@@ -34,6 +37,8 @@ export type BankParts = Readonly<{
   snapshots: SnapshotStore
   idempotency: IdempotencyStore
   readSide: ReadSide
+  /** What `GET /health` checks: the servers and workers these parts use. */
+  health?: readonly HealthCheck[]
   /** Builds the transfers; default: the @annals/sagas transfer saga. */
   transfers?: (deps: { store: EventStore; accounts: AccountService }) => Transfers
   /** Releases pools and clients, after the read side stopped. */
@@ -51,7 +56,7 @@ export type Bank = Readonly<{
 /** Assembles the bank from its parts (the composition root and the tests both use it). */
 export async function assembleBank(
   parts: BankParts,
-  options: Readonly<{ logger?: FastifyServerOptions['logger']; bodyLimit?: number }> = {},
+  options: Readonly<{ logger?: FastifyServerOptions['logger']; bodyLimit?: number; healthTimeoutMs?: number }> = {},
 ): Promise<Bank> {
   const accounts = createAccountService({ store: parts.store, snapshots: parts.snapshots })
   const transfers = parts.transfers
@@ -66,6 +71,8 @@ export async function assembleBank(
     search: parts.readSide.search,
     transfers,
     mode: parts.mode,
+    health: parts.health ?? [],
+    ...(options.healthTimeoutMs !== undefined ? { healthTimeoutMs: options.healthTimeoutMs } : {}),
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
     ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
   }

@@ -7,6 +7,7 @@ import {
 import { createPgliteStores } from '@annals/store-postgres'
 import { PGlite } from '@electric-sql/pglite'
 import type { BankParts, ReadSide } from './compose.js'
+import { postgresCheck } from './health.js'
 import { createInMemoryReadModels } from './read-models/in-memory-read-models.js'
 
 /** In-memory read models over any event store, as a read side. */
@@ -34,6 +35,7 @@ export async function pgliteParts(dataDir?: string): Promise<BankParts> {
     snapshots: stores.snapshotStore,
     idempotency: stores.idempotencyStore,
     readSide: inMemoryReadSide(stores.eventStore),
+    health: [postgresCheck((sql) => pglite.query(sql), 'pglite')],
     async release() {
       await stores.watcher.close()
       await pglite.close()

@@ -1,4 +1,5 @@
 // The composition root of the bank demo: `pnpm demo` runs this file (built to dist/main.js).
+import { parseDatabaseUrl } from '@annals/store-postgres'
 import { assembleBank, type BankParts } from './compose.js'
 import { embeddedParts, pgliteParts } from './embedded.js'
 import { postgresWriteSide } from './postgres-write-side.js'
@@ -9,8 +10,9 @@ import { timeTravelWalkthrough } from './walkthrough.js'
 const say = (line = '') => process.stdout.write(`${line}\n`)
 
 async function chooseParts(): Promise<BankParts> {
-  const databaseUrl = process.env.DATABASE_URL
-  if (databaseUrl) {
+  if (process.env.DATABASE_URL) {
+    // Refuses a malformed URL with a message naming the variable, before the pool would try it.
+    const databaseUrl = parseDatabaseUrl(process.env.DATABASE_URL, 'DATABASE_URL').connectionString
     return serverParts(
       {
         databaseUrl,

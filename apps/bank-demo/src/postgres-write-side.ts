@@ -1,6 +1,7 @@
 import {
   createOutboxRelay,
   createRedisStreamsPublisher,
+  getOutboxStatus,
   migrateOutbox,
   publicationMap,
   streamKey,
@@ -17,6 +18,7 @@ import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { AccountEvent } from './accounts/account.js'
 import type { WriteSide } from './compose.js'
+import { outboxCheck } from './health.js'
 
 /** The integration topic every deposit and withdrawal is published to (through the outbox). */
 export const TRANSACTIONS_TOPIC = 'bank.transactions'
@@ -71,6 +73,7 @@ export async function postgresWriteSide(pool: pg.Pool, outbox?: OutboxTarget, sc
     snapshots: createPostgresSnapshotStore({ pool, schema, keep: 'all' }),
     idempotency: createPostgresIdempotencyStore({ pool, schema }),
     watcher,
+    health: outbox ? [outboxCheck(() => getOutboxStatus({ pool, schema }))] : [],
     describe: outbox
       ? `PostgreSQL event store (schema ${schema}) with outbox → Redis stream ${streamKey(`${outbox.keyPrefix}outbox`, TRANSACTIONS_TOPIC)}`
       : `PostgreSQL event store (schema ${schema})`,

@@ -6,6 +6,7 @@ import pg from 'pg'
 import { pino } from 'pino'
 import type { BankParts, ReadSide, WriteSide } from './compose.js'
 import { inMemoryReadSide } from './embedded.js'
+import { type HealthCheck, postgresCheck, projectionsCheck, redisCheck, searchCheck } from './health.js'
 import type { OutboxTarget } from './postgres-write-side.js'
 import type { AccountsReadModel, BankSearch } from './read-models/read-model.js'
 import { accountSummariesProjection, createRedisAccountsReadModel } from './read-models/redis-read-models.js'
@@ -44,12 +45,25 @@ export async function serverParts(
   const schema = config.projectionSchema ?? 'annals'
   const releases: (() => Promise<void>)[] = []
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }) : null
+  // ioredis reconnects by itself; without a listener every failed attempt is an "unhandled error
+  // event". One warning per outage (GET /health reports it while it lasts).
+  let redisDown = false
+  redis?.on('error', (error) => {
+    if (!redisDown) logger.warn({ err: error }, 'Redis connection failed: reconnecting')
+    redisDown = true
+  })
+  redis?.on('ready', () => {
+    if (redisDown) logger.info('Redis connection restored')
+    redisDown = false
+  })
   const redisKeyPrefix = config.redisKeyPrefix ?? 'bank:'
   const side = await write(pool, redis ? { redis, keyPrefix: redisKeyPrefix, logger } : undefined)
   const projections: AnyProjection[] = []
   let accounts: AccountsReadModel | null = null
   let search: BankSearch | null = null
   const described: string[] = [side.describe]
+  const health: HealthCheck[] = [postgresCheck((sql) => pool.query(sql))]
+  if (redis) health.push(redisCheck(redis))
 
   if (redis) {
     const projection = accountSummariesProjection(redis, redisKeyPrefix)
@@ -64,6 +78,7 @@ export async function serverParts(
     const search2 = searchProjections(client, indexPrefix, logger)
     projections.push(search2.accounts, search2.transactions)
     search = createElasticsearchBankSearch(client, search2, indexPrefix)
+    health.push(searchCheck(client))
     described.push('Elasticsearch search')
   }
   // Whatever has no server runs in memory, fed from the same Postgres log.
@@ -85,7 +100,10 @@ export async function serverParts(
       leaseTtlMs: 5_000,
       logger,
     })
+    const running = runner
+    health.push(projectionsCheck(() => running.status()))
   }
+  health.push(...(side.health ?? []))
 
   const readSide: ReadSide = {
     accounts: accounts ?? (memory as ReadSide).accounts,
@@ -110,6 +128,7 @@ export async function serverParts(
     snapshots: side.snapshots,
     idempotency: side.idempotency,
     readSide,
+    health,
     async release() {
       for (const release of releases) await release()
       await side.release?.()

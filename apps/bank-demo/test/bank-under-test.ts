@@ -30,8 +30,11 @@ const ELASTICSEARCH_URL = process.env.ELASTICSEARCH_URL
 /** `BANK_TEST_MODE=memory` runs the same tests on core's in-memory adapters (a quick local loop). */
 const MEMORY = process.env.BANK_TEST_MODE === 'memory'
 
-/** Starts a bank for one test file. `name` goes into the database name, key prefix and index prefix. */
-export async function startBank(name: string): Promise<BankUnderTest> {
+/**
+ * Starts a bank for one test file. `name` goes into the database name, key prefix and index prefix;
+ * `redisUrl` points the bank at another Redis (one that is down, say).
+ */
+export async function startBank(name: string, options: Readonly<{ redisUrl?: string }> = {}): Promise<BankUnderTest> {
   if (MEMORY) {
     const store = createInMemoryEventStore()
     const bank = await assembleBank({
@@ -64,7 +67,7 @@ export async function startBank(name: string): Promise<BankUnderTest> {
     parts = await serverParts(
       {
         databaseUrl: url.toString(),
-        redisUrl: REDIS_URL,
+        redisUrl: options.redisUrl ?? REDIS_URL,
         elasticsearchUrl: ELASTICSEARCH_URL,
         redisKeyPrefix: keyPrefix,
         indexPrefix,

@@ -1,16 +1,7 @@
+import { parseDatabaseUrl, redactConnectionString } from '@annals/store-postgres'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { MissingEnvError, UnreachableError } from './errors.js'
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return '(unparseable url)'
-  }
-}
 
 /** The CLI's connections: a Postgres pool (checked on open) and a lazily created Redis client. */
 export type Connections = Readonly<{
@@ -23,13 +14,15 @@ export type Connections = Readonly<{
 export async function openConnections(env: NodeJS.ProcessEnv): Promise<Connections> {
   const databaseUrl = env.DATABASE_URL
   if (!databaseUrl) throw new MissingEnvError('DATABASE_URL', 'the PostgreSQL database of the event store')
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 8, connectionTimeoutMillis: 5000 })
+  // A malformed URL is a configuration error, not a DNS failure of whatever the driver read as the host.
+  const { connectionString, redacted } = parseDatabaseUrl(databaseUrl, 'DATABASE_URL')
+  const pool = new pg.Pool({ connectionString, max: 8, connectionTimeoutMillis: 5000 })
   pool.on('error', () => {})
   try {
     await pool.query('SELECT 1')
   } catch (error) {
     await pool.end().catch(() => {})
-    throw new UnreachableError('postgres', redact(databaseUrl), { cause: error })
+    throw new UnreachableError('postgres', redacted, { cause: error })
   }
   let redis: Redis | null = null
   return {
@@ -60,6 +53,6 @@ export async function pingRedis(redis: Redis, env: NodeJS.ProcessEnv): Promise<v
   try {
     await redis.ping()
   } catch (error) {
-    throw new UnreachableError('redis', redact(env.REDIS_URL ?? ''), { cause: error })
+    throw new UnreachableError('redis', redactConnectionString(env.REDIS_URL ?? ''), { cause: error })
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
-import { defineAggregate } from './aggregate.js'
+import { defineAggregate, type StateOf } from './aggregate.js'
 import { defineCommand } from './command.js'
 import { type CommandHandlerOf, createCommandHandler } from './command-handler.js'
 import { isDomainError } from './errors.js'
@@ -128,6 +128,69 @@ describe('defineAggregate inference', () => {
       evolve: () => ({ total: 'zero' }),
       decide: () => [],
     })
+  })
+})
+
+describe('state inferred from an annotated initialState', () => {
+  const Opened = defineEvent('Opened', z.object({ owner: z.string() }))
+  type Account =
+    | { status: 'none' }
+    | { status: 'open'; owner: string; total: number }
+    | { status: 'frozen'; total: number }
+
+  it('keeps the literals of an evolve returning a spread of the state, and types decide with the same state', () => {
+    const Acc = defineAggregate({
+      name: 'acc',
+      events: [Opened, Added],
+      commands: [Add],
+      initialState: (): Account => ({ status: 'none' }),
+      evolve: (state, event) => {
+        expectTypeOf(state).toEqualTypeOf<Account>()
+        if (event.type === 'Opened') return { status: 'open', owner: event.data.owner, total: 0 }
+        return state.status === 'none' ? state : { ...state, status: 'frozen', total: state.total + event.data.n }
+      },
+      decide: (_command, state) => {
+        expectTypeOf(state).toEqualTypeOf<Account>()
+        return []
+      },
+      deserializeState: (raw) => ({ ...(raw as Account), status: 'none' }),
+    })
+    expectTypeOf<StateOf<typeof Acc>>().toEqualTypeOf<Account>()
+
+    type Flags = { mode: 'a' | 'b'; count: number }
+    const Flagged = defineAggregate({
+      name: 'flagged',
+      events: [Added],
+      commands: [Add],
+      initialState: (): Flags => ({ mode: 'a', count: 0 }),
+      evolve: (state, event) => ({ ...state, mode: 'b', count: state.count + event.data.n }),
+      decide: () => [],
+    })
+    expectTypeOf<StateOf<typeof Flagged>>().toEqualTypeOf<Flags>()
+  })
+
+  it('still checks evolve against that state (not widened to what evolve returns)', () => {
+    defineAggregate({
+      name: 'acc-bad',
+      events: [Added],
+      commands: [Add],
+      initialState: (): Account => ({ status: 'none' }),
+      // @ts-expect-error `closed` is not a status of the state
+      evolve: (state) => ({ ...state, status: 'closed' }),
+      decide: () => [],
+    })
+  })
+
+  it('infers the state from an unannotated initialState, widened as usual', () => {
+    const Counter = defineAggregate({
+      name: 'counter',
+      events: [Added],
+      commands: [Add],
+      initialState: () => ({ total: 0, items: [] as string[] }),
+      evolve: (state, event) => ({ total: state.total + event.data.n, items: [...state.items, 'x'] }),
+      decide: () => [],
+    })
+    expectTypeOf<StateOf<typeof Counter>>().toEqualTypeOf<{ total: number; items: string[] }>()
   })
 })
 

@@ -72,16 +72,21 @@ export type AggregateDefinition<
   name: string
   events: EDefs
   commands: CDefs
+  /** The state type comes from here alone: annotate its return type when the state is a union. */
   initialState: () => S
-  evolve: (state: S, event: EventUnionOf<EDefs>) => S
+  // `NoInfer` around the whole function type, not just on `S`: a `NoInfer<S>` return leaves the return
+  // expression's contextual type the bare type parameter, so `{ ...state, status: 'open' }` widens to
+  // `status: string` and fails against the state. A generic function type is instantiated with the
+  // state inferred from `initialState` before the body is checked, so the literal keeps its type.
+  evolve: NoInfer<(state: S, event: EventUnionOf<EDefs>) => S>
   /** Return the new events; throw `DomainError` to reject the command. */
-  decide: (command: CommandUnionOf<CDefs>, state: S) => EventUnionOf<EDefs> | readonly EventUnionOf<EDefs>[]
+  decide: NoInfer<(command: CommandUnionOf<CDefs>, state: S) => EventUnionOf<EDefs> | readonly EventUnionOf<EDefs>[]>
   streamId?: (command: CommandUnionOf<CDefs>) => StreamId
   /** Default 1. */
   stateVersion?: number
-  snapshot?: SnapshotPolicy<S>
-  serializeState?: (state: S) => unknown
-  deserializeState?: (raw: unknown) => S
+  snapshot?: SnapshotPolicy<NoInfer<S>>
+  serializeState?: NoInfer<(state: S) => unknown>
+  deserializeState?: NoInfer<(raw: unknown) => S>
 }>
 
 const identity = <T>(value: T): T => value
@@ -117,7 +122,11 @@ export function defineAggregate<
   }
   return Object.freeze({
     name: definition.name,
-    events: createEventRegistry(definition.events) as EventRegistry<EventUnionOf<EDefs>>,
+    events: createEventRegistry(definition.events, {
+      kind: 'aggregate',
+      name: definition.name,
+      option: 'events',
+    }) as EventRegistry<EventUnionOf<EDefs>>,
     commands: createCommandRegistry(definition.commands, definition.name) as CommandRegistry<CommandUnionOf<CDefs>>,
     initialState: definition.initialState,
     evolve: definition.evolve,

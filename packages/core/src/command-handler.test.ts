@@ -179,6 +179,23 @@ describe('command handler', () => {
       const ok = await handler.handle(Deposit.create({ accountId: 'a', cents: 5 }), { expectedVersion: 2n })
       expect(ok.version).toBe(3n)
     })
+
+    it('refuses a number as expected version (JavaScript callers) before loading, saying to write 1n', async () => {
+      const { store, counts } = instrumented(createInMemoryEventStore())
+      const handler = createCommandHandler(Account, { store })
+      await handler.handle(OpenAccount.create({ accountId: 'a', owner: 'Ada' }))
+      const before = counts()
+      const error = await rejection(
+        handler.handle(Deposit.create({ accountId: 'a', cents: 5 }), { expectedVersion: 1 as unknown as bigint }),
+      )
+      expect(error.code).toBe('ANNALS_ERR_INVALID_ARGUMENT')
+      expect(error.message).toContain('use 1n')
+      const named = await rejection(
+        handler.handle(Deposit.create({ accountId: 'a', cents: 5 }), { expectedVersion: 'any' as unknown as bigint }),
+      )
+      expect(named.message).toContain('a bigint such as 1n')
+      expect(counts()).toEqual(before)
+    })
   })
 
   describe('idempotency keys', () => {
@@ -289,7 +306,7 @@ describe('command handler', () => {
   })
 
   describe('correlation and causation', () => {
-    it('stamps events with the command correlation id, the command id as causation, and user keys', async () => {
+    it('stamps events with the command correlation id, its causation id, and user keys', async () => {
       const store = createInMemoryEventStore()
       const handler = createCommandHandler(Account, { store })
       const result = await handler.handle(
@@ -304,12 +321,12 @@ describe('command handler', () => {
           },
         ),
       )
-      expect(result.events[0]?.metadata).toEqual({ tenant: 'acme', correlationId: 'corr-1', causationId: 'cmd-1' })
+      expect(result.events[0]?.metadata).toEqual({ tenant: 'acme', correlationId: 'corr-1', causationId: 'http-req-9' })
       const [stored] = (await store.readStream('account-a')).events
       expect(stored?.metadata).toEqual(result.events[0]?.metadata)
     })
 
-    it('starts a new correlation (the command id) when the command has none', async () => {
+    it('starts a new correlation and causation (the command id) when the command has none', async () => {
       const handler = createCommandHandler(Account, { store: createInMemoryEventStore() })
       const result = await handler.handle(OpenAccount.create({ accountId: 'a', owner: 'Ada' }))
       expect(result.correlationId).toBe(result.commandId)
@@ -330,8 +347,8 @@ describe('command handler', () => {
       })
       const reaction = await handler.handle(Deposit.create({ accountId: 'a', cents: 500 }, metadata))
       expect(reaction.events[0]?.metadata.correlationId).toBe('corr-1')
-      expect(reaction.events[0]?.metadata.causationId).toBe(reaction.commandId)
-      expect(reaction.commandId).not.toBe(trigger.eventId)
+      // The stored event, not the command id (which is stored nowhere), is the reaction's cause.
+      expect(reaction.events[0]?.metadata.causationId).toBe(trigger.eventId)
     })
   })
 

@@ -11,7 +11,7 @@ import {
 } from './errors.js'
 import type { Event, NewEvent, RecordedEvent, StreamId } from './event.js'
 import type { AppendResult, EventStore } from './event-store.js'
-import type { ExpectedVersion } from './expected-version.js'
+import { checkExpectedVersion, type ExpectedVersion, type VersionsAreBigints_Write1nNot1 } from './expected-version.js'
 import type { IdempotencyStore } from './idempotency-store.js'
 import { deterministicId, fingerprint, newId } from './ids.js'
 import { catchUp, type LoadedAggregate, loadWith } from './load-aggregate.js'
@@ -48,9 +48,9 @@ export type HandleOptions = Readonly<{
   streamId?: StreamId
   /**
    * The version the caller saw (optimistic locking across a user's think time). When given, a
-   * conflict is thrown as `ConcurrencyError` instead of being retried.
+   * conflict is thrown as `ConcurrencyError` instead of being retried. A bigint (`1n`).
    */
-  expectedVersion?: bigint
+  expectedVersion?: bigint | VersionsAreBigints_Write1nNot1
 }>
 
 /** What handling a command produced. */
@@ -241,7 +241,8 @@ export function createCommandHandler<S, C extends Command, E extends Event, CIn 
         eventId: eventIdFor(index),
         metadata,
       }))
-      const expectedVersion: ExpectedVersion = handleOptions?.expectedVersion ?? loaded.version
+      // Checked to be a bigint in handle().
+      const expectedVersion: ExpectedVersion = (handleOptions?.expectedVersion as bigint | undefined) ?? loaded.version
       let appended: AppendResult<E>
       try {
         appended = await options.store.appendToStream<E>(streamId, toAppend, { expectedVersion })
@@ -271,6 +272,15 @@ export function createCommandHandler<S, C extends Command, E extends Event, CIn 
   }
 
   async function handle(input: CIn, handleOptions?: HandleOptions): Promise<CommandResult<S, E>> {
+    if (handleOptions?.expectedVersion !== undefined) {
+      const expected = checkExpectedVersion(handleOptions.expectedVersion)
+      if (typeof expected !== 'bigint') {
+        throw new InvalidArgumentError(
+          'expectedVersion',
+          `must be the stream version the caller saw, a bigint such as 1n`,
+        )
+      }
+    }
     const command = aggregate.commands.parse(input)
     const streamId = handleOptions?.streamId ?? aggregate.streamId?.(command)
     if (typeof streamId !== 'string' || streamId.length === 0) {

@@ -3,8 +3,9 @@ import { InvalidArgumentError, UnknownCommandTypeError } from './errors.js'
 import { parseSchema, type Schema } from './schema.js'
 
 /**
- * Metadata a command may carry. `commandId` becomes the `causationId` of the events it produces;
- * `correlationId` is copied to them (a command without one starts a new correlation, its own id);
+ * Metadata a command may carry. `causationId` (the id of the event a reaction answers, set by
+ * `causedBy`) becomes the `causationId` of the events it produces, and without one the `commandId`
+ * does; `correlationId` is copied to them (a command without one starts a new correlation, its own id);
  * `idempotencyKey` makes the command safe to send twice. Other keys are the application's own
  * (JSON-serialisable) and are copied into the events' metadata.
  */

@@ -20,8 +20,12 @@ export function causedBy(event: RecordedEvent<Event>, extra?: CommandMetadata): 
 const COMMAND_ONLY_KEYS = new Set(['commandId', 'correlationId', 'causationId', 'idempotencyKey'])
 
 /**
- * The metadata of events produced by a command: the command's own keys, its correlation id and, as
- * causation id, the command id.
+ * The metadata of events produced by a command: the command's own keys, its correlation id and its
+ * causation id. A command sent in reaction to an event (see {@link causedBy}) carries that event's
+ * id as `causationId`, and its events point at the event, which is stored, so the chain
+ * event → command → event can be followed in the store. A command from the edge (HTTP, CLI) has no
+ * stored cause: its events get its own `causationId` when the caller gave one (a request id, say),
+ * else the command id.
  */
 export function eventMetadataFor(metadata: CommandMetadata | undefined, commandId: string): EventMetadata {
   const out: Record<string, unknown> = {}
@@ -31,6 +35,6 @@ export function eventMetadataFor(metadata: CommandMetadata | undefined, commandI
     }
   }
   out.correlationId = metadata?.correlationId ?? commandId
-  out.causationId = commandId
+  out.causationId = metadata?.causationId ?? commandId
   return out
 }

@@ -137,16 +137,29 @@ export class StreamAlreadyExistsError extends AnnalsError<'ANNALS_ERR_STREAM_ALR
   }
 }
 
-/** A stored event has a type that no event definition of the registry knows. */
+/**
+ * Who declared an event registry's definitions, so that an unknown type's error says where to add it:
+ * `{ kind: 'aggregate', name: 'account', option: 'events' }`.
+ */
+export type EventRegistryOwner = Readonly<{ kind: string; name: string; option: string }>
+
+/** A stored (or decided) event has a type that no event definition of the registry knows. */
 export class UnknownEventTypeError extends AnnalsError<'ANNALS_ERR_UNKNOWN_EVENT_TYPE'> {
   declare readonly eventType: string
   /** Where the event came from (stream and version), when known. */
   declare readonly location: string | undefined
-  constructor(eventType: string, location?: string) {
+  /** Who declared the definitions (the aggregate), when known. */
+  declare readonly owner: EventRegistryOwner | undefined
+  constructor(eventType: string, location?: string, owner?: EventRegistryOwner) {
+    const where = owner
+      ? `${owner.kind} "${owner.name}" does not know it: add its definition to the ${owner.kind}'s \`${owner.option}\``
+      : 'add its definition to the registry'
     super(
       CoreErrorCodes.UNKNOWN_EVENT_TYPE,
-      `Unknown event type "${eventType}"${location ? ` (${location})` : ''}: add its definition to the registry`,
-      { fields: { eventType, location } },
+      `Unknown event type "${eventType}"${location ? ` (${location})` : ''}: ${where}`,
+      {
+        fields: { eventType, location, owner },
+      },
     )
   }
 }

@@ -68,6 +68,16 @@ describe('event registry', () => {
     expect(isAnnalsError(error, 'ANNALS_ERR_UNKNOWN_EVENT_TYPE')).toBe(true)
     expect((error as Error).message).toContain('account-1')
     expect((error as { eventType: string }).eventType).toBe('MoneyTeleported')
+    expect((error as Error).message).toMatch(/: add its definition to the registry$/)
+  })
+
+  it('names the aggregate and its `events` option when the registry has an owner', () => {
+    const owned = createEventRegistry([AccountOpened], { kind: 'aggregate', name: 'account', option: 'events' })
+    const error = thrown(() => owned.encode({ type: 'MoneyTeleported', data: {} } as never))
+    expect(isAnnalsError(error, 'ANNALS_ERR_UNKNOWN_EVENT_TYPE')).toBe(true)
+    expect((error as Error).message).toBe(
+      'Unknown event type "MoneyTeleported": aggregate "account" does not know it: add its definition to the aggregate\'s `events`',
+    )
   })
 
   it('rejects a schema version newer than the code knows with ANNALS_ERR_UNSUPPORTED_SCHEMA_VERSION', () => {

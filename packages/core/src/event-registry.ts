@@ -1,6 +1,7 @@
 import { definitionsByType } from './definitions-by-type.js'
 import {
   type AnnalsError,
+  type EventRegistryOwner,
   isAnnalsError,
   UnknownEventTypeError,
   UnsupportedSchemaVersionError,
@@ -48,13 +49,15 @@ export interface EventRegistry<E extends Event = Event> {
 export type EventsOf<Defs extends readonly AnyEventDefinition[]> = EventUnionOf<Defs>
 
 /**
- * Builds a registry from event definitions. Type names must be unique.
+ * Builds a registry from event definitions. Type names must be unique. `owner` names who declared
+ * them (`defineAggregate` passes the aggregate and its `events`), for the unknown-type error.
  * @example
  * const events = createEventRegistry([AccountOpened, MoneyDeposited])
  * const typed = events.decode(recorded) // RecordedEvent<AccountOpened | MoneyDeposited>
  */
 export function createEventRegistry<const Defs extends readonly AnyEventDefinition[]>(
   definitions: Defs,
+  owner?: EventRegistryOwner,
 ): EventRegistry<EventsOf<Defs>> {
   type E = EventsOf<Defs>
   const byType = definitionsByType<AnyEventDefinition>(definitions, 'event')
@@ -62,7 +65,7 @@ export function createEventRegistry<const Defs extends readonly AnyEventDefiniti
 
   function definitionOf(type: string, location?: string): AnyEventDefinition {
     const definition = byType.get(type)
-    if (!definition) throw new UnknownEventTypeError(type, location)
+    if (!definition) throw new UnknownEventTypeError(type, location, owner)
     return definition
   }
 

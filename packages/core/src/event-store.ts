@@ -1,6 +1,6 @@
 import type { LogCheckpoint } from './checkpoint.js'
 import type { Event, ImportedEvent, NewEvent, RecordedEvent, StreamId } from './event.js'
-import type { ExpectedVersion } from './expected-version.js'
+import type { ExpectedVersion, VersionsAreBigints_Write1nNot1 } from './expected-version.js'
 
 /**
  * Bounds for reading one stream. Versions are inclusive and count from 1. `to`, `untilPosition` and
@@ -29,8 +29,8 @@ export type ReadStreamResult<E extends Event = Event> = Readonly<{
 
 /** Options of one append. */
 export type AppendOptions = Readonly<{
-  /** Default `'any'`. */
-  expectedVersion?: ExpectedVersion
+  /** Default `'any'`. A bigint (`1n`): a number does not compile and throws `ANNALS_ERR_INVALID_ARGUMENT`. */
+  expectedVersion?: ExpectedVersion | VersionsAreBigints_Write1nNot1
 }>
 
 /** What one stream's append produced. */
@@ -48,7 +48,8 @@ export type AppendResult<E extends Event = Event> = Readonly<{
 export type StreamAppend<E extends Event = Event> = Readonly<{
   streamId: StreamId
   events: readonly NewEvent<E>[]
-  expectedVersion?: ExpectedVersion
+  /** Default `'any'`. A bigint (`1n`), as in {@link AppendOptions}. */
+  expectedVersion?: ExpectedVersion | VersionsAreBigints_Write1nNot1
 }>
 
 /** Options for reading the global log. */

@@ -6,7 +6,8 @@ export type Event<T extends string = string, D = unknown> = Readonly<{ type: T; 
 
 /**
  * Metadata carried by every stored event. `correlationId` ties together everything caused by one
- * request; `causationId` is the id of the command or event that directly caused this one. Any other
+ * request; `causationId` is the id of the event that directly caused this one (through the command a
+ * reaction sent), else the cause the command named (a request id) or the command's own id. Any other
  * keys are the application's own and must be JSON-serialisable.
  */
 export type EventMetadata = Readonly<{

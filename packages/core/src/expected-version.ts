@@ -22,12 +22,34 @@ export function matchesExpectedVersion(expected: ExpectedVersion, actual: bigint
   return expected === actual
 }
 
+declare const numberGiven: unique symbol
+
 /**
- * Checks an expected version: one of the named values, or a bigint from `0n` to
- * `MAX_STREAM_VERSION`. Throws `InvalidArgumentError`.
+ * Type-level only: what an option typed `ExpectedVersion | VersionsAreBigints_Write1nNot1` says when it
+ * is given a number. Versions are bigints (`1n`, `BigInt(n)`); no value has this type, so a number
+ * fails to compile with this name in the message.
  */
-export function checkExpectedVersion(expected: unknown): ExpectedVersion {
-  if (typeof expected === 'bigint') return checkInt64(expected, 'expectedVersion', 0n)
+export type VersionsAreBigints_Write1nNot1 = number & {
+  readonly [numberGiven]: 'stream versions are bigints: write 1n (or BigInt(n)), not 1'
+}
+
+/**
+ * Checks an expected version given at run time (JavaScript callers, parsed input) and returns it:
+ * one of the named values, or a bigint from `0n` to `MAX_STREAM_VERSION`. Throws
+ * `InvalidArgumentError`; for a number, the message gives the bigint to write instead.
+ */
+export function checkExpectedVersion(expected: unknown, argument = 'expectedVersion'): ExpectedVersion {
+  if (typeof expected === 'bigint') return checkInt64(expected, argument, 0n)
   if (expected === 'any' || expected === 'no-stream' || expected === 'stream-exists') return expected
-  throw new InvalidArgumentError('expectedVersion', `unknown value ${String(expected)}`)
+  if (typeof expected === 'number') {
+    const instead = Number.isSafeInteger(expected) && expected >= 0 ? `use ${expected}n` : 'use a bigint such as 1n'
+    throw new InvalidArgumentError(
+      argument,
+      `stream versions are bigints: ${instead}, not the number ${expected} (BigInt(n) converts one)`,
+    )
+  }
+  throw new InvalidArgumentError(
+    argument,
+    `unknown value ${typeof expected === 'string' ? `"${expected}"` : String(expected)} (expected a bigint such as 1n, 'any', 'no-stream' or 'stream-exists')`,
+  )
 }

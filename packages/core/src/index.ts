@@ -45,6 +45,7 @@ export {
   CoreErrorCodes,
   DomainError,
   DuplicateEventIdError,
+  type EventRegistryOwner,
   IdempotencyKeyReusedError,
   InvalidArgumentError,
   isAnnalsError,
@@ -77,7 +78,7 @@ export {
 } from './event-definition.js'
 export { createEventRegistry, type DecodeResult, type EventRegistry, type EventsOf } from './event-registry.js'
 export type * from './event-store.js'
-export { type ExpectedVersion, NO_STREAM_VERSION } from './expected-version.js'
+export { type ExpectedVersion, NO_STREAM_VERSION, type VersionsAreBigints_Write1nNot1 } from './expected-version.js'
 export type { IdempotencyRecord, IdempotencyStore } from './idempotency-store.js'
 export { deterministicId, fingerprint } from './ids.js'
 export {

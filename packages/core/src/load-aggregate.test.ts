@@ -197,6 +197,9 @@ describe('loadAggregate', () => {
     await expect(loadAggregate(Account, { store }, 'account-u')).rejects.toMatchObject({
       code: 'ANNALS_ERR_UNKNOWN_EVENT_TYPE',
       eventType: 'AccountFrozen',
+      owner: { kind: 'aggregate', name: Account.name, option: 'events' },
+      // Says where the missing definition goes: the aggregate's `events`.
+      message: `Unknown event type "AccountFrozen" (stream "account-u" version 2): aggregate "${Account.name}" does not know it: add its definition to the aggregate's \`events\``,
     })
     await expect(loadAggregate(Account, { store }, 'account-v')).rejects.toMatchObject({
       code: 'ANNALS_ERR_UNSUPPORTED_SCHEMA_VERSION',

@@ -31,7 +31,7 @@ describe('reactor', () => {
       ['MoneyDeposited', 10],
       ['MoneyDeposited', 1],
     ])
-    expect(dst[1]?.metadata.causationId).not.toBe(event.eventId) // the command's id, caused by the event
+    expect(dst[1]?.metadata.causationId).toBe(event.eventId)
     expect(dst[1]?.metadata.correlationId).toBe(event.metadata.correlationId)
     expect(dst[1]?.metadata.reactor).toBe('split')
     expect(reactionKey('split', event.eventId, '0')).toBe(`reactor:split:${event.eventId}:0`)

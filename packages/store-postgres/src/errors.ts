@@ -13,6 +13,7 @@ export const PgStoreErrorCodes = {
   THROWAWAY_POSTGRES: 'ANNALS_PG_ERR_THROWAWAY_POSTGRES',
   APPEND_OUTCOME_UNKNOWN: 'ANNALS_PG_ERR_APPEND_OUTCOME_UNKNOWN',
   CONNECTION_LOST: 'ANNALS_PG_ERR_CONNECTION_LOST',
+  INVALID_DATABASE_URL: 'ANNALS_PG_ERR_INVALID_DATABASE_URL',
 } as const
 
 /** Union of the codes in {@link PgStoreErrorCodes}. */
@@ -56,6 +57,25 @@ export class PgInvalidOptionError extends AnnalsError<'ANNALS_PG_ERR_INVALID_OPT
   declare readonly option: string
   constructor(option: string, message: string) {
     super(PgStoreErrorCodes.INVALID_OPTION, `Invalid option ${option}: ${message}`, { fields: { option } })
+  }
+}
+
+/**
+ * A PostgreSQL connection URL (`DATABASE_URL`) is malformed; found before any connection attempt.
+ * The message and `url` show it with the password hidden.
+ */
+export class PgInvalidDatabaseUrlError extends AnnalsError<'ANNALS_PG_ERR_INVALID_DATABASE_URL'> {
+  /** The variable or option the URL came from, e.g. `DATABASE_URL`. */
+  declare readonly variable: string
+  declare readonly reason: string
+  /** The URL with its password replaced by `***`. */
+  declare readonly url: string
+  constructor(variable: string, reason: string, url: string) {
+    super(
+      PgStoreErrorCodes.INVALID_DATABASE_URL,
+      `${variable} is not a valid PostgreSQL URL: ${reason}${url ? ` (got ${url})` : ''}`,
+      { fields: { variable, reason, url } },
+    )
   }
 }
 

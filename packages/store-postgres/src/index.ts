@@ -1,8 +1,10 @@
+export { type DatabaseUrl, parseDatabaseUrl, redactConnectionString } from './database-url.js'
 export {
   isPgConnectionLostError,
   isPgStoreError,
   PgAppendOutcomeUnknownError,
   PgConnectionLostError,
+  PgInvalidDatabaseUrlError,
   PgInvalidIdentifierError,
   PgInvalidOptionError,
   PgMigrationError,

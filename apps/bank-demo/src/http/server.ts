@@ -11,6 +11,7 @@ import {
 } from 'fastify-type-provider-zod'
 import type { AccountService } from '../accounts/account-service.js'
 import { accountRoutes } from '../accounts/routes.js'
+import { checkHealth, type HealthCheck } from '../health.js'
 import type { AccountsReadModel, BankSearch } from '../read-models/read-model.js'
 import { searchRoutes } from '../search/routes.js'
 import { transferRoutes } from '../transfers/routes.js'
@@ -28,6 +29,10 @@ export type AppDeps = Readonly<{
   transfers: Transfers
   /** Shown at `GET /health` and on the page, e.g. "postgres+redis+elasticsearch" or "embedded". */
   mode: string
+  /** What `GET /health` checks (each bounded by `healthTimeoutMs`); 503 when one fails. Default none. */
+  health?: readonly HealthCheck[]
+  /** Time one health check may take. Default 2 s. */
+  healthTimeoutMs?: number
   /** pino options or `false` (default: false, tests stay quiet). */
   logger?: FastifyServerOptions['logger']
   /** Largest accepted body in bytes. Default 16 KiB: every command fits in far less. */
@@ -81,12 +86,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(transferRoutes({ transfers: deps.transfers, idempotency: deps.idempotency }))
   await app.register(searchRoutes({ search: deps.search }))
 
-  app.get('/health', { schema: { hide: true } }, async () => ({
-    status: 'ok',
-    mode: deps.mode,
-    readModel: deps.readModel.kind,
-    search: deps.search.kind,
-  }))
+  // 503 names the failing dependency, so a load balancer stops routing here and an operator sees why.
+  app.get('/health', { schema: { hide: true } }, async (_request, reply) => {
+    const report = await checkHealth(deps.health ?? [], deps.healthTimeoutMs)
+    return reply.code(report.status === 'ok' ? 200 : 503).send({
+      status: report.status,
+      mode: deps.mode,
+      readModel: deps.readModel.kind,
+      search: deps.search.kind,
+      checks: report.checks,
+    })
+  })
 
   for (const [path, file] of Object.entries(STATIC_FILES)) {
     app.get(path, { schema: { hide: true } }, async (_request, reply) => {

@@ -18,7 +18,7 @@ import type {
   ReadStreamResult,
   StreamAppend,
 } from '../event-store.js'
-import { checkExpectedVersion, type ExpectedVersion, matchesExpectedVersion } from '../expected-version.js'
+import { checkExpectedVersion, matchesExpectedVersion } from '../expected-version.js'
 import { canonicalJson, newId } from '../ids.js'
 import { checkInt32, checkInt64, checkLogCheckpoint, checkName, checkTime, toStoredJson } from '../stored-values.js'
 
@@ -83,11 +83,11 @@ export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): I
   function plan(
     streamId: StreamId,
     events: readonly (NewEvent | ImportedEvent)[],
-    expected: ExpectedVersion,
+    expectedInput: unknown,
     seenInBatch: Set<string>,
   ): PlannedAppend {
     checkStreamId(streamId)
-    checkExpectedVersion(expected)
+    const expected = checkExpectedVersion(expectedInput)
     if (events.length > maxEvents) throw new AppendLimitExceededError('events', maxEvents, events.length)
     const existing: Stored[] = []
     for (const [i, event] of events.entries()) {

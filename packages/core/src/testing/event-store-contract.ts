@@ -189,6 +189,22 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(last.nextExpectedVersion).toBe(3n)
       })
 
+      it('rejects a number as expected version, naming the bigint to write, before writing anything', async () => {
+        const id = stream()
+        // JavaScript callers (TypeScript refuses the number at compile time).
+        const one = 1 as unknown as bigint
+        const error = (await expectCode(
+          store.appendToStream(id, [ev('A')], { expectedVersion: one }),
+          'ANNALS_ERR_INVALID_ARGUMENT',
+        )) as Error
+        expect(error.message).toContain('use 1n')
+        await expectCode(
+          store.appendToStreams([{ streamId: id, events: [ev('A')], expectedVersion: one }]),
+          'ANNALS_ERR_INVALID_ARGUMENT',
+        )
+        expect((await store.readStream(id)).streamExists).toBe(false)
+      })
+
       it('lets exactly one of two racing appends at the same version win', async () => {
         const id = stream()
         await store.appendToStream(id, [ev('A')])

@@ -60,7 +60,6 @@ export function resolveLimits(limits: AppendLimits | undefined): ResolvedLimits 
 }
 
 function expectedCode(expected: ExpectedVersion): string {
-  checkExpectedVersion(expected)
   if (typeof expected === 'bigint') return expected.toString()
   return expected === 'any' ? '-1' : expected === 'no-stream' ? '0' : '-2'
 }
@@ -87,7 +86,7 @@ export function prepareAppends(
 
 function prepare(append: StreamAppend, imported: boolean, seenIds: Set<string>, index: number): PreparedAppend {
   const streamId = checkName(append.streamId, 'stream id', ['appends', index, 'streamId'])
-  const expected = append.expectedVersion ?? 'any'
+  const expected = checkExpectedVersion(append.expectedVersion ?? 'any')
   const code = expectedCode(expected)
   if (!Array.isArray(append.events)) throw new InvalidArgumentError('events', 'must be an array')
   const prepared: PreparedAppend = {
