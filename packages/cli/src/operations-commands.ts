@@ -1,10 +1,9 @@
-import { getOutboxStatus, listDeadMessages, retryDeadMessages } from '@annals/outbox'
-import { SAGA_STATUSES, type SagaStatus } from '@annals/sagas'
-import { countSagas, getSaga, listSagas } from '@annals/sagas/postgres'
+import type { SagaStatus } from '@annals/sagas'
 import { createPostgresEventStore } from '@annals/store-postgres'
 import type { Command } from 'commander'
 import type pg from 'pg'
 import { UsageError } from './errors.js'
+import { type LoadOptional, SAGA_STATUS_HELP } from './optional-packages.js'
 import { formatSeconds, renderTable, toJson } from './output.js'
 import { type CliIo, prefixedCommand, type TablePrefixOptions, tablePrefixOf, type WithSession } from './session.js'
 
@@ -15,13 +14,14 @@ function positive(option: string, text: string): number {
 }
 
 /** Adds `annals outbox status|dead|retry` and `annals sagas list|show` (they need no config file). */
-export function addOperationsCommands(program: Command, io: CliIo, session: WithSession): void {
+export function addOperationsCommands(program: Command, io: CliIo, session: WithSession, load: LoadOptional): void {
   const withSession = <T>(work: (tables: Readonly<{ pool: pg.Pool; schema: string }>) => Promise<T>) =>
     session(({ connections, schema }) => work({ pool: connections.pool, schema }), 'optional')
   const outbox = program.command('outbox').description('the transactional outbox and its relay')
   prefixedCommand(outbox, 'status', 'backlog, age of the oldest unsent message, dead messages', 'outbox tables')
     .option('--json', 'print JSON')
     .action(async (o: TablePrefixOptions & { json?: boolean }) => {
+      const { getOutboxStatus } = await load('@annals/outbox', 'outbox status')
       await withSession(async ({ pool, schema }) => {
         const status = await getOutboxStatus({ pool, schema, tablePrefix: tablePrefixOf(o) })
         if (o.json) return io.stdout(`${toJson(status)}\n`)
@@ -51,6 +51,7 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
     .option('--json', 'print JSON')
     .action(async (o: TablePrefixOptions & { topic?: string; limit: string; json?: boolean }) => {
       const limit = positive('--limit', o.limit)
+      const { listDeadMessages } = await load('@annals/outbox', 'outbox dead')
       await withSession(async ({ pool, schema }) => {
         const dead = await listDeadMessages({
           pool,
@@ -79,6 +80,7 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
     .option('--id <messageId...>', 'only these message ids')
     .option('--json', 'print JSON')
     .action(async (o: TablePrefixOptions & { id?: string[]; json?: boolean }) => {
+      const { retryDeadMessages } = await load('@annals/outbox', 'outbox retry')
       await withSession(async ({ pool, schema }) => {
         const { retried } = await retryDeadMessages({
           pool,
@@ -93,12 +95,14 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
 
   const sagas = program.command('sagas').description('saga instances: progress, compensation, history')
   prefixedCommand(sagas, 'list', 'saga instances, most recently updated first', 'saga tables')
-    .option('--status <status...>', `only these statuses (${SAGA_STATUSES.join(', ')})`)
+    .option('--status <status...>', `only these statuses (${SAGA_STATUS_HELP.join(', ')})`)
     .option('--saga <name>', 'only instances of this saga')
     .option('--limit <n>', 'at most n rows', '100')
     .option('--json', 'print JSON')
     .action(async (o: TablePrefixOptions & { status?: string[]; saga?: string; limit: string; json?: boolean }) => {
       const limit = positive('--limit', o.limit)
+      const { SAGA_STATUSES } = await load('@annals/sagas', 'sagas list')
+      const { countSagas, listSagas } = await load('@annals/sagas/postgres', 'sagas list')
       for (const status of o.status ?? []) {
         if (!SAGA_STATUSES.includes(status as SagaStatus)) {
           throw new UsageError(`--status ${status} is not one of ${SAGA_STATUSES.join(', ')}`)
@@ -140,6 +144,7 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
     .argument('<id>', 'saga instance id')
     .option('--json', 'print JSON')
     .action(async (saga: string, id: string, o: TablePrefixOptions & { json?: boolean }) => {
+      const { getSaga } = await load('@annals/sagas/postgres', 'sagas show')
       await withSession(async ({ pool, schema }) => {
         const tablePrefix = tablePrefixOf(o)
         const store = createPostgresEventStore({ pool, schema, tablePrefix })
