@@ -15,6 +15,7 @@ errorCatalogueSuite({
     new cli.UnreachableError('postgres', 'x', { cause: new Error('refused') }),
     new cli.UsageError('bad'),
     new cli.CliNotMigratedError(),
+    new cli.MissingPackageError('@annals/outbox', 'outbox status'),
   ],
   docs: new URL('../docs/errors.md', import.meta.url),
 })

@@ -11,6 +11,7 @@ export const CliErrorCodes = {
   UNREACHABLE: 'ANNALS_CLI_ERR_UNREACHABLE',
   USAGE: 'ANNALS_CLI_ERR_USAGE',
   NOT_MIGRATED: 'ANNALS_CLI_ERR_NOT_MIGRATED',
+  MISSING_PACKAGE: 'ANNALS_CLI_ERR_MISSING_PACKAGE',
 } as const
 
 /** Union of the codes in {@link CliErrorCodes}. */
@@ -71,6 +72,19 @@ export class CliNotMigratedError extends AnnalsError<'ANNALS_CLI_ERR_NOT_MIGRATE
       CliErrorCodes.NOT_MIGRATED,
       'The Annals tables are missing in this database (or schema, or under this table prefix): run `annals migrate` with the same --schema and --table-prefix',
       options,
+    )
+  }
+}
+
+/** A command needs an optional package (`@annals/outbox`, `@annals/sagas`) that is not installed. */
+export class MissingPackageError extends AnnalsError<'ANNALS_CLI_ERR_MISSING_PACKAGE'> {
+  declare readonly packageName: string
+  declare readonly command: string
+  constructor(packageName: string, command: string, options?: { cause?: unknown }) {
+    super(
+      CliErrorCodes.MISSING_PACKAGE,
+      `\`annals ${command}\` needs ${packageName}, which is not installed: add it to the project (npm install ${packageName}, the same version as @annals/cli)`,
+      { ...options, fields: { packageName, command } },
     )
   }
 }

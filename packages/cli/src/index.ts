@@ -14,7 +14,15 @@ export {
   ConfigInvalidError,
   ConfigNotFoundError,
   MissingEnvError,
+  MissingPackageError,
   UnreachableError,
   UsageError,
 } from './errors.js'
-export { buildProgram, type CliIo, runCli } from './program.js'
+export {
+  buildProgram,
+  type CliIo,
+  type ImportOptional,
+  type OptionalModule,
+  type ProgramOptions,
+  runCli,
+} from './program.js'

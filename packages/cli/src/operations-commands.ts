@@ -1,18 +1,11 @@
-import {
-  type ConsumerDeadLetterLocation,
-  getOutboxStatus,
-  listConsumerDeadLetters,
-  listDeadMessages,
-  redriveConsumerDeadLetters,
-  retryDeadMessages,
-} from '@annals/outbox'
-import { SAGA_STATUSES, type SagaStatus } from '@annals/sagas'
-import { countSagas, getSaga, listSagas } from '@annals/sagas/postgres'
+import type { ConsumerDeadLetterLocation } from '@annals/outbox'
+import type { SagaStatus } from '@annals/sagas'
 import { createPostgresEventStore } from '@annals/store-postgres'
 import type { Command } from 'commander'
 import type pg from 'pg'
 import { connectRedis, pingRedis } from './connections.js'
 import { UsageError } from './errors.js'
+import { type LoadOptional, SAGA_STATUS_HELP } from './optional-packages.js'
 import { formatSeconds, renderTable, toJson } from './output.js'
 import { type CliIo, prefixedCommand, type TablePrefixOptions, tablePrefixOf, type WithSession } from './session.js'
 
@@ -24,15 +17,17 @@ function positive(option: string, text: string): number {
 
 /**
  * Adds `annals outbox status|dead|retry`, `annals outbox dlq list|redrive` (a Redis consumer group's dead
- * letters, on REDIS_URL) and `annals sagas list|show` (they need no config file).
+ * letters, on REDIS_URL) and `annals sagas list|show` (they need no config file). The outbox and saga
+ * commands load their package when they run (`load`), so the CLI works without them installed.
  */
-export function addOperationsCommands(program: Command, io: CliIo, session: WithSession): void {
+export function addOperationsCommands(program: Command, io: CliIo, session: WithSession, load: LoadOptional): void {
   const withSession = <T>(work: (tables: Readonly<{ pool: pg.Pool; schema: string }>) => Promise<T>) =>
     session(({ connections, schema }) => work({ pool: connections.pool, schema }), 'optional')
   const outbox = program.command('outbox').description('the transactional outbox and its relay')
   prefixedCommand(outbox, 'status', 'backlog, age of the oldest unsent message, dead messages', 'outbox tables')
     .option('--json', 'print JSON')
     .action(async (o: TablePrefixOptions & { json?: boolean }) => {
+      const { getOutboxStatus } = await load('@annals/outbox', 'outbox status')
       await withSession(async ({ pool, schema }) => {
         const status = await getOutboxStatus({ pool, schema, tablePrefix: tablePrefixOf(o) })
         if (o.json) return io.stdout(`${toJson(status)}\n`)
@@ -62,6 +57,7 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
     .option('--json', 'print JSON')
     .action(async (o: TablePrefixOptions & { topic?: string; limit: string; json?: boolean }) => {
       const limit = positive('--limit', o.limit)
+      const { listDeadMessages } = await load('@annals/outbox', 'outbox dead')
       await withSession(async ({ pool, schema }) => {
         const dead = await listDeadMessages({
           pool,
@@ -90,6 +86,7 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
     .option('--id <messageId...>', 'only these message ids')
     .option('--json', 'print JSON')
     .action(async (o: TablePrefixOptions & { id?: string[]; json?: boolean }) => {
+      const { retryDeadMessages } = await load('@annals/outbox', 'outbox retry')
       await withSession(async ({ pool, schema }) => {
         const { retried } = await retryDeadMessages({
           pool,
@@ -123,6 +120,7 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
     .option('--json', 'print JSON')
     .action(async (o: DeadLetterOptions & { limit: string; json?: boolean }) => {
       const limit = positive('--limit', o.limit)
+      const { listConsumerDeadLetters } = await load('@annals/outbox', 'outbox dlq list')
       await withDeadLetters(o, async (location) => {
         const letters = await listConsumerDeadLetters({ ...location, limit })
         if (o.json) return io.stdout(`${toJson(letters)}\n`)
@@ -150,6 +148,7 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
       for (const id of o.id ?? []) {
         if (!/^\d+-\d+$/.test(id)) throw new UsageError(`--id ${id} is not a stream entry id (like 1700000000000-0)`)
       }
+      const { redriveConsumerDeadLetters } = await load('@annals/outbox', 'outbox dlq redrive')
       await withDeadLetters(o, async (location) => {
         const result = await redriveConsumerDeadLetters({ ...location, ...(o.id ? { ids: o.id } : {}) })
         if (o.json) return io.stdout(`${toJson(result)}\n`)
@@ -159,12 +158,14 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
 
   const sagas = program.command('sagas').description('saga instances: progress, compensation, history')
   prefixedCommand(sagas, 'list', 'saga instances, most recently updated first', 'saga tables')
-    .option('--status <status...>', `only these statuses (${SAGA_STATUSES.join(', ')})`)
+    .option('--status <status...>', `only these statuses (${SAGA_STATUS_HELP.join(', ')})`)
     .option('--saga <name>', 'only instances of this saga')
     .option('--limit <n>', 'at most n rows', '100')
     .option('--json', 'print JSON')
     .action(async (o: TablePrefixOptions & { status?: string[]; saga?: string; limit: string; json?: boolean }) => {
       const limit = positive('--limit', o.limit)
+      const { SAGA_STATUSES } = await load('@annals/sagas', 'sagas list')
+      const { countSagas, listSagas } = await load('@annals/sagas/postgres', 'sagas list')
       for (const status of o.status ?? []) {
         if (!SAGA_STATUSES.includes(status as SagaStatus)) {
           throw new UsageError(`--status ${status} is not one of ${SAGA_STATUSES.join(', ')}`)
@@ -206,6 +207,7 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
     .argument('<id>', 'saga instance id')
     .option('--json', 'print JSON')
     .action(async (saga: string, id: string, o: TablePrefixOptions & { json?: boolean }) => {
+      const { getSaga } = await load('@annals/sagas/postgres', 'sagas show')
       await withSession(async ({ pool, schema }) => {
         const tablePrefix = tablePrefixOf(o)
         const store = createPostgresEventStore({ pool, schema, tablePrefix })

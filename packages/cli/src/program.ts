@@ -3,13 +3,25 @@ import { addDlqCommands } from './dlq-commands.js'
 import { CliNotMigratedError } from './errors.js'
 import { addMigrateCommand } from './migrate-command.js'
 import { addOperationsCommands } from './operations-commands.js'
+import type { ImportOptional } from './optional-import.js'
+import { optionalLoaders } from './optional-packages.js'
 import { addProjectionsCommands } from './projections-commands.js'
 import { type CliIo, sessionRunner } from './session.js'
 
+export type { ImportOptional, OptionalModule } from './optional-import.js'
 export type { CliIo } from './session.js'
 
+/** How a program is built besides its {@link CliIo}. */
+export type ProgramOptions = Readonly<{
+  /**
+   * Imports `@annals/outbox` and `@annals/sagas`, optional peer dependencies that only the outbox and
+   * sagas commands (and `migrate`, for their tables) load. Default: Node's `import()`.
+   */
+  importOptional?: ImportOptional
+}>
+
 /** Builds the `annals` command tree. Actions write through `io`; errors propagate to {@link runCli}. */
-export function buildProgram(io: CliIo): Command {
+export function buildProgram(io: CliIo, options: ProgramOptions = {}): Command {
   const program = new Command('annals')
     .description('Operate Annals: migrations, projections (status, rebuilds, dead letters), the outbox and sagas')
     .option('-c, --config <file>', 'config file (default: annals.config.{ts,mts,mjs,js} in the working directory)')
@@ -20,16 +32,17 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError()
 
   const withSession = sessionRunner(program, io)
+  const optional = optionalLoaders(options.importOptional)
   addProjectionsCommands(program, io, withSession)
   addDlqCommands(program, io, withSession)
-  addMigrateCommand(program, io, withSession)
-  addOperationsCommands(program, io, withSession)
+  addMigrateCommand(program, io, withSession, optional.loadIfInstalled)
+  addOperationsCommands(program, io, withSession, optional.load)
   return program
 }
 
 /** Runs the CLI on `argv` (without the node and script entries); resolves to the exit status. */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const program = buildProgram(io)
+export async function runCli(argv: readonly string[], io: CliIo, options: ProgramOptions = {}): Promise<number> {
+  const program = buildProgram(io, options)
   try {
     await program.parseAsync([...argv], { from: 'user' })
     return 0

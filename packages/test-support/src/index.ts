@@ -1,4 +1,13 @@
 export { frozenSqlMigration, type KyselyLedger, migrateLikeRelease01 } from './kysely-migrator.js'
+export {
+  installPacked,
+  linkDependency,
+  type Manifest,
+  type PublishablePackage,
+  packedFiles,
+  publishablePackages,
+  WORKSPACE_ROOT,
+} from './pack.js'
 export { deleteKeys, REDIS_URL, testRedis, uniqueKeyPrefix } from './redis.js'
 export { type SchemaShape, schemaShape, tableNames } from './schema-shape.js'
 export { killAllSpawned, runTs, type SpawnedProcess, type SpawnTsOptions, spawnTs } from './spawn-node.js'
