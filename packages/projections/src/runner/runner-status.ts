@@ -1,14 +1,27 @@
 import type { LogCheckpoint } from '@annals/core'
 import type { ProjectionWorker } from './projection-worker.js'
 
-/** What a projection worker is doing. */
-export type ProjectionState = 'starting' | 'standby' | 'catching-up' | 'live' | 'rebuilding' | 'error' | 'stopped'
+/**
+ * What a projection worker is doing. `superseded`: its definition is older than the highest version
+ * deployed, so it stands by for good (never takes the lease) until it is stopped.
+ */
+export type ProjectionState =
+  | 'starting'
+  | 'standby'
+  | 'superseded'
+  | 'catching-up'
+  | 'live'
+  | 'rebuilding'
+  | 'error'
+  | 'stopped'
 
 /** One projection as seen by the runner that hosts it (see also `getProjectionStatus`). */
 export type ProjectionRuntimeStatus = Readonly<{
   name: string
   version: number
   state: ProjectionState
+  /** The higher version deployed that keeps this worker out (state `superseded`), else null. */
+  supersededBy: number | null
   /** This worker's id when it holds the lease, else null. */
   owner: string | null
   token: bigint | null
@@ -37,6 +50,7 @@ export function runtimeStatus(w: ProjectionWorker, workerId: string): Projection
     name: w.p.name,
     version: w.p.version,
     state: w.state,
+    supersededBy: w.supersededBy,
     owner: w.lease && !w.leaseLost ? workerId : null,
     token: w.lease?.token ?? null,
     liveGeneration: w.live?.generation ?? null,
