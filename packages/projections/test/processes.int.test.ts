@@ -218,6 +218,8 @@ describe('worker processes (real Postgres store and Redis)', () => {
       ),
       postgres: (await bed.db.pool.query('SELECT coalesce(sum(count), 0)::int AS n FROM rm.counts')).rows[0].n,
     })
+    // The previous test's killed workers may hold 30 s leases: don't wait them out.
+    await bed.db.pool.query('UPDATE annals.projection_leases SET expires_at = now()')
     const newest = startWorker('v3', { COUNTER_VERSION: '3', REBUILD_BATCH_SIZE: '2000' })
     await waitFor(
       'version 3 live',
