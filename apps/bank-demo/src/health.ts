@@ -96,12 +96,14 @@ export type ProjectionsCheckOptions = Readonly<{
   maxLagSeconds?: number
 }>
 
-// Another process holding the lease (standby) is healthy, and so is a projection held behind the log's
-// fence (the lag limit catches one held too long); a stopped or failing loop is not. A Record, so a
-// new state must be classed here before this compiles.
+// Another process holding the lease (standby) is healthy, as is an older version standing by for a
+// newer one that keeps the read model (superseded), and a projection held behind the log's fence
+// (the lag limit catches one held too long); a stopped or failing loop is not. A Record, so a new
+// state must be classed here before this compiles.
 const HEALTHY_STATES: Readonly<Record<ProjectionState, boolean>> = {
   starting: true,
   standby: true,
+  superseded: true,
   'catching-up': true,
   live: true,
   held: true,

@@ -15,6 +15,11 @@ export type ProjectionStatus = Readonly<{
   definedVersion: number | null
   /** Version the live generation was built with (null before the first run). */
   liveVersion: number | null
+  /**
+   * The highest version deployed: live, being built, or last to take the lease (null before the first
+   * run). Workers whose definition is lower are `superseded`: they never take the projection over.
+   */
+  highestVersion: number | null
   liveGeneration: number | null
   building: Readonly<{
     generation: number
@@ -114,6 +119,7 @@ export async function getProjectionStatus(
       name: row.name,
       definedVersion: defined.get(row.name)?.version ?? null,
       liveVersion: row.liveVersion,
+      highestVersion: Math.max(row.liveVersion, row.buildingVersion ?? 0, lease?.version ?? 0),
       liveGeneration: row.liveGeneration,
       building:
         row.buildingGeneration !== null
@@ -145,6 +151,7 @@ export async function getProjectionStatus(
       name: p.name,
       definedVersion: p.version,
       liveVersion: null,
+      highestVersion: null,
       liveGeneration: null,
       building: null,
       rebuildRequested: false,

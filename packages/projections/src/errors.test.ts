@@ -20,11 +20,13 @@ errorCatalogueSuite({
     new projections.ProjectionAlreadyStartedError(),
     new projections.DeadLetterNotFoundError(7n),
     new projections.ProjectionTimeoutError('idle', 10),
+    new projections.ProjectionSupersededError('p', 1, 2),
   ],
   docs: new URL('../docs/errors.md', import.meta.url),
   guards: [
     [projections.isLeaseLostError, projections.ProjectionErrorCodes.LEASE_LOST],
     [projections.isHandlerFailedError, projections.ProjectionErrorCodes.HANDLER_FAILED],
+    [projections.isProjectionSupersededError, projections.ProjectionErrorCodes.SUPERSEDED],
   ],
 })
 

@@ -17,6 +17,7 @@ export const ProjectionErrorCodes = {
   ALREADY_STARTED: 'ANNALS_PROJ_ERR_ALREADY_STARTED',
   DEAD_LETTER_NOT_FOUND: 'ANNALS_PROJ_ERR_DEAD_LETTER_NOT_FOUND',
   TIMEOUT: 'ANNALS_PROJ_ERR_TIMEOUT',
+  SUPERSEDED: 'ANNALS_PROJ_ERR_SUPERSEDED',
 } as const
 
 /** Union of the codes in {@link ProjectionErrorCodes}. */
@@ -152,4 +153,27 @@ export class ProjectionTimeoutError extends AnnalsError<'ANNALS_PROJ_ERR_TIMEOUT
       fields: { timeoutMs },
     })
   }
+}
+
+/**
+ * A worker's definition of a projection is older than the highest version deployed (live, being
+ * built, or holding the lease): it may not take the lease, so it never rebuilds, swaps or writes the
+ * read model with older code. The runner keeps it standing by in state `superseded`.
+ */
+export class ProjectionSupersededError extends AnnalsError<'ANNALS_PROJ_ERR_SUPERSEDED'> {
+  declare readonly projection: string
+  declare readonly version: number
+  declare readonly highestVersion: number
+  constructor(projection: string, version: number, highestVersion: number) {
+    super(
+      ProjectionErrorCodes.SUPERSEDED,
+      `Projection "${projection}" version ${String(version)} is superseded by version ${String(highestVersion)}: this worker stands by and never takes it over`,
+      { fields: { projection, version, highestVersion } },
+    )
+  }
+}
+
+/** True when `error` is a {@link ProjectionSupersededError}. */
+export function isProjectionSupersededError(error: unknown): error is ProjectionSupersededError {
+  return isAnnalsError(error, ProjectionErrorCodes.SUPERSEDED)
 }

@@ -83,6 +83,13 @@ function projectionMigrations(t: ProjectionTables): readonly SqlMigration[] {
           )`,
       ],
     },
+    {
+      // The highest projection version that has taken each lease (it only grows, like the token): a
+      // worker running an older definition may not take the lease, so a rolling deploy never rebuilds
+      // the read model with the older code. 0 on rows from before: the registry's versions stand in.
+      name: '0002-lease-version',
+      statements: [`ALTER TABLE ${t.leases} ADD COLUMN version integer NOT NULL DEFAULT 0`],
+    },
   ]
 }
 

@@ -47,13 +47,19 @@ function fromRow(r: Row): RegistryRow {
   }
 }
 
-/** @internal The registry table. Writes that change generations are guarded by the caller's lease token. */
+/**
+ * @internal The registry table. Writes that change generations are guarded by the caller's lease token
+ * and refused to a version lower than the live or building one.
+ */
 export type Registry = ReturnType<typeof createRegistry>
 
 /** @internal */
 export function createRegistry(pool: Pool, tables: ProjectionTables) {
   const t = tables.registry
   const leaseHeld = `EXISTS (SELECT 1 FROM ${tables.leases} l WHERE l.projection = $1 AND l.token = $2::bigint)`
+  // A lower version never replaces or abandons a higher one's generation, whatever its token says.
+  const notNewerThan = (version: string) =>
+    `live_version <= ${version}::integer AND coalesce(building_version, 0) <= ${version}::integer`
   return {
     async ensure(name: string, version: number, handles: readonly string[], sink: string): Promise<RegistryRow> {
       await pool.query(
@@ -76,15 +82,16 @@ export function createRegistry(pool: Pool, tables: ProjectionTables) {
     async startBuilding(name: string, token: bigint, generation: number, version: number): Promise<boolean> {
       const r = await pool.query(
         `UPDATE ${t} SET building_generation = $3, building_version = $4, rebuild_requested_at = NULL, updated_at = now()
-         WHERE name = $1 AND ${leaseHeld}`,
+         WHERE name = $1 AND ${leaseHeld} AND ${notNewerThan('$4')}`,
         [name, token.toString(), generation, version],
       )
       return r.rowCount === 1
     },
-    async abandonBuilding(name: string, token: bigint): Promise<boolean> {
+    async abandonBuilding(name: string, token: bigint, version: number): Promise<boolean> {
       const r = await pool.query(
-        `UPDATE ${t} SET building_generation = NULL, building_version = NULL, updated_at = now() WHERE name = $1 AND ${leaseHeld}`,
-        [name, token.toString()],
+        `UPDATE ${t} SET building_generation = NULL, building_version = NULL, updated_at = now()
+         WHERE name = $1 AND ${leaseHeld} AND ${notNewerThan('$3')}`,
+        [name, token.toString(), version],
       )
       return r.rowCount === 1
     },
@@ -92,7 +99,7 @@ export function createRegistry(pool: Pool, tables: ProjectionTables) {
       const r = await pool.query(
         `UPDATE ${t} SET live_generation = $3, live_version = $4, building_generation = NULL, building_version = NULL,
            updated_at = now()
-         WHERE name = $1 AND building_generation = $3 AND ${leaseHeld}`,
+         WHERE name = $1 AND building_generation = $3 AND ${leaseHeld} AND ${notNewerThan('$4')}`,
         [name, token.toString(), generation, version],
       )
       return r.rowCount === 1

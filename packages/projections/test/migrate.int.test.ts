@@ -21,9 +21,13 @@ afterAll(async () => {
 
 let readModels = 0
 
+/** Every migration, and those after release 0.1's. */
+const ALL = ['0001-projections', '0002-lease-version']
+const LATER = ALL.slice(1)
+
 /** Takes a lease and commits one Postgres-sink batch in `schema`, then reads it back through the admin API. */
 async function useTables(schema: string): Promise<void> {
-  const lease = await createLeaseStore(db.pool, projectionTables(schema)).acquire('balances', 'w1', 60_000)
+  const lease = await createLeaseStore(db.pool, projectionTables(schema)).acquire('balances', 'w1', 60_000, 1)
   expect(lease?.token).toBe(1n)
   const sink = createPostgresSink({
     pool: db.pool,
@@ -52,23 +56,24 @@ async function useTables(schema: string): Promise<void> {
 }
 
 describe('migrateProjections on a database migrated by release 0.1 (kysely Migrator)', () => {
-  it('applies nothing again, keeps the kysely ledger, and the tables keep working', async () => {
+  it('applies only the later migrations, keeps the kysely ledger, and the tables keep working', async () => {
     expect((await legacyMigrateProjections({ pool: db.pool, schema: 'legacy' })).applied).toEqual(['0001-projections'])
-    expect((await migrateProjections({ pool: db.pool, schema: 'legacy' })).applied).toEqual([])
+    expect((await migrateProjections({ pool: db.pool, schema: 'legacy' })).applied).toEqual(LATER)
     expect((await migrateProjections({ pool: db.pool, schema: 'legacy' })).applied).toEqual([])
     const ledger = await db.pool.query<{ name: string; timestamp: string }>(
-      'SELECT name, timestamp FROM legacy.annals_projections_migrations',
+      'SELECT name, timestamp FROM legacy.annals_projections_migrations ORDER BY name',
     )
-    expect(ledger.rows.map((r) => r.name)).toEqual(['0001-projections'])
+    expect(ledger.rows.map((r) => r.name)).toEqual(ALL)
     expect(typeof ledger.rows[0]?.timestamp).toBe('string')
     await useTables('legacy')
   })
 
-  it('creates exactly the tables and indexes release 0.1 created', async () => {
+  it('creates exactly the tables and indexes of a release-0.1 database upgraded', async () => {
     await legacyMigrateProjections({ pool: db.pool, schema: 'shape_old' })
-    expect((await migrateProjections({ pool: db.pool, schema: 'shape_new' })).applied).toEqual(['0001-projections'])
+    await migrateProjections({ pool: db.pool, schema: 'shape_old' })
+    expect((await migrateProjections({ pool: db.pool, schema: 'shape_new' })).applied).toEqual(ALL)
     const [old, current] = [await shape('shape_old'), await shape('shape_new')]
-    expect(current.columns).toHaveLength(40)
+    expect(current.columns).toHaveLength(41)
     expect(current.indexes).toHaveLength(6)
     expect(current).toEqual(old)
   })
@@ -77,7 +82,7 @@ describe('migrateProjections on a database migrated by release 0.1 (kysely Migra
 describe('one identifier rule for the store and the projections', () => {
   it.each(['Bank', `Bank_${'x'.repeat(58)}`])('migrates and works in schema %s', async (schema) => {
     expect(Buffer.byteLength(schema)).toBeLessThanOrEqual(63)
-    expect((await migrateProjections({ pool: db.pool, schema })).applied).toEqual(['0001-projections'])
+    expect((await migrateProjections({ pool: db.pool, schema })).applied).toEqual(ALL)
     const tables = await db.pool.query<{ t: string }>(
       'SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
       [schema],
@@ -119,22 +124,22 @@ describe('one identifier rule for the store and the projections', () => {
 })
 
 describe('concurrent migrations', () => {
-  it('two migrateProjections at once both succeed and apply the migration once', async () => {
+  it('two migrateProjections at once both succeed and apply each migration once', async () => {
     const results = await Promise.all([
       migrateProjections({ pool: db.pool, schema: 'racing' }),
       migrateProjections({ pool: db.pool, schema: 'racing' }),
     ])
-    expect(results.flatMap((r) => r.applied)).toEqual(['0001-projections'])
-    const ledger = await db.pool.query('SELECT name FROM racing.annals_projections_migrations')
-    expect(ledger.rows).toEqual([{ name: '0001-projections' }])
+    expect(results.flatMap((r) => r.applied)).toEqual(ALL)
+    const ledger = await db.pool.query('SELECT name FROM racing.annals_projections_migrations ORDER BY name')
+    expect(ledger.rows.map((r) => r.name)).toEqual(ALL)
   })
 
-  it('two at once on a release-0.1 database apply nothing', async () => {
+  it('two at once on a release-0.1 database apply the later migrations once', async () => {
     await legacyMigrateProjections({ pool: db.pool, schema: 'racing_legacy' })
     const results = await Promise.all([
       migrateProjections({ pool: db.pool, schema: 'racing_legacy' }),
       migrateProjections({ pool: db.pool, schema: 'racing_legacy' }),
     ])
-    expect(results.flatMap((r) => r.applied)).toEqual([])
+    expect(results.flatMap((r) => r.applied)).toEqual(LATER)
   })
 })

@@ -186,15 +186,70 @@ describe('worker processes (real Postgres store and Redis)', () => {
   })
 
   it('stops gracefully on SIGTERM: finishes, releases its leases at once, and exits 0', async () => {
-    const first = startWorker('graceful', { LEASE_TTL_MS: '30000' })
+    // Version 2, live since the rebuild test: an older worker would stand by as superseded.
+    const first = startWorker('graceful', { LEASE_TTL_MS: '30000', COUNTER_VERSION: '2' })
     await waitFor('leases', async () => logged(first, 'lease acquired') === 2)
     first.child.kill('SIGTERM')
     expect((await first.exited).code).toBe(0)
     expect(logged(first, 'projection runner stopped')).toBe(1)
     // With a 30 s TTL, only a released lease lets a successor in this quickly.
     const t0 = Date.now()
-    const next = startWorker('successor', { LEASE_TTL_MS: '30000' })
+    const next = startWorker('successor', { LEASE_TTL_MS: '30000', COUNTER_VERSION: '2' })
     await waitFor('successor leases', async () => logged(next, 'lease acquired') === 2, 10_000)
     expect(Date.now() - t0).toBeLessThan(10_000)
   })
+
+  it('the newest version killed with SIGKILL: the older worker left never takes over, the read model stays frozen', async () => {
+    const store = bed.store
+    const liveOf = async () => ({
+      redis: await bed.r.redis.get(`${bed.r.keyPrefix}{redis-counter}:live`),
+      registry: (
+        await bed.db.pool.query<{
+          name: string
+          live_generation: number
+          live_version: number
+          building_generation: number | null
+        }>('SELECT name, live_generation, live_version, building_generation FROM annals.projections ORDER BY name')
+      ).rows,
+    })
+    const frozen = async () => ({
+      redis: await bed.r.redis.get(
+        `${bed.r.keyPrefix}{redis-counter}:g${await bed.r.redis.get(`${bed.r.keyPrefix}{redis-counter}:live`)}:k:all`,
+      ),
+      postgres: (await bed.db.pool.query('SELECT coalesce(sum(count), 0)::int AS n FROM rm.counts')).rows[0].n,
+    })
+    // The previous test's killed workers may hold 30 s leases: don't wait them out.
+    await bed.db.pool.query('UPDATE annals.projection_leases SET expires_at = now()')
+    const newest = startWorker('v3', { COUNTER_VERSION: '3', REBUILD_BATCH_SIZE: '2000' })
+    await waitFor(
+      'version 3 live',
+      async () =>
+        (await liveOf()).registry.every((r) => r.live_version === 3 && r.building_generation === null) &&
+        logged(newest, 'lease acquired') === 2,
+      60_000,
+    )
+    await store.appendToStream('d-1', [{ type: 'Bumped', data: { amount: 1 } }])
+    await caughtUp(bed.db.pool)
+    const older = startWorker('v2-left-over', { COUNTER_VERSION: '2' })
+    await waitFor('older worker superseded', async () => logged(older, 'superseded by a higher version') === 2)
+    await newest.kill()
+    const before = { live: await liveOf(), counts: await frozen() }
+    expect(before.live.registry.map((r) => [r.live_version, r.building_generation])).toEqual([
+      [3, null],
+      [3, null],
+    ])
+    await store.appendToStream('d-2', [{ type: 'Bumped', data: { amount: 5 } }])
+    // Several lease lifetimes (1.5 s) after the kill: the old worker had every chance to take over.
+    await new Promise((done) => setTimeout(done, 6000))
+    expect(logged(older, 'lease acquired')).toBe(0)
+    expect(logged(older, 'superseded by a higher version')).toBe(2)
+    expect({ live: await liveOf(), counts: await frozen() }).toEqual(before)
+    // The same version picks up where the killed one stopped.
+    const successor = startWorker('v3-again', { COUNTER_VERSION: '3' })
+    await waitFor('successor leases', async () => logged(successor, 'lease acquired') === 2)
+    await caughtUp(bed.db.pool)
+    await expectCountersMatchLog(bed.db.pool)
+    expect(logged(successor, 'rebuild started')).toBe(0)
+    expect(logged(older, 'lease acquired')).toBe(0)
+  }, 90_000)
 })

@@ -30,7 +30,10 @@ describe('projection tables under a table prefix (real Postgres store)', () => {
 
   it('runs, reports and rebuilds two deployments of one projection side by side, each in its own prefixed tables', async () => {
     for (const tablePrefix of ['p_', 'q_']) {
-      expect((await migrateProjections({ pool: bed.db.pool, tablePrefix })).applied).toEqual(['0001-projections'])
+      expect((await migrateProjections({ pool: bed.db.pool, tablePrefix })).applied).toEqual([
+        '0001-projections',
+        '0002-lease-version',
+      ])
     }
     for (let i = 0; i < 30; i++)
       await bed.store.appendToStream(`acc-${i % 3}`, [{ type: 'Deposited', data: { amount: 1 } }])

@@ -17,7 +17,12 @@ import { createRunnerMetrics } from './runner-metrics.js'
 import { type ProjectionRunnerOptions, resolveRunnerSettings } from './runner-options.js'
 import { type ProjectionRuntimeStatus, runtimeStatus } from './runner-status.js'
 
-/** Runs projections: one loop per projection, each with its own lease, checkpoint and generations. */
+/**
+ * Runs projections: one loop per projection, each with its own lease, checkpoint and generations.
+ * A projection whose definition is older than the highest version deployed is `superseded`: its loop
+ * idles (it logs one warning, keeps asking for the lease at the standby pace and is refused) until
+ * the runner stops; it never rebuilds, swaps or writes the read model. `status()` shows `supersededBy`.
+ */
 export interface ProjectionRunner extends Worker {
   readonly workerId: string
   /** The Prometheus registry holding this runner's metrics. */

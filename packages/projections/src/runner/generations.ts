@@ -31,7 +31,7 @@ export async function takeOver(ctx: GenerationsContext, w: ProjectionWorker): Pr
     log.info({ projection: p.name, generation: building.generation }, 'rebuild resumed')
   } else if (row.buildingGeneration !== null) {
     await abandonBuilding(ctx, w, newTrack(row.buildingGeneration, row.buildingVersion ?? 0))
-    if (!(await registry.abandonBuilding(p.name, lease.token))) throw new LeaseLostError(p.name, lease.token)
+    if (!(await registry.abandonBuilding(p.name, lease.token, p.version))) throw new LeaseLostError(p.name, lease.token)
   }
   if (w.building === null && (live.frozen || row.rebuildRequestedAt !== null)) await startBuilding(ctx, w, row)
   if ((await p.sink.liveGeneration(target(live.generation))) !== live.generation) {

@@ -29,6 +29,8 @@ export type ProjectionWorker = {
   live: Track | null
   building: Track | null
   state: ProjectionState
+  /** The higher version deployed that keeps this worker out, once the lease store said so. */
+  supersededBy: number | null
   lastError: string | null
   eventsProcessed: number
   processedAtLastTick: number
@@ -66,6 +68,7 @@ export function newProjectionWorker(p: AnyProjection): ProjectionWorker {
     live: null,
     building: null,
     state: 'starting',
+    supersededBy: null,
     lastError: null,
     eventsProcessed: 0,
     processedAtLastTick: 0,

@@ -1,4 +1,4 @@
-import { isLeaseLostError } from '../errors.js'
+import { isLeaseLostError, isProjectionSupersededError, type ProjectionSupersededError } from '../errors.js'
 import { type ApplyContext, processTrack } from './apply-batch.js'
 import { type ControlContext, control } from './control.js'
 import { switchOver, takeOver } from './generations.js'
@@ -25,7 +25,9 @@ export type LoopContext = ApplyContext &
 /**
  * @internal One projection's loop until the runner stops: take the lease (or stand by), then read and
  * apply batches, waiting for wake-ups or the poll interval when caught up. Lease loss drops the
- * state and stands by; other failures back off and retry. The lease is left to {@link finishProjection}.
+ * state and stands by; a definition older than the highest version deployed stands by as
+ * `superseded` (the lease store refuses it); other failures back off and retry. The lease is left to
+ * {@link finishProjection}.
  */
 export async function runProjectionLoop(ctx: LoopContext, w: ProjectionWorker, stop: AbortSignal): Promise<void> {
   const { log } = ctx
@@ -37,15 +39,16 @@ export async function runProjectionLoop(ctx: LoopContext, w: ProjectionWorker, s
   while (!ctx.isStopping()) {
     try {
       if (!w.lease) {
-        const lease = await ctx.leases.acquire(w.p.name, ctx.workerId, ctx.leaseTtlMs)
+        const lease = await ctx.leases.acquire(w.p.name, ctx.workerId, ctx.leaseTtlMs, w.p.version)
         if (!lease) {
           w.state = 'standby'
           // Not the waiter: wake-ups announce appends, and a standby has nothing to do with them.
-          await sleepUnlessStopped(Math.max(200, Math.floor(ctx.leaseTtlMs / 4)), stop)
+          await sleepUnlessStopped(standbyPause(ctx), stop)
           continue
         }
         w.lease = lease
         w.leaseLost = false
+        w.supersededBy = null
         log.info({ projection: w.p.name, token: lease.token.toString() }, 'lease acquired')
         await takeOver(ctx, w)
       }
@@ -77,6 +80,11 @@ export async function runProjectionLoop(ctx: LoopContext, w: ProjectionWorker, s
     } catch (error) {
       if (error instanceof Stopping) break
       if (error instanceof CheckpointMoved) continue
+      if (isProjectionSupersededError(error)) {
+        standDown(ctx, w, error)
+        await sleepUnlessStopped(standbyPause(ctx), stop)
+        continue
+      }
       if (isLeaseLostError(error) || w.leaseLost) {
         log.warn({ projection: w.p.name, token: w.lease?.token.toString() }, 'lease lost: standing by')
         w.lease = null
@@ -117,6 +125,23 @@ export async function finishProjection(ctx: LoopContext, w: ProjectionWorker): P
   } catch (error) {
     ctx.log.warn({ projection: w.p.name, err: error }, 'lease release failed (it will expire)')
   }
+}
+
+/** How long a worker without the lease waits before asking for it again. */
+function standbyPause(ctx: LoopContext): number {
+  return Math.max(200, Math.floor(ctx.leaseTtlMs / 4))
+}
+
+// A superseded worker idles like a standby (it keeps asking, at the standby pace, and is refused) so
+// that it stays visible in status and metrics and stops with the runner; it warns once per version.
+function standDown(ctx: LoopContext, w: ProjectionWorker, error: ProjectionSupersededError): void {
+  w.state = 'superseded'
+  if (w.supersededBy === error.highestVersion) return
+  w.supersededBy = error.highestVersion
+  ctx.log.warn(
+    { projection: w.p.name, version: error.version, highestVersion: error.highestVersion, code: error.code },
+    'projection superseded by a higher version: standing by',
+  )
 }
 
 /** One pass: control when due, a batch of the build in progress, a batch of the live generation. */

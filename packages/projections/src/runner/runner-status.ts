@@ -4,10 +4,13 @@ import type { ProjectionWorker } from './projection-worker.js'
 /**
  * What a projection worker is doing. `held`: caught up with what the gap-safe log shows, while
  * committed events it handles wait behind the log's fence (a transaction open elsewhere on the server).
+ * `superseded`: its definition is older than the highest version deployed, so it stands by for good
+ * (never takes the lease) until it is stopped.
  */
 export type ProjectionState =
   | 'starting'
   | 'standby'
+  | 'superseded'
   | 'catching-up'
   | 'live'
   | 'held'
@@ -41,6 +44,8 @@ export type ProjectionRuntimeStatus = Readonly<{
   name: string
   version: number
   state: ProjectionState
+  /** The higher version deployed that keeps this worker out (state `superseded`), else null. */
+  supersededBy: number | null
   /** This worker's id when it holds the lease, else null. */
   owner: string | null
   token: bigint | null
@@ -80,6 +85,7 @@ export function runtimeStatus(w: ProjectionWorker, workerId: string): Projection
     name: w.p.name,
     version: w.p.version,
     state: reportedState(w),
+    supersededBy: w.supersededBy,
     owner: w.lease && !w.leaseLost ? workerId : null,
     token: w.lease?.token ?? null,
     liveGeneration: w.live?.generation ?? null,
