@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto'
-import { findUnstorableText, isAnnalsError, MAX_STREAM_VERSION, type ValidationError } from '@annals/core'
+import {
+  createCommandHandler,
+  defineAggregate,
+  defineCommand,
+  defineEvent,
+  findUnstorableText,
+  isAnnalsError,
+  MAX_STREAM_VERSION,
+  type ValidationError,
+} from '@annals/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import { createPostgresEventStore } from '../src/event-store/postgres-event-store.js'
 import { useStoreTestbed } from './fixtures/store-testbed.js'
 
@@ -175,5 +185,42 @@ describe('the store API under generated bad input (real Postgres)', () => {
       }),
       { numRuns: 500 },
     )
+  })
+})
+
+const Added = defineEvent('Added', z.object({ n: z.number().int() }))
+const Add = defineCommand('Add', z.object({ id: z.string(), n: z.number().int() }))
+const Counter = defineAggregate({
+  name: 'counter',
+  events: [Added],
+  commands: [Add],
+  initialState: () => 0,
+  evolve: (state: number, event) => state + event.data.n,
+  decide: (command) => ({ type: 'Added' as const, data: { n: command.data.n } }),
+  streamId: (command) => command.data.id,
+})
+
+describe('loading a stream this code cannot read (real Postgres)', () => {
+  it.each([
+    [
+      'an event type the aggregate does not register',
+      { type: 'Removed', data: { n: 1 } },
+      'ANNALS_ERR_UNKNOWN_EVENT_TYPE',
+    ],
+    [
+      'a schema version newer than the code',
+      { type: 'Added', data: { n: 1 }, schemaVersion: 2 },
+      'ANNALS_ERR_UNSUPPORTED_SCHEMA_VERSION',
+    ],
+  ] as const)('%s: the command fails with %s and appends nothing', async (_, stored, code) => {
+    const id = `counter-${randomUUID()}`
+    await bed.store.appendToStream(id, [{ type: 'Added', data: { n: 1 } }, stored])
+    const handler = createCommandHandler(Counter, { store: bed.store })
+    const error = await handler.handle(Add.create({ id, n: 5 })).then(
+      () => null,
+      (e: unknown) => e,
+    )
+    expect(codeOf(error)).toBe(code)
+    expect((await bed.store.readStream(id)).currentVersion).toBe(2n)
   })
 })
