@@ -199,3 +199,30 @@ describe('generated bodies at the write routes (fast-check)', () => {
     )
   })
 })
+
+describe('generated versions at GET /accounts/:id/balance (fast-check)', () => {
+  it('any digit string up to 2^63 - 1 is echoed exactly; anything else is a 400 on querystring.version; never a 5xx', async () => {
+    const MAX = 2n ** 63n - 1n
+    const version = fc.oneof(
+      fc.bigInt({ min: 0n, max: 2n ** 70n }).map(String),
+      fc.constantFrom('9007199254740993', String(MAX), String(MAX + 1n), '-1', '1.5', '01', '', '1e3', '0x10'),
+      fc.string({ maxLength: 8 }),
+    )
+    await fc.assert(
+      fc.asyncProperty(version, async (v) => {
+        const response = await bank.app.inject({
+          url: `/accounts/${accountId}/balance?version=${encodeURIComponent(v)}`,
+        })
+        expect(response.statusCode, response.body).toBeLessThan(500)
+        if (/^(0|[1-9][0-9]*)$/.test(v) && BigInt(v) <= MAX) {
+          expect(response.statusCode, response.body).toBe(200)
+          expect((response.json() as { asOf: { version: string } }).asOf.version).toBe(v)
+        } else {
+          const problem = expectProblem(response, 400)
+          expect(problem.errors?.map((e) => e.field) ?? [], response.body).toContain('querystring.version')
+        }
+      }),
+      { numRuns: 200 },
+    )
+  })
+})
