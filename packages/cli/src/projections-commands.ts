@@ -8,14 +8,18 @@ function checkpointText(s: ProjectionStatus): string {
   return s.checkpoint ? `${s.checkpoint.transactionId}/${s.checkpoint.position}` : '-'
 }
 
-/** What the log's fence holds back from a `held` projection, and the transaction holding it. */
-function fenceText(s: ProjectionStatus): string | null {
+/** What the log's fence holds back from a `held` projection, and the backend holding it. */
+function fenceText(s: ProjectionStatus, now: number): string | null {
   if (!s.fence) return null
   const h = s.fence.holder
-  const holder = h
-    ? `transaction ${h.transactionId} (pid ${h.pid ?? 'none: prepared'}, application "${h.applicationName}", ${h.state}, open since ${h.since.toISOString()})`
-    : 'a transaction that has ended since'
-  return `${s.name}: ${s.fence.heldEvents} committed event(s) held back by ${holder}`
+  if (!h) return `${s.name}: ${s.fence.heldEvents} committed event(s) held back by a transaction that has ended since`
+  const age = formatSeconds(Math.max(0, (now - h.since.getTime()) / 1000))
+  const query = h.query.replace(/\s+/g, ' ').trim()
+  return [
+    `${s.name}: ${s.fence.heldEvents} committed event(s) held back by transaction ${h.transactionId}`,
+    `  pid ${h.pid ?? 'none (prepared)'}, database ${h.database ?? '-'}, application "${h.applicationName}", ${h.state}, open ${age} (since ${h.since.toISOString()})`,
+    `  query: ${query.length > 0 ? query : '(not visible)'}`,
+  ].join('\n')
 }
 
 /** Adds `annals projections list|status|rebuild` (they need a config: its projections are the subject). */
@@ -85,7 +89,8 @@ export function addProjectionsCommands(program: Command, io: CliIo, withSession:
             ]),
           )}\n`,
         )
-        const held = status.map(fenceText).filter((line) => line !== null)
+        const now = Date.now()
+        const held = status.map((s) => fenceText(s, now)).filter((line) => line !== null)
         if (held.length > 0) io.stdout(`\nheld behind the log's fence (server-wide):\n${held.join('\n')}\n`)
       })
     })

@@ -7,7 +7,7 @@ import {
   migrateProjections,
   type ProjectionRunner,
 } from '@annals/projections'
-import { openAppend, startThrowawayPostgres, type ThrowawayPostgres } from '@annals/store-postgres/testing'
+import { startThrowawayPostgres, type ThrowawayPostgres } from '@annals/store-postgres/testing'
 import { REDIS_URL, testRedis, uniqueKeyPrefix, waitFor } from '@annals/test-support'
 import pg from 'pg'
 import { pino } from 'pino'
@@ -75,16 +75,22 @@ const total = async (stream: string) =>
   (await pool.query<{ total: string }>('SELECT total FROM rm.deposits WHERE stream = $1', [stream])).rows[0]?.total
 
 describe('annals projections status and dlq retry (in process, private Postgres server)', () => {
-  it('shows a projection held behind the fence, its lag from the head and the transaction holding it', async () => {
+  it('shows a projection held behind the fence by a session in another database: pid, database, age, query', async () => {
     const runner = runnerOf(() => false)
     await runner.start()
-    let held: pg.PoolClient | null = null
+    // The fence is server-wide: an idle-in-transaction session of another database holds every reader.
+    await pool.query('CREATE DATABASE scratch')
+    const url = new URL(server.connectionString)
+    url.pathname = '/scratch'
+    const held = new pg.Client({ connectionString: url.toString(), application_name: 'annals-test-holder' })
+    await held.connect()
+    let holding = false
     try {
       await store().appendToStream('fence-a', [{ type: 'Deposited', data: { amount: 1 } }])
       await runner.waitUntilIdle()
-      // An event no projection handles (its data has no amount): its transaction holds the fence all the same.
-      held = await openAppend(pool, { schema: 'annals' }, 'fence-held', 'Held')
-      await held.query("SET application_name = 'annals-test-holder'")
+      await held.query('BEGIN')
+      holding = true
+      await held.query('SELECT pg_current_xact_id() AS held_here')
       const pid = (held as unknown as { processID: number }).processID
       for (let i = 0; i < 2; i++) await store().appendToStream('fence-a', [{ type: 'Deposited', data: { amount: 1 } }])
       await waitFor('both held in the published status', async () => {
@@ -94,28 +100,38 @@ describe('annals projections status and dlq retry (in process, private Postgres 
       const table = await annals('projections', 'status')
       expect(table.stderr).toBe('')
       expect(table.stdout).toMatch(/deposits\s+held\s+1\s+1\s+\S+\s+2\s/)
+      const transactionId = (await createProjectionAdmin({ pool }).status())[0]?.fence?.holder?.transactionId
       expect(table.stdout).toContain(
-        `deposits: 2 committed event(s) held back by transaction ${(await createProjectionAdmin({ pool }).status())[0]?.fence?.holder?.transactionId} (pid ${pid}, application "annals-test-holder", idle in transaction, open since `,
+        `deposits: 2 committed event(s) held back by transaction ${transactionId}\n` +
+          `  pid ${pid}, database scratch, application "annals-test-holder", idle in transaction, open `,
       )
+      expect(table.stdout).toContain('  query: SELECT pg_current_xact_id() AS held_here\n')
       const json = JSON.parse((await annals('projections', 'status', '--json')).stdout) as {
         name: string
         state: string
         lagEvents: number
-        fence: { heldEvents: number; holder: { pid: number } }
+        fence: { heldEvents: number; holder: { pid: number; database: string; query: string } }
       }[]
-      expect(json.map((s) => [s.name, s.state, s.lagEvents, s.fence.heldEvents, s.fence.holder.pid])).toEqual([
-        ['deposit-rows', 'held', 2, 2, pid],
-        ['deposits', 'held', 2, 2, pid],
+      expect(
+        json.map((s) => [
+          s.name,
+          s.state,
+          s.lagEvents,
+          s.fence.heldEvents,
+          s.fence.holder.pid,
+          s.fence.holder.database,
+        ]),
+      ).toEqual([
+        ['deposit-rows', 'held', 2, 2, pid, 'scratch'],
+        ['deposits', 'held', 2, 2, pid, 'scratch'],
       ])
+      expect(json[0]?.fence.holder.query).toBe('SELECT pg_current_xact_id() AS held_here')
       await held.query('COMMIT')
-      held.release()
-      held = null
+      holding = false
       await waitFor('live again', async () => (await total('fence-a')) === '3')
     } finally {
-      if (held) {
-        await held.query('ROLLBACK')
-        held.release()
-      }
+      if (holding) await held.query('ROLLBACK').catch(() => undefined)
+      await held.end()
       await runner.stop()
     }
   })

@@ -100,5 +100,11 @@ export {
 } from './schema.js'
 export { everyNEvents, type SnapshotContext, type SnapshotPolicy } from './snapshot-policy.js'
 export type { Snapshot, SnapshotQuery, SnapshotStore } from './snapshot-store.js'
-export { MAX_NAME_BYTES, MAX_SCHEMA_VERSION, MAX_STREAM_VERSION } from './stored-values.js'
+export {
+  findUnstorableText,
+  MAX_NAME_BYTES,
+  MAX_SCHEMA_VERSION,
+  MAX_STREAM_VERSION,
+  type UnstorableText,
+} from './stored-values.js'
 export type { Worker } from './worker-lifecycle.js'

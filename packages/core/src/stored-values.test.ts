@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ValidationError } from './errors.js'
-import { checkName, MAX_NAME_BYTES, toStoredJson } from './stored-values.js'
+import { checkName, findUnstorableText, MAX_NAME_BYTES, toStoredJson } from './stored-values.js'
 
 function issueOf(run: () => unknown) {
   try {
@@ -43,5 +43,18 @@ describe('checkName', () => {
     expect(issueOf(() => checkName(wide, 'stream id', ['streamId']))?.message).toContain(
       `${MAX_NAME_BYTES + 2} UTF-8 bytes`,
     )
+  })
+})
+
+describe('findUnstorableText', () => {
+  it('names the first string or key a store cannot keep, under the given path, and nothing in clean input', () => {
+    expect(findUnstorableText({ owner: 'Eve', tags: ['ok', 'x\ud800'] }, ['body'])).toEqual({
+      path: ['body', 'tags', 1],
+      message: expect.stringContaining('lone surrogate'),
+    })
+    expect(findUnstorableText({ q: 'a\u0000' }, ['query'])?.path).toEqual(['query', 'q'])
+    expect(findUnstorableText({ 'k\udc00': 1 })?.message).toMatch(/^has a key that/)
+    expect(findUnstorableText({ emoji: '\ud83d\ude00', n: 1, x: null, text: '\\ud800' }, ['body'])).toBeNull()
+    expect(findUnstorableText(undefined)).toBeNull()
   })
 })

@@ -35,8 +35,16 @@ function textProblem(text: string): string | null {
   return null
 }
 
-/** The path and reason of the first string or key in a parsed JSON value that a store cannot keep. */
-function findBadText(value: unknown, path: Path): { path: Path; message: string } | null {
+/** A string or object key, inside a value, that a store cannot keep: where it is and why. */
+export type UnstorableText = Readonly<{ path: readonly (string | number)[]; message: string }>
+
+/**
+ * Finds the first string or object key in a JSON-like value (parsed JSON, a request's query) that a
+ * store cannot keep: U+0000 or a lone surrogate. An edge (an HTTP route, a CLI) calls it to refuse the
+ * input naming its own field, before any work starts; the stores apply the same rule on write.
+ * @example const bad = findUnstorableText(request.body, ['body']) // { path: ['body', 'owner'], message: '...' }
+ */
+export function findUnstorableText(value: unknown, path: Path = []): UnstorableText | null {
   if (typeof value === 'string') {
     const message = textProblem(value)
     return message ? { path, message } : null
@@ -44,7 +52,7 @@ function findBadText(value: unknown, path: Path): { path: Path; message: string 
   if (typeof value !== 'object' || value === null) return null
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findBadText(value[i], [...path, i])
+      const found = findUnstorableText(value[i], [...path, i])
       if (found) return found
     }
     return null
@@ -52,7 +60,7 @@ function findBadText(value: unknown, path: Path): { path: Path; message: string 
   for (const [key, item] of Object.entries(value)) {
     const message = textProblem(key)
     if (message) return { path: [...path, key], message: `has a key that ${message}` }
-    const found = findBadText(item, [...path, key])
+    const found = findUnstorableText(item, [...path, key])
     if (found) return found
   }
   return null
@@ -96,7 +104,7 @@ export function toStoredJson(value: unknown, subject: string, path: Path): strin
   if (text === undefined) throw new ValidationError(subject, [{ path, message: 'must be JSON-serialisable' }])
   if (text.includes('\\u') && BAD_ESCAPE.test(text)) {
     // Rare: walk the serialised form (after toJSON) to name the exact string.
-    const found = findBadText(JSON.parse(text), path) ?? { path, message: SURROGATE_MESSAGE }
+    const found = findUnstorableText(JSON.parse(text), path) ?? { path, message: SURROGATE_MESSAGE }
     throw new ValidationError(subject, [found])
   }
   return text

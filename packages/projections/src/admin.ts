@@ -76,6 +76,7 @@ type Published = {
       applicationName: string
       database: string | null
       state: string
+      query?: string
     } | null
   } | null
   lastError?: string | null
@@ -86,7 +87,7 @@ function fenceOf(value: Published['fence']): FenceHold | null {
   const h = value.holder
   return {
     heldEvents: value.heldEvents,
-    holder: h ? { ...h, transactionId: BigInt(h.transactionId), since: new Date(h.since) } : null,
+    holder: h ? { ...h, transactionId: BigInt(h.transactionId), since: new Date(h.since), query: h.query ?? '' } : null,
   }
 }
 

@@ -31,6 +31,16 @@ export {
   SinkFailedError,
   UnknownProjectionError,
 } from './errors.js'
+export {
+  type HealthSource,
+  type ProjectionHealthServer,
+  type ProjectionHealthServerOptions,
+  type ProjectionReadiness,
+  projectionReadiness,
+  type ReadinessLimits,
+  type ReadinessReport,
+  startProjectionHealthServer,
+} from './health-server.js'
 export type { Lease } from './lease.js'
 export {
   type MigrateProjectionsOptions,

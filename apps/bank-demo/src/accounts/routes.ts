@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type AsOf, DomainError, deterministicId, type IdempotencyStore } from '@annals/core'
+import { type AsOf, DomainError, deterministicId, type IdempotencyStore, MAX_STREAM_VERSION } from '@annals/core'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { idempotent } from '../http/idempotency.js'
@@ -67,9 +67,12 @@ const BalanceQuery = z
     at: z.iso
       .datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z' })
       .optional(),
+    // A string, so versions beyond 2^53 arrive exactly; at most the store's bigint, so 2^63 is this
+    // field's 400, not the store's refusal of an argument the client never named.
     version: z
       .string()
       .regex(/^(0|[1-9][0-9]{0,18})$/, 'must be a non-negative integer')
+      .refine((v) => !/^[0-9]+$/.test(v) || BigInt(v) <= MAX_STREAM_VERSION, `must be at most ${MAX_STREAM_VERSION}`)
       .optional(),
   })
   .refine((q) => !(q.at !== undefined && q.version !== undefined), { message: 'give either at or version, not both' })

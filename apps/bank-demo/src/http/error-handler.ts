@@ -1,4 +1,4 @@
-import { isAnnalsError, isValidationError } from '@annals/core'
+import { findUnstorableText, isAnnalsError, isValidationError } from '@annals/core'
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 
@@ -131,4 +131,28 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, problem(404, 'BANK_ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`)),
   )
+}
+
+/**
+ * Refuses, before validation and before any handler runs, a request whose params, query or body holds
+ * text no store can keep (U+0000, a lone surrogate such as a JSON `"\ud800"`): a 400 naming the field
+ * as the client sent it (`body.owner`), instead of the store's path deep inside an event.
+ */
+export function refuseUnstorableText(app: FastifyInstance): void {
+  app.addHook('preValidation', async (request, reply) => {
+    for (const [part, value] of [
+      ['params', request.params],
+      ['querystring', request.query],
+      ['body', request.body],
+    ] as const) {
+      const found = findUnstorableText(value, [part])
+      if (!found) continue
+      const field = fieldPath('', found.path)
+      request.log.info({ code: 'BANK_INVALID_REQUEST', field }, 'request rejected: text a store cannot keep')
+      return sendProblem(
+        reply,
+        problem(400, 'BANK_INVALID_REQUEST', `${field}: ${found.message}`, [{ field, message: found.message }]),
+      )
+    }
+  })
 }

@@ -16,7 +16,7 @@ import type { AccountsReadModel, BankSearch } from '../read-models/read-model.js
 import { searchRoutes } from '../search/routes.js'
 import { transferRoutes } from '../transfers/routes.js'
 import type { Transfers } from '../transfers/transfers.js'
-import { installErrorHandler } from './error-handler.js'
+import { installErrorHandler, refuseUnstorableText } from './error-handler.js'
 
 /** Everything the HTTP app needs; the composition root (`main.ts`) or a test builds it. */
 export type AppDeps = Readonly<{
@@ -65,6 +65,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   installErrorHandler(app)
+  refuseUnstorableText(app)
 
   await app.register(swagger, {
     openapi: {

@@ -1,6 +1,7 @@
 import { LOG_START, type LogCheckpoint } from '@annals/core'
 import { isHandlerFailedError } from '../errors.js'
 import { adoptStoredCheckpoint, type CommitContext, commitBatch, describeError } from './commit-batch.js'
+import { warnOfStall } from './fence-stall.js'
 import { type GenerationsContext, startBuilding } from './generations.js'
 import { leaseOf, type ProjectionWorker, sinkTarget, type Track } from './projection-worker.js'
 import type { RunnerContext } from './runner-context.js'
@@ -9,7 +10,7 @@ import { publishedStatus } from './runner-status.js'
 /** @internal What the control step uses. */
 export type ControlContext = CommitContext &
   GenerationsContext &
-  Pick<RunnerContext, 'store' | 'countPending' | 'logHead' | 'workerId'>
+  Pick<RunnerContext, 'store' | 'countPending' | 'logHead' | 'workerId' | 'stallWarningMs'>
 
 /**
  * @internal The owner's periodic chores between batches: act on rebuild requests and dead-letter retry
@@ -32,6 +33,7 @@ export async function control(ctx: ControlContext, w: ProjectionWorker): Promise
     w.lastLagAt = now
     await verifyCheckpoints(ctx, w)
     await refreshLag(ctx, w)
+    warnOfStall(ctx, w)
   }
   w.deadLetters = (await ctx.deadLetters.countParked()).get(w.p.name) ?? 0
   await ctx.registry.publishStatus(w.p.name, lease.token, publishedStatus(w, ctx.workerId))
@@ -103,6 +105,9 @@ function sameCheckpoint(a: LogCheckpoint | null, b: LogCheckpoint | null): boole
   return a === null || b === null ? a === b : a.transactionId === b.transactionId && a.position === b.position
 }
 
+// A holder's query is shown in status, logs and the registry row: enough to recognise it, no more.
+const MAX_QUERY_CHARS = 500
+
 /**
  * @internal Measures the live generation's lag from the head of the log: with a store that has
  * `logHead` (the Postgres one), committed events the fence holds back count, and the hold is recorded;
@@ -136,6 +141,7 @@ export async function refreshLag(
                   applicationName: h.applicationName,
                   database: h.database,
                   state: h.state,
+                  query: h.query.slice(0, MAX_QUERY_CHARS),
                 }
               : null,
           }

@@ -52,6 +52,8 @@ export type ProjectionWorker = {
   wakeUnanswered: boolean
   lastMissedWakeWarnAt: number
   lastLagAt: number
+  /** The fence holder (transaction id) the last stall warning named; null while nothing is held. */
+  stallWarnedFor: string | null
 }
 
 /** @internal Thrown inside the loop when the stored checkpoint moved under us: re-read from the stored one. */
@@ -86,6 +88,7 @@ export function newProjectionWorker(p: AnyProjection): ProjectionWorker {
     wakeUnanswered: false,
     lastMissedWakeWarnAt: 0,
     lastLagAt: 0,
+    stallWarnedFor: null,
   }
 }
 

@@ -48,6 +48,28 @@ export function createRunnerMetrics(
       for (const w of workers) if (w.lease) g.set({ projection: w.p.name }, w.fence?.heldEvents ?? 0)
     },
   )
+  // The holder's pid and database as labels: a dashboard or alert names the backend to look at (or to
+  // end). One series per held projection, gone when the hold ends, so the labels stay few.
+  gauge(
+    'annals_projection_fence_holder_age_seconds',
+    'Age of the transaction holding the log fence back for a held projection, labelled with its pid and database',
+    ['projection', 'pid', 'database', 'application'],
+    (g) => {
+      for (const w of workers) {
+        const h = w.lease ? w.fence?.holder : null
+        if (!h) continue
+        g.set(
+          {
+            projection: w.p.name,
+            pid: h.pid === null ? 'prepared' : String(h.pid),
+            database: h.database ?? '',
+            application: h.applicationName,
+          },
+          Math.max(0, (Date.now() - h.since.getTime()) / 1000),
+        )
+      }
+    },
+  )
   gauge('annals_projection_lag_events', 'Handled events committed but not yet applied', ['projection'], (g) => {
     for (const w of workers) if (w.lease) g.set({ projection: w.p.name }, w.lagEvents)
   })

@@ -41,6 +41,7 @@ describe('runner options', () => {
       { pollIntervalMs: -1 },
       { leaseTtlMs: 0 },
       { controlIntervalMs: Number.NaN },
+      { stallWarningMs: 0 },
       { retry: { maxAttempts: 0 } },
       { retry: { initialDelayMs: 0 } },
       { retry: { maxDelayMs: 0 } },
@@ -57,6 +58,7 @@ describe('runner options', () => {
       pollIntervalMs: 1000,
       leaseTtlMs: 10_000,
       controlIntervalMs: 1000,
+      stallWarningMs: 30_000,
     })
   })
 })

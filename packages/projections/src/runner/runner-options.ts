@@ -56,6 +56,11 @@ export type ProjectionRunnerOptions = Readonly<{
   countPending?: (after: LogCheckpoint, types: readonly string[]) => Promise<number>
   /** Stop gracefully on SIGTERM and SIGINT. Default false. */
   handleSignals?: boolean
+  /**
+   * Log one warning naming the fence's holder (pid, database, query) once the log's fence has held a
+   * projection's events back this long. Default 30000.
+   */
+  stallWarningMs?: number
   /** Where the runner logs (a pino logger fits). Default: a pino logger named annals-projections. */
   logger?: Logger
   /** Prometheus registry to register the metrics in (default: a new one, see `runner.metrics`). */
@@ -88,6 +93,8 @@ export type RunnerSettings = Readonly<{
   pollIntervalMs: number
   leaseTtlMs: number
   controlIntervalMs: number
+  /** See {@link ProjectionRunnerOptions.stallWarningMs}. */
+  stallWarningMs: number
   retry: RetryPolicy
   /** The runner's logger, every entry tagged with the worker id. */
   log: Logger
@@ -124,6 +131,7 @@ export function resolveRunnerSettings(options: ProjectionRunnerOptions): RunnerS
     pollIntervalMs: positiveInt('pollIntervalMs', options.pollIntervalMs, 1000),
     leaseTtlMs: positiveInt('leaseTtlMs', options.leaseTtlMs, 10_000),
     controlIntervalMs: positiveInt('controlIntervalMs', options.controlIntervalMs, 1000),
+    stallWarningMs: positiveInt('stallWarningMs', options.stallWarningMs, 30_000),
     retry: retryPolicy(options.retry),
     log: withLogFields(options.logger ?? pino({ name: 'annals-projections' }), { worker: workerId }),
   }

@@ -29,6 +29,8 @@ export type FenceHolderInfo = Readonly<{
   database: string | null
   /** The backend's state, e.g. `idle in transaction`. */
   state: string
+  /** The backend's current or last query (empty when this role may not see it; cut to 500 characters). */
+  query: string
 }>
 
 /** Committed events a projection handles that the log's fence keeps from it, and what holds the fence. */
