@@ -118,3 +118,17 @@ export async function outboxStatuses(bed: RabbitBed, schema: string): Promise<Re
   )
   return Object.fromEntries(rows.map((r) => [r.status, r.n]))
 }
+
+/** Creates `<schema>` with the outbox tables (for the inbox) and an `applied` table the test handlers write. */
+export async function consumerSchema(bed: RabbitBed, schema: string): Promise<void> {
+  await migrateOutbox({ pool: bed.db.pool, schema })
+  await bed.db.pool.query(`CREATE TABLE ${schema}.applied (message_id text NOT NULL, seq int NOT NULL)`)
+}
+
+/** How often each message id was applied (rows in `<schema>.applied`). */
+export async function appliedCounts(bed: RabbitBed, schema: string): Promise<Map<string, number>> {
+  const { rows } = await bed.db.pool.query<{ message_id: string; n: number }>(
+    `SELECT message_id, count(*)::int AS n FROM ${schema}.applied GROUP BY message_id`,
+  )
+  return new Map(rows.map((r) => [r.message_id, r.n]))
+}
