@@ -65,7 +65,7 @@ export class RabbitMqChannelClosedError extends AnnalsError<'ANNALS_RABBITMQ_ERR
 export class RabbitMqDeclarationError extends AnnalsError<'ANNALS_RABBITMQ_ERR_DECLARATION'> {
   declare readonly entity: string
   constructor(entity: string, options?: { cause?: unknown }) {
-    super(RabbitMqErrorCodes.DECLARATION, `Declaring ${entity} failed: ${describe(options?.cause)}`, {
+    super(RabbitMqErrorCodes.DECLARATION, `Declaring ${entity} failed: ${errorLine(options?.cause)}`, {
       ...options,
       fields: { entity },
     })
@@ -121,7 +121,7 @@ export function isRabbitMqPublishError(
 }
 
 /** An error as one line of text for a log or a dead-letter header, cut at 2000 characters. @internal */
-export function describe(error: unknown): string {
+export function errorLine(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
   return text.length > 2000 ? `${text.slice(0, 2000)}…` : text
 }

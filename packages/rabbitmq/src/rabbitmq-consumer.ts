@@ -11,7 +11,7 @@ import { createWaiter, createWorkerLifecycle, integerOption, toBackoff } from '@
 import { createIdempotentHandler, type IdempotentHandlerOptions, type IdempotentOutcome } from '@annals/outbox'
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib'
 import {
-  describe,
+  errorLine,
   RabbitMqAlreadyStartedError,
   RabbitMqChannelClosedError,
   RabbitMqDeliveryLimitError,
@@ -136,7 +136,7 @@ export function createRabbitMqConsumer(options: RabbitMqConsumerOptions): Rabbit
     const code = (reason as { code?: unknown } | null)?.code
     const headers = {
       ...(delivery.properties.headers ?? {}),
-      [RabbitMqHeaders.deadReason]: describe(reason),
+      [RabbitMqHeaders.deadReason]: errorLine(reason),
       [RabbitMqHeaders.deadAttempts]: deliveryCount(delivery) + 1,
       [RabbitMqHeaders.deadQueue]: queue,
       ...(typeof code === 'string' ? { [RabbitMqHeaders.deadCode]: code } : {}),
@@ -160,7 +160,7 @@ export function createRabbitMqConsumer(options: RabbitMqConsumerOptions): Rabbit
     channel.ack(delivery)
     counts['dead-lettered'] += 1
     logger.error(
-      { queue, messageId: delivery.properties.messageId, type: delivery.properties.type, reason: describe(reason) },
+      { queue, messageId: delivery.properties.messageId, type: delivery.properties.type, reason: errorLine(reason) },
       'message dead-lettered',
     )
   }
@@ -206,7 +206,7 @@ export function createRabbitMqConsumer(options: RabbitMqConsumerOptions): Rabbit
       if (message.attempt >= maxAttempts) {
         const limit = new RabbitMqDeliveryLimitError(
           message.attempt,
-          `handler failed ${message.attempt} times (maxAttempts ${maxAttempts}): ${describe(error)}`,
+          `handler failed ${message.attempt} times (maxAttempts ${maxAttempts}): ${errorLine(error)}`,
           { cause: error },
         )
         return deadLetter(channel, deadLetters, delivery, limit)
@@ -275,7 +275,7 @@ export function createRabbitMqConsumer(options: RabbitMqConsumerOptions): Rabbit
     } catch (error) {
       await channel?.close().catch(() => undefined)
       await deadLetters?.close().catch(() => undefined)
-      throw new RabbitMqChannelClosedError(`Could not consume from queue "${queue}": ${describe(error)}`, {
+      throw new RabbitMqChannelClosedError(`Could not consume from queue "${queue}": ${errorLine(error)}`, {
         cause: error,
       })
     }

@@ -2,7 +2,7 @@ import { type EventPublisher, type Logger, type OutboundMessage, silentLogger } 
 import { PublishFailedError } from '@annals/outbox'
 import type { ConfirmChannel, Message } from 'amqplib'
 import {
-  describe,
+  errorLine,
   RabbitMqChannelClosedError,
   RabbitMqInvalidOptionError,
   RabbitMqNackedError,
@@ -173,7 +173,7 @@ export function createRabbitMqPublisher(options: RabbitMqPublisherOptions): Even
           : nacked.length > 0
             ? new RabbitMqNackedError(nacked)
             : new RabbitMqChannelClosedError(
-                `The channel closed before the broker confirmed: ${describe(closeCause)}`,
+                `The channel closed before the broker confirmed: ${errorLine(closeCause)}`,
                 {
                   cause: closeCause,
                 },

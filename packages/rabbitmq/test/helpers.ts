@@ -93,10 +93,11 @@ export async function eventStoreWithOutbox(bed: RabbitBed, schema: string, topic
   await migrateOutbox({ pool: bed.db.pool, schema })
   const route = {
     topic,
-    toMessage: (e: { data: unknown; metadata: Readonly<Record<string, unknown>> }) => ({
-      payload: e.data,
-      headers: typeof e.metadata.traceparent === 'string' ? { traceparent: e.metadata.traceparent } : {},
-    }),
+    toMessage: (e: { data: unknown; metadata: Readonly<Record<string, unknown>> }) => {
+      const headers: Record<string, string> = {}
+      if (typeof e.metadata.traceparent === 'string') headers.traceparent = e.metadata.traceparent
+      return { payload: e.data, headers }
+    },
   }
   return createPostgresEventStore({
     pool: bed.db.pool,
