@@ -22,6 +22,11 @@ const AMQP_URL = process.env.BENCH_AMQP_URL ?? process.env.AMQP_URL ?? 'amqp://g
 const BATCH = 1000
 const PREFETCH = 20
 const TIMEOUT_MS = 120_000
+/**
+ * Messages per consumer run, at most: every one is a Postgres commit (about 100-300 per second per
+ * consumer on the shared 2-core machine), so the relay's 20,000 would make the consumer runs take many minutes.
+ */
+const CONSUMER_MESSAGES = 2_000
 
 /**
  * RabbitMQ beside the raw amqplib client (same broker, same messages, same batches, publisher confirms
@@ -30,7 +35,7 @@ const TIMEOUT_MS = 120_000
  *   outbox rows written by the store's append, until every row is confirmed and marked sent; against
  *   `raw.rabbit.publish`: the same rows' messages published on one confirm channel, 1,000 then
  *   `waitForConfirms()`, with no Postgres at all.
- * - `rabbit.consume.N`: N Annals consumers (each its own connection, prefetch 20, zod validation, the
+ * - `rabbit.consume.N` (at most 2,000 messages a run): N Annals consumers (each its own connection, prefetch 20, zod validation, the
  *   idempotent inbox in Postgres: one transaction per message, then the ack) draining a full queue;
  *   against `raw.rabbit.consume`: one amqplib consume loop doing the same per-message work by hand
  *   (JSON.parse, BEGIN, INSERT of the message id ON CONFLICT DO NOTHING, COMMIT, ack).
@@ -69,10 +74,10 @@ export async function run(ctx: BenchContext): Promise<void> {
       outbox: { publish: () => [{ topic: exchange }] },
     })
     let seq = 0
-    const seed = async () => {
-      for (let done = 0; done < n; done += 100) {
+    const seed = async (count = n) => {
+      for (let done = 0; done < count; done += 100) {
         const id = `acct-${seq++ % 100}`
-        await store.appendToStream(id, newEvents(id, 1, Math.min(100, n - done)))
+        await store.appendToStream(id, newEvents(id, 1, Math.min(100, count - done)))
       }
       await pool.query(`ANALYZE ${ANNALS_SCHEMA}.outbox`)
     }
@@ -165,12 +170,13 @@ export async function run(ctx: BenchContext): Promise<void> {
     await ctx.paired([rawSpec, relaySpec], { runs: ctx.sizes.longRuns })
     await pool.query(`TRUNCATE ${ANNALS_SCHEMA}.outbox`)
 
-    progress(`rabbitmq consumers: ${n.toLocaleString('en-US')} messages per run, prefetch ${PREFETCH}`)
+    const m = Math.min(n, CONSUMER_MESSAGES)
+    progress(`rabbitmq consumers: ${m.toLocaleString('en-US')} messages per run, prefetch ${PREFETCH}`)
     // The queue is filled by the Annals publisher (what the consumers parse), untimed.
     const fill = async () => {
       await purge()
       await pool.query(`TRUNCATE ${ANNALS_SCHEMA}.processed_messages`)
-      await seed()
+      await seed(m)
       const messages = await pendingMessages(pool)
       await pool.query(`TRUNCATE ${ANNALS_SCHEMA}.outbox`)
       for (let i = 0; i < messages.length; i += BATCH) await rabbit.publish(messages.slice(i, i + BATCH))
@@ -200,8 +206,8 @@ export async function run(ctx: BenchContext): Promise<void> {
           return await timed(async () => {
             await Promise.all(consumers.map((c) => c.start()))
             await within(
-              poll(() => done() >= n),
-              () => `consumers processed ${done()} of ${n}`,
+              poll(() => done() >= m),
+              () => `consumers processed ${done()} of ${m}`,
             )
             return done()
           })
@@ -244,8 +250,8 @@ export async function run(ctx: BenchContext): Promise<void> {
               })
             })
             await within(
-              poll(() => handled >= n),
-              () => `raw loop handled ${handled} of ${n}`,
+              poll(() => handled >= m),
+              () => `raw loop handled ${handled} of ${m}`,
             )
             await ch.cancel(consumerTag)
             return handled
