@@ -238,8 +238,13 @@ export function createRabbitMqConsumer(options: RabbitMqConsumerOptions): Rabbit
       )
       const ch = channel
       const dl = deadLetters
+      // Deliveries can arrive before consume() resolves, so they check this flag, not the session.
+      let channelClosed = false
       const closed = new Promise<void>((resolve) => {
-        ch.once('close', () => resolve())
+        ch.once('close', () => {
+          channelClosed = true
+          resolve()
+        })
         dl.once('close', () => resolve())
       })
       await ch.prefetch(prefetch)
@@ -254,7 +259,7 @@ export function createRabbitMqConsumer(options: RabbitMqConsumerOptions): Rabbit
           tail = tail.then(async () => {
             // A message that arrived behind the one in hand when stop() came stays unacknowledged and
             // goes back to the queue when the channel closes.
-            if (lifecycle.stopping || session?.channel !== ch) return
+            if (lifecycle.stopping || channelClosed) return
             try {
               await handleDelivery(ch, dl, delivery)
             } catch (error) {
