@@ -13,16 +13,23 @@ export type BrokerTarget = Readonly<{ publisher: EventPublisher; describe: strin
  * (`bank.transactions.all`, with its dead-letter queue) so that the mandatory publishes have somewhere to
  * go and can be seen with `rabbitmqctl list_queues`.
  */
-export async function rabbitMqOutbox(url: string, topic: string, logger: Logger): Promise<BrokerTarget> {
+export async function rabbitMqOutbox(
+  url: string,
+  topic: string,
+  logger: Logger,
+  /** Put before the exchange and queue names (tests keep theirs apart with it). Default none. */
+  prefix = '',
+): Promise<BrokerTarget> {
   const connection = await amqp.connect(url, { recovery: true })
   connection.on('error', (error: unknown) => logger.warn({ err: error }, 'RabbitMQ connection failed: reconnecting'))
-  const queue = `${topic}.all`
-  await declareConsumerQueue({ connection, queue, exchange: topic, bindings: ['#'] })
-  const publisher = createRabbitMqPublisher({ connection, logger })
+  const exchange = `${prefix}${topic}`
+  const queue = `${exchange}.all`
+  await declareConsumerQueue({ connection, queue, exchange, bindings: ['#'] })
+  const publisher = createRabbitMqPublisher({ connection, logger, exchange: (t) => `${prefix}${t}` })
   const where = new URL(url)
   return {
     publisher,
-    describe: `RabbitMQ topic exchange ${topic} at ${where.hostname}:${where.port || 5672} (queue ${queue})`,
+    describe: `RabbitMQ topic exchange ${exchange} at ${where.hostname}:${where.port || 5672} (queue ${queue})`,
     async release() {
       await publisher.close?.()
       await connection.close().catch(() => undefined)
