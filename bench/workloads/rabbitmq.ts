@@ -170,7 +170,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     await ctx.paired([rawSpec, relaySpec], { runs: ctx.sizes.longRuns })
     await pool.query(`TRUNCATE ${ANNALS_SCHEMA}.outbox`)
 
-    const m = Math.min(n, ctx.mode === 'quick' ? 200 : CONSUMER_MESSAGES)
+    const m = Math.min(n, ctx.mode === 'quick' ? 100 : CONSUMER_MESSAGES)
     progress(`rabbitmq consumers: ${m.toLocaleString('en-US')} messages per run, prefetch ${PREFETCH}`)
     // The queue is filled by the Annals publisher (what the consumers parse), untimed.
     const fill = async () => {
