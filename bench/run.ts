@@ -76,6 +76,18 @@ const WORKLOADS: readonly Workload[] = [
   },
   { name: 'annals-outbox', ids: ['annals:outbox.redis'], load: () => import('./workloads/annals-outbox.js') },
   {
+    name: 'rabbitmq',
+    ids: [
+      'raw:raw.rabbit.publish',
+      'annals:rabbit.relay',
+      'raw:raw.rabbit.consume',
+      'annals:rabbit.consume.1',
+      'annals:rabbit.consume.2',
+      'annals:rabbit.consume.3',
+    ],
+    load: () => import('./workloads/rabbitmq.js'),
+  },
+  {
     name: 'emmett',
     ids: [
       'emmett:append.1.seq',

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/services.sh ensure
+export AMQP_URL="${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672}"
 
 OS_HTTP_PORT="${OS_HTTP_PORT:-9200}"
 export OS_HTTP_PORT

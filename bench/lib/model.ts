@@ -139,6 +139,34 @@ export const ROWS: readonly Row[] = [
     ceiling: ['raw.redis.xadd'],
     peer: false,
   },
+  {
+    id: 'rabbit.relay',
+    label: 'Outbox relay to RabbitMQ (publisher confirms)',
+    unit: 'ev/s',
+    ceiling: ['raw.rabbit.publish'],
+    peer: false,
+  },
+  {
+    id: 'rabbit.consume.1',
+    label: 'RabbitMQ consumer with the inbox, 1 consumer',
+    unit: 'ev/s',
+    ceiling: ['raw.rabbit.consume'],
+    peer: false,
+  },
+  {
+    id: 'rabbit.consume.2',
+    label: 'RabbitMQ consumers with the inbox, 2 consumers',
+    unit: 'ev/s',
+    ceiling: ['raw.rabbit.consume'],
+    peer: false,
+  },
+  {
+    id: 'rabbit.consume.3',
+    label: 'RabbitMQ consumers with the inbox, 3 consumers',
+    unit: 'ev/s',
+    ceiling: ['raw.rabbit.consume'],
+    peer: false,
+  },
 ]
 
 /** The raw ceilings, in print order. */
@@ -152,6 +180,12 @@ export const RAW_ROWS: readonly Readonly<{ id: string; label: string; unit: Unit
   { id: 'raw.redis.hset', label: 'ioredis: pipelined HSET, 1,000 per pipeline', unit: 'ev/s' },
   { id: 'raw.redis.xadd', label: 'ioredis: pipelined XADD, 1,000 per pipeline', unit: 'ev/s' },
   { id: 'raw.search.bulk', label: 'search: bulk index, 1,000 documents per request', unit: 'ev/s' },
+  { id: 'raw.rabbit.publish', label: 'amqplib: confirm channel, 1,000 publishes then waitForConfirms', unit: 'ev/s' },
+  {
+    id: 'raw.rabbit.consume',
+    label: 'amqplib: one consume loop, BEGIN/INSERT/COMMIT then ack per message',
+    unit: 'ev/s',
+  },
 ]
 
 /** A target: an Annals figure against a ceiling ratio, the peer's figure, or an absolute bound. */
@@ -209,6 +243,20 @@ export const TARGETS: readonly Target[] = [
     label: 'Rebuild into Redis vs slower of (raw keyset read, raw pipelined HSET)',
     kind: 'ratio',
     row: 'rebuild.redis',
+    min: 0.5,
+  },
+  {
+    id: 'rabbit-relay',
+    label: 'Outbox relay to RabbitMQ vs raw confirmed publish',
+    kind: 'ratio',
+    row: 'rabbit.relay',
+    min: 0.6,
+  },
+  {
+    id: 'rabbit-consume',
+    label: 'RabbitMQ consumer (1) vs raw consume loop',
+    kind: 'ratio',
+    row: 'rabbit.consume.1',
     min: 0.5,
   },
 ]

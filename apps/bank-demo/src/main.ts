@@ -18,6 +18,7 @@ async function chooseParts(): Promise<BankParts> {
         databaseUrl,
         redisUrl: process.env.REDIS_URL,
         elasticsearchUrl: process.env.ELASTICSEARCH_URL,
+        amqpUrl: process.env.AMQP_URL,
         ...(process.env.BANK_REDIS_PREFIX ? { redisKeyPrefix: process.env.BANK_REDIS_PREFIX } : {}),
         ...(process.env.BANK_INDEX_PREFIX ? { indexPrefix: process.env.BANK_INDEX_PREFIX } : {}),
       },

@@ -19,12 +19,18 @@ import type { Logger } from 'pino'
 import type { AccountEvent } from './accounts/account.js'
 import type { WriteSide } from './compose.js'
 import { outboxCheck } from './health.js'
+import { type BrokerTarget, publishToAll } from './rabbitmq-outbox.js'
 
 /** The integration topic every deposit and withdrawal is published to (through the outbox). */
 export const TRANSACTIONS_TOPIC = 'bank.transactions'
 
-/** Where the outbox relay publishes (Redis Streams), when there is a Redis. */
-export type OutboxTarget = Readonly<{ redis: Redis; keyPrefix: string; logger?: Logger }>
+/** Where the outbox relay publishes: Redis Streams when there is a Redis, and any other brokers (RabbitMQ). */
+export type OutboxTarget = Readonly<{
+  redis?: Redis
+  keyPrefix: string
+  logger?: Logger
+  brokers?: readonly BrokerTarget[]
+}>
 
 const movement = (kind: 'deposit' | 'withdrawal') => ({
   topic: TRANSACTIONS_TOPIC,
@@ -61,7 +67,12 @@ export async function postgresWriteSide(pool: pg.Pool, outbox?: OutboxTarget, sc
     ? createOutboxRelay({
         pool,
         schema,
-        publisher: createRedisStreamsPublisher({ redis: outbox.redis, keyPrefix: `${outbox.keyPrefix}outbox` }),
+        publisher: publishToAll([
+          ...(outbox.redis
+            ? [createRedisStreamsPublisher({ redis: outbox.redis, keyPrefix: `${outbox.keyPrefix}outbox` })]
+            : []),
+          ...(outbox.brokers ?? []).map((b) => b.publisher),
+        ]),
         ...(watcher ? { watcher } : {}),
         ...(outbox.logger ? { logger: outbox.logger } : {}),
       })
@@ -75,10 +86,14 @@ export async function postgresWriteSide(pool: pg.Pool, outbox?: OutboxTarget, sc
     watcher,
     health: outbox ? [outboxCheck(() => getOutboxStatus({ pool, schema }))] : [],
     describe: outbox
-      ? `PostgreSQL event store (schema ${schema}) with outbox → Redis stream ${streamKey(`${outbox.keyPrefix}outbox`, TRANSACTIONS_TOPIC)}`
+      ? `PostgreSQL event store (schema ${schema}) with outbox → ${[
+          ...(outbox.redis ? [`Redis stream ${streamKey(`${outbox.keyPrefix}outbox`, TRANSACTIONS_TOPIC)}`] : []),
+          ...(outbox.brokers ?? []).map((b) => b.describe),
+        ].join(' and ')}`
       : `PostgreSQL event store (schema ${schema})`,
     async release() {
       await relay?.stop()
+      for (const broker of outbox?.brokers ?? []) await broker.release()
       await watcher.close()
     },
   }

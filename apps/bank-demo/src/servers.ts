@@ -7,7 +7,8 @@ import { pino } from 'pino'
 import type { BankParts, ReadSide, WriteSide } from './compose.js'
 import { inMemoryReadSide } from './embedded.js'
 import { type HealthCheck, postgresCheck, projectionsCheck, redisCheck, searchCheck } from './health.js'
-import type { OutboxTarget } from './postgres-write-side.js'
+import { type OutboxTarget, TRANSACTIONS_TOPIC } from './postgres-write-side.js'
+import { rabbitMqOutbox } from './rabbitmq-outbox.js'
 import type { AccountsReadModel, BankSearch } from './read-models/read-model.js'
 import { accountSummariesProjection, createRedisAccountsReadModel } from './read-models/redis-read-models.js'
 import { createElasticsearchBankSearch, searchProjections } from './read-models/search-read-models.js'
@@ -19,6 +20,8 @@ export type ServerConfig = Readonly<{
   redisUrl?: string | undefined
   /** Without it, search is served from memory. */
   elasticsearchUrl?: string | undefined
+  /** With it, the outbox relay also publishes to RabbitMQ (a topic exchange per outbox topic). */
+  amqpUrl?: string | undefined
   /** Postgres schema of the projection tables (leases, dead letters). Default `annals`. */
   projectionSchema?: string
   /** Redis key prefix. Default `bank:`. */
@@ -57,7 +60,13 @@ export async function serverParts(
     redisDown = false
   })
   const redisKeyPrefix = config.redisKeyPrefix ?? 'bank:'
-  const side = await write(pool, redis ? { redis, keyPrefix: redisKeyPrefix, logger } : undefined)
+  const brokers = config.amqpUrl ? [await rabbitMqOutbox(config.amqpUrl, TRANSACTIONS_TOPIC, logger)] : []
+  const side = await write(
+    pool,
+    redis || brokers.length > 0
+      ? { ...(redis ? { redis } : {}), keyPrefix: redisKeyPrefix, logger, brokers }
+      : undefined,
+  )
   const projections: AnyProjection[] = []
   let accounts: AccountsReadModel | null = null
   let search: BankSearch | null = null
