@@ -1,4 +1,5 @@
 import { AnnalsError, isAnnalsError } from '@annals/core'
+import { describe } from './client.js'
 
 /**
  * Every error code `@annals/kafka` can raise. Codes are stable: never reused, never renamed.
@@ -89,28 +90,7 @@ export class KafkaBrokerError extends AnnalsError<'ANNALS_KAFKA_ERR_BROKER'> {
   }
 }
 
-/** The message of an error and of its aggregated causes (the client reports per-broker errors that way). @internal */
-export function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error)
-  const inner = (error as { errors?: unknown[] }).errors
-  if (Array.isArray(inner) && inner.length > 0) return `${error.message} (${inner.map(describe).join('; ')})`
-  return error.message
-}
-
 /** True when `error` is a {@link KafkaGroupActiveError}. Works across package copies. */
 export function isKafkaGroupActiveError(error: unknown): error is KafkaGroupActiveError {
   return isAnnalsError(error, KafkaErrorCodes.GROUP_ACTIVE)
-}
-
-/** Closes a client without waiting for in-flight requests and without throwing (after a failure). @internal */
-export function closeNow(client: {
-  close(force: boolean, callback: (error?: Error | null) => void): void
-}): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      client.close(true, () => resolve())
-    } catch {
-      resolve()
-    }
-  })
 }

@@ -8,13 +8,8 @@ import {
   stringSerializers,
 } from '@platformatic/kafka'
 import { type Brokers, parseBrokers } from './brokers.js'
-import {
-  describe,
-  KafkaBrokerError,
-  KafkaGroupActiveError,
-  KafkaInvalidOptionError,
-  KafkaUnknownGroupError,
-} from './errors.js'
+import { describe } from './client.js'
+import { KafkaBrokerError, KafkaGroupActiveError, KafkaInvalidOptionError, KafkaUnknownGroupError } from './errors.js'
 import { DeadLetterHeaders, deadLetterTopic, KafkaHeaders } from './headers.js'
 import type { PartitionLag } from './kafka-metrics.js'
 import { committedOffsets, groupLag, topicOffsets } from './lag.js'

@@ -22,13 +22,8 @@ import {
 } from '@platformatic/kafka'
 import type { Pool, PoolClient } from 'pg'
 import { type Brokers, parseBrokers } from './brokers.js'
-import {
-  closeNow,
-  describe,
-  KafkaAlreadyStartedError,
-  KafkaInvalidMessageError,
-  KafkaInvalidOptionError,
-} from './errors.js'
+import { closeNow, describe } from './client.js'
+import { KafkaAlreadyStartedError, KafkaInvalidMessageError, KafkaInvalidOptionError } from './errors.js'
 import { DeadLetterHeaders, deadLetterTopic, KafkaHeaders } from './headers.js'
 import type { KafkaConsumerMetrics, PartitionLag } from './kafka-metrics.js'
 import { groupLag } from './lag.js'
@@ -146,9 +141,10 @@ const tp = (topic: string, partition: number) => `${topic}\u0000${partition}`
  * - Offsets are committed only after the record's transaction committed (or its dead letter was
  *   acknowledged), asynchronously and coalesced; a crash before the commit means redelivery, which the
  *   inbox absorbs.
- * - Rebalance: a record of a partition this member no longer holds is abandoned uncommitted (its new
- *   owner reads it from the committed offset); `stop()` finishes the record in hand, commits, and
- *   leaves the group so its partitions move at once.
+ * - Rebalance: the record in hand is finished (the inbox keeps its effect single if the partition's
+ *   new owner reads it too), offsets are committed only for partitions this member still holds, and a
+ *   record waiting for a retry whose partition moved is abandoned uncommitted (the new owner has it).
+ *   `stop()` finishes the record in hand, commits, and leaves the group so its partitions move at once.
  */
 export function createKafkaConsumer(options: KafkaConsumerOptions): KafkaConsumer {
   const bootstrapBrokers = parseBrokers(options.brokers)
@@ -345,7 +341,9 @@ export function createKafkaConsumer(options: KafkaConsumerOptions): KafkaConsume
   }
 
   async function handleRecord(record: Record_): Promise<void> {
-    if (!holds(record.topic, record.partition)) return // moved in a rebalance: its new owner has it
+    // A record fetched before a rebalance is finished even if its partition moved meanwhile: skipping it
+    // could let a later record of the partition commit past it. The inbox keeps the effect single
+    // should the new owner get it too; only the commit is left to the partition's holder.
     const seen = done.get(tp(record.topic, record.partition))
     if (seen !== undefined && record.offset < seen) return // fetched again after a rejoin
     const e = envelope(record)

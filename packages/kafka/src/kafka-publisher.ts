@@ -2,7 +2,7 @@ import { type EventPublisher, type Logger, type OutboundMessage, silentLogger } 
 import { PublishFailedError } from '@annals/outbox'
 import { ProduceAcks, Producer, stringSerializers } from '@platformatic/kafka'
 import { type Brokers, parseBrokers } from './brokers.js'
-import { closeNow, describe } from './errors.js'
+import { closeNow, describe } from './client.js'
 import { KafkaHeaders } from './headers.js'
 
 /** Options of {@link createKafkaPublisher}. */

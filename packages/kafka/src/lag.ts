@@ -1,5 +1,6 @@
 import type { Admin } from '@platformatic/kafka'
-import { describe, KafkaBrokerError, KafkaUnknownTopicError } from './errors.js'
+import { describe } from './client.js'
+import { KafkaBrokerError, KafkaUnknownTopicError } from './errors.js'
 import type { PartitionLag } from './kafka-metrics.js'
 
 /** Earliest and end (next) offsets of every partition of `topics`. @internal */

@@ -101,7 +101,16 @@ describe('consumer groups', () => {
           (await effectsOf(bed.db, schema, groupA)).length >= all.size &&
           (await effectsOf(bed.db, schema, groupB)).length >= all.size,
         180_000,
-      )
+      ).catch(async (error: unknown) => {
+        const a = await effectsOf(bed.db, schema, groupA)
+        const bRows = await effectsOf(bed.db, schema, groupB)
+        const missing = [...all].filter((id) => !a.some((r) => r.message_id === id)).length
+        throw new Error(
+          `${String(error)}: A ${a.length} (missing ${missing}), B ${bRows.length}; members ${[...members, late]
+            .map((m) => `${m.lines.slice(-2).join('|')} ${m.stderr().slice(-300)}`)
+            .join(' / ')}`,
+        )
+      })
       const a = await effectsOf(bed.db, schema, groupA)
       const bRows = await effectsOf(bed.db, schema, groupB)
       for (const rows of [a, bRows]) {
