@@ -76,6 +76,18 @@ const WORKLOADS: readonly Workload[] = [
   },
   { name: 'annals-outbox', ids: ['annals:outbox.redis'], load: () => import('./workloads/annals-outbox.js') },
   {
+    name: 'kafka',
+    ids: [
+      'raw:raw.kafka.produce',
+      'annals:kafka.relay',
+      'raw:raw.kafka.consume',
+      'annals:kafka.consume.1',
+      'annals:kafka.consume.2',
+      'annals:kafka.consume.3',
+    ],
+    load: () => import('./workloads/kafka.js'),
+  },
+  {
     name: 'emmett',
     ids: [
       'emmett:append.1.seq',

@@ -72,7 +72,11 @@ describe('consumer groups', () => {
           return held.every((h) => h.length > 0) && new Set(held.flat()).size === 6 && held.flat().length === 6
         },
         180_000,
-      )
+      ).catch((error: unknown) => {
+        throw new Error(
+          `${String(error)}: ${members.map((m) => `${m.lines.slice(-3).join('|')} ${m.stderr().slice(-300)}`).join(' / ')}`,
+        )
+      })
       await waitFor('group A under way', async () => (await effectsOf(bed.db, schema, groupA)).length >= 30, 120_000)
       const victim = members[0]
       if (!victim) throw new Error('no member')

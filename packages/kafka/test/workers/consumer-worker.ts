@@ -19,8 +19,9 @@ const consumer = createKafkaConsumer({
   group,
   topics: [process.env.TOPIC ?? 't'],
   inbox: { pool, schema },
-  sessionTimeoutMs: 3_000,
-  heartbeatIntervalMs: 300,
+  // Long enough that a member starved of CPU on a busy machine is not dropped; short enough for the test.
+  sessionTimeoutMs: 8_000,
+  heartbeatIntervalMs: 800,
   maxWaitTimeMs: 100,
   handleSignals: true,
   handlers: {
