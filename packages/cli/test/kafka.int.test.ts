@@ -12,8 +12,12 @@ async function annals(args: readonly string[]) {
   const status = await runCli(args, {
     env: process.env,
     cwd: process.cwd(),
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
+    stdout: (t) => {
+      stdout += t
+    },
+    stderr: (t) => {
+      stderr += t
+    },
   })
   return { status, stdout, stderr }
 }
