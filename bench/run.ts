@@ -88,6 +88,18 @@ const WORKLOADS: readonly Workload[] = [
     load: () => import('./workloads/rabbitmq.js'),
   },
   {
+    name: 'kafka',
+    ids: [
+      'raw:raw.kafka.produce',
+      'annals:kafka.relay',
+      'raw:raw.kafka.consume',
+      'annals:kafka.consume.1',
+      'annals:kafka.consume.2',
+      'annals:kafka.consume.3',
+    ],
+    load: () => import('./workloads/kafka.js'),
+  },
+  {
     name: 'emmett',
     ids: [
       'emmett:append.1.seq',

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Build, start, stop and inspect the test-only single-node OpenSearch 2.19 (embedded Node, Maven Central jars).
+# Build, start, stop and inspect the test-only single-node OpenSearch 2.19 (embedded Node, Maven Central jars)
+# and the test-only single-node KRaft Kafka 4.0 broker (kafka_2.13 jars from Maven Central).
 #
 #   bash scripts/engines.sh build    # mvn package of testinfra/opensearch (skipped when already up to date)
 #   bash scripts/engines.sh start    # wipe data, start on 127.0.0.1:$OS_HTTP_PORT, wait for yellow
 #   bash scripts/engines.sh stop     # SIGTERM (then SIGKILL) the JVM from the pid file
 #   bash scripts/engines.sh status   # exit 0 when the node answers, 3 when it does not
+#   bash scripts/engines.sh kafka-build|kafka-start|kafka-stop|kafka-status
+#                                    # the same for Kafka on 127.0.0.1:$KAFKA_PORT (readiness: a Metadata
+#                                    # round trip, testinfra/kafka/metadata-probe.mjs)
 #
 # Environment: OS_HTTP_PORT (9200), OS_TRANSPORT_PORT (9300-9400), OS_HEAP (1g),
-#              OS_START_TIMEOUT seconds (180), JAVA (java = OpenJDK 17; OpenSearch 2.19 runs on 17).
+#              OS_START_TIMEOUT seconds (180), JAVA (java = OpenJDK 17; OpenSearch 2.19 runs on 17),
+#              KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_HEAP (512m), KAFKA_START_TIMEOUT (120).
 # Runtime files (pid, log, node home) live in .engines/ at the repo root (git-ignored).
 set -euo pipefail
 
@@ -198,10 +203,185 @@ status() {
   return 3
 }
 
+# ---------------------------------------------------------------- kafka (KRaft, broker + controller in one JVM)
+KAFKA_DIR="$ROOT/testinfra/kafka"
+KAFKA_HOME="$RUN/kafka-home"
+KAFKA_PIDFILE="$RUN/kafka.pid"
+KAFKA_LOGFILE="$RUN/kafka.log"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_HEAP="${KAFKA_HEAP:-512m}"
+KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
+KAFKA_MAIN_CLASS="kafka.Kafka"
+# Any 22-character base64url UUID; fixed so that a formatted log dir is recognised as ours.
+KAFKA_CLUSTER_ID="4L6g3nShT-eMCtK--X86sw"
+
+kafka_is_built() {
+  local stamp="$KAFKA_DIR/target/.build-stamp"
+  [[ -f "$stamp" && -n "$(ls -A "$KAFKA_DIR/target/lib" 2>/dev/null)" && "$KAFKA_DIR/pom.xml" -ot "$stamp" ]]
+}
+
+kafka_build() {
+  if kafka_is_built; then
+    log "kafka: up to date (testinfra/kafka/target)"
+    return 0
+  fi
+  log "kafka: mvn package (first run downloads ~40 MB of jars into ~/.m2)"
+  mkdir -p "$RUN"
+  rm -rf "$KAFKA_DIR/target/lib"
+  if ! mvn -B -q -Dstyle.color=never -o -f "$KAFKA_DIR/pom.xml" package >"$RUN/kafka-mvn-offline.log" 2>&1; then
+    log "kafka: offline build failed (see .engines/kafka-mvn-offline.log), retrying online"
+    mvn -B -q -Dstyle.color=never -f "$KAFKA_DIR/pom.xml" package
+  fi
+  touch "$KAFKA_DIR/target/.build-stamp"
+}
+
+kafka_pid() {
+  local pid
+  [[ -f "$KAFKA_PIDFILE" ]] || return 0
+  pid="$(cat "$KAFKA_PIDFILE" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$KAFKA_HOME/"; then
+    echo "$pid"
+  fi
+}
+
+# Brokers started from THIS checkout (their command line names this exact home), pid file or not.
+kafka_orphan_pids() {
+  local d
+  for d in /proc/[0-9]*; do
+    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "$KAFKA_HOME/server.properties" || continue
+    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "$KAFKA_MAIN_CLASS" || continue
+    echo "${d#/proc/}"
+  done
+}
+
+kafka_answers() {
+  node "$KAFKA_DIR/metadata-probe.mjs" 127.0.0.1 "$KAFKA_PORT" 3000 >/dev/null 2>&1
+}
+
+kafka_port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null
+}
+
+kafka_wait_ready() { # pid deadline-seconds
+  local pid="$1" deadline=$((SECONDS + $2))
+  until kafka_answers; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "kafka: JVM (pid $pid) exited during start-up; last log lines:"
+      tail -n 60 "$KAFKA_LOGFILE" >&2 || true
+      return 1
+    fi
+    if (( SECONDS >= deadline )); then
+      log "kafka: no metadata answer after $2 s; last log lines:"
+      tail -n 60 "$KAFKA_LOGFILE" >&2 || true
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+kafka_start() {
+  mkdir -p "$RUN"
+  exec 8>"$RUN/kafka.lock"
+  flock -w $((KAFKA_START_TIMEOUT + 60)) 8 || { log "kafka: could not take .engines/kafka.lock"; return 1; }
+
+  local t0 pid cp="$KAFKA_DIR/target/lib/*"
+  t0="$(date +%s.%N)"
+  if kafka_answers; then
+    log "kafka: already answering on 127.0.0.1:$KAFKA_PORT (pid file: $(kafka_pid || true)); not starting another"
+    return 0
+  fi
+  pid="$(kafka_pid)"
+  if [[ -n "$pid" ]]; then
+    log "kafka: pid $pid is still starting; waiting for it instead of starting another"
+  else
+    if kafka_port_in_use; then
+      log "kafka: 127.0.0.1:$KAFKA_PORT is taken by something that is not answering Kafka metadata; set KAFKA_PORT"
+      return 1
+    fi
+    kafka_build
+    rm -rf "$KAFKA_HOME" "$KAFKA_PIDFILE"   # data wiped on every start
+    mkdir -p "$KAFKA_HOME/tmp"
+    sed -e "s#@LOG_DIR@#$KAFKA_HOME/data#" -e "s#@BROKER_PORT@#$KAFKA_PORT#g" \
+        -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+        "$KAFKA_DIR/server.properties.template" >"$KAFKA_HOME/server.properties"
+    # KRaft needs a formatted log dir (static quorum: no --standalone).
+    if ! "$JAVA" -Xmx256m -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" -cp "$cp" kafka.tools.StorageTool \
+        format --cluster-id "$KAFKA_CLUSTER_ID" --config "$KAFKA_HOME/server.properties" --ignore-formatted \
+        >"$RUN/kafka-format.log" 2>&1; then
+      log "kafka: formatting the log dir failed:"
+      cat "$RUN/kafka-format.log" >&2
+      return 1
+    fi
+    setsid nohup "$JAVA" -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+      -XX:+ExitOnOutOfMemoryError -XX:ActiveProcessorCount=2 -Djava.awt.headless=true -Dfile.encoding=UTF-8 \
+      -Djava.io.tmpdir="$KAFKA_HOME/tmp" -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
+      -cp "$cp" "$KAFKA_MAIN_CLASS" "$KAFKA_HOME/server.properties" \
+      </dev/null >"$KAFKA_LOGFILE" 2>&1 8>&- 9>&- &
+    pid=$!
+    echo "$pid" >"$KAFKA_PIDFILE"
+    log "kafka: started pid $pid, log .engines/kafka.log; waiting for a metadata answer (max ${KAFKA_START_TIMEOUT}s)"
+  fi
+  if ! kafka_wait_ready "$pid" "$KAFKA_START_TIMEOUT"; then
+    kafka_stop
+    return 1
+  fi
+  echo "kafka up: 127.0.0.1:$KAFKA_PORT (pid $pid) in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
+}
+
+kafka_kill_and_wait() { # pid
+  local pid="$1"
+  kill -TERM "$pid" 2>/dev/null || return 0     # controlled shutdown from the JVM's shutdown hook
+  for _ in $(seq 1 60); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  log "kafka: pid $pid ignored SIGTERM for 30 s; SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+  log "kafka: pid $pid still alive after SIGKILL"
+  return 1
+}
+
+kafka_stop() {
+  local pid rc=0 p found=""
+  pid="$(kafka_pid)"
+  if [[ -n "$pid" ]]; then
+    log "kafka: stopping pid $pid"
+    kafka_kill_and_wait "$pid" || rc=1
+    found=1
+  fi
+  for p in $(kafka_orphan_pids); do
+    log "kafka: stopping broker pid $p (not in pid file)"
+    kafka_kill_and_wait "$p" || rc=1
+    found=1
+  done
+  rm -f "$KAFKA_PIDFILE"
+  [[ -n "$found" ]] || log "kafka: not running"
+  return "$rc"
+}
+
+kafka_status() {
+  local pid
+  pid="$(kafka_pid)"
+  if kafka_answers; then
+    echo "kafka: up on 127.0.0.1:$KAFKA_PORT${pid:+ (pid $pid)}"
+    return 0
+  fi
+  if [[ -n "$pid" ]]; then echo "kafka: pid $pid alive but not answering on 127.0.0.1:$KAFKA_PORT (starting?)"
+  else echo "kafka: down"; fi
+  return 3
+}
+
 case "${1:-}" in
   build) build ;;
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 build|start|stop|status" >&2; exit 2 ;;
+  kafka-build) kafka_build ;;
+  kafka-start) kafka_start ;;
+  kafka-stop) kafka_stop ;;
+  kafka-status) kafka_status ;;
+  *) echo "usage: $0 build|start|stop|status|kafka-build|kafka-start|kafka-stop|kafka-status" >&2; exit 2 ;;
 esac

@@ -167,6 +167,28 @@ export const ROWS: readonly Row[] = [
     ceiling: ['raw.rabbit.consume'],
     peer: false,
   },
+  { id: 'kafka.relay', label: 'Outbox relay to Kafka', unit: 'ev/s', ceiling: ['raw.kafka.produce'], peer: false },
+  {
+    id: 'kafka.consume.1',
+    label: 'Kafka consumer group of 1',
+    unit: 'ev/s',
+    ceiling: ['raw.kafka.consume'],
+    peer: false,
+  },
+  {
+    id: 'kafka.consume.2',
+    label: 'Kafka consumer group of 2',
+    unit: 'ev/s',
+    ceiling: ['raw.kafka.consume'],
+    peer: false,
+  },
+  {
+    id: 'kafka.consume.3',
+    label: 'Kafka consumer group of 3',
+    unit: 'ev/s',
+    ceiling: ['raw.kafka.consume'],
+    peer: false,
+  },
 ]
 
 /** The raw ceilings, in print order. */
@@ -186,6 +208,8 @@ export const RAW_ROWS: readonly Readonly<{ id: string; label: string; unit: Unit
     label: 'amqplib: one consume loop, BEGIN/INSERT/COMMIT then ack per message',
     unit: 'ev/s',
   },
+  { id: 'raw.kafka.produce', label: 'kafka: idempotent producer, acks=all, 1,000 per send', unit: 'ev/s' },
+  { id: 'raw.kafka.consume', label: 'kafka: consumer loop, a Postgres tx per message', unit: 'ev/s' },
 ]
 
 /** A target: an Annals figure against a ceiling ratio, the peer's figure, or an absolute bound. */
@@ -257,6 +281,14 @@ export const TARGETS: readonly Target[] = [
     label: 'RabbitMQ consumer (1) vs raw consume loop',
     kind: 'ratio',
     row: 'rabbit.consume.1',
+    min: 0.5,
+  },
+  { id: 't16', label: 'Outbox relay to Kafka vs raw producer (issue 14)', kind: 'ratio', row: 'kafka.relay', min: 0.6 },
+  {
+    id: 't17',
+    label: 'Kafka group of 1 vs raw consumer loop (issue 14)',
+    kind: 'ratio',
+    row: 'kafka.consume.1',
     min: 0.5,
   },
 ]

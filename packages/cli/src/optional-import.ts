@@ -2,7 +2,7 @@
  * The modules of the packages `annals` drives only when the project has them installed: they are
  * optional peer dependencies of `@annals/cli`, imported by the commands that need them.
  */
-export type OptionalModule = '@annals/outbox' | '@annals/sagas' | '@annals/sagas/postgres'
+export type OptionalModule = '@annals/outbox' | '@annals/sagas' | '@annals/sagas/postgres' | '@annals/kafka'
 
 /**
  * Imports one of the {@link OptionalModule}s. The CLI's default is Node's `import()`; an embedder or a
@@ -20,5 +20,7 @@ export const importOptional: ImportOptional = (specifier) => {
       return import('@annals/sagas')
     case '@annals/sagas/postgres':
       return import('@annals/sagas/postgres')
+    case '@annals/kafka':
+      return import('@annals/kafka')
   }
 }

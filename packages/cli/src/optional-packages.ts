@@ -7,6 +7,7 @@ type OptionalModules = {
   '@annals/outbox': typeof import('@annals/outbox')
   '@annals/sagas': typeof import('@annals/sagas')
   '@annals/sagas/postgres': typeof import('@annals/sagas/postgres')
+  '@annals/kafka': typeof import('@annals/kafka')
 }
 
 /** Loads an optional module for `command` (as typed), or throws {@link MissingPackageError} when its package is not installed. */

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { addDlqCommands } from './dlq-commands.js'
 import { CliNotMigratedError } from './errors.js'
+import { addKafkaCommands } from './kafka-commands.js'
 import { addMigrateCommand } from './migrate-command.js'
 import { addOperationsCommands } from './operations-commands.js'
 import type { ImportOptional } from './optional-import.js'
@@ -37,6 +38,7 @@ export function buildProgram(io: CliIo, options: ProgramOptions = {}): Command {
   addDlqCommands(program, io, withSession)
   addMigrateCommand(program, io, withSession, optional.loadIfInstalled)
   addOperationsCommands(program, io, withSession, optional.load)
+  addKafkaCommands(program, io, optional.load)
   return program
 }
 
