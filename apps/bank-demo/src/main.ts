@@ -19,6 +19,7 @@ async function chooseParts(): Promise<BankParts> {
         redisUrl: process.env.REDIS_URL,
         elasticsearchUrl: process.env.ELASTICSEARCH_URL,
         amqpUrl: process.env.AMQP_URL,
+        kafkaBrokers: process.env.KAFKA_BROKERS,
         ...(process.env.BANK_REDIS_PREFIX ? { redisKeyPrefix: process.env.BANK_REDIS_PREFIX } : {}),
         ...(process.env.BANK_INDEX_PREFIX ? { indexPrefix: process.env.BANK_INDEX_PREFIX } : {}),
       },

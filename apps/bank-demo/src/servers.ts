@@ -7,6 +7,7 @@ import { pino } from 'pino'
 import type { BankParts, ReadSide, WriteSide } from './compose.js'
 import { inMemoryReadSide } from './embedded.js'
 import { type HealthCheck, postgresCheck, projectionsCheck, redisCheck, searchCheck } from './health.js'
+import { kafkaOutbox } from './kafka-outbox.js'
 import { type OutboxTarget, TRANSACTIONS_TOPIC } from './postgres-write-side.js'
 import { rabbitMqOutbox } from './rabbitmq-outbox.js'
 import type { AccountsReadModel, BankSearch } from './read-models/read-model.js'
@@ -22,6 +23,8 @@ export type ServerConfig = Readonly<{
   elasticsearchUrl?: string | undefined
   /** With it, the outbox relay also publishes to RabbitMQ (a topic exchange per outbox topic). */
   amqpUrl?: string | undefined
+  /** Comma-separated Kafka brokers: the relay also publishes there (`KAFKA_BROKERS`). */
+  kafkaBrokers?: string | undefined
   /** Postgres schema of the projection tables (leases, dead letters). Default `annals`. */
   projectionSchema?: string
   /** Redis key prefix. Default `bank:`. */
@@ -60,7 +63,10 @@ export async function serverParts(
     redisDown = false
   })
   const redisKeyPrefix = config.redisKeyPrefix ?? 'bank:'
-  const brokers = config.amqpUrl ? [await rabbitMqOutbox(config.amqpUrl, TRANSACTIONS_TOPIC, logger)] : []
+  const brokers = [
+    ...(config.amqpUrl ? [await rabbitMqOutbox(config.amqpUrl, TRANSACTIONS_TOPIC, logger)] : []),
+    ...(config.kafkaBrokers ? [kafkaOutbox(config.kafkaBrokers, TRANSACTIONS_TOPIC, logger)] : []),
+  ]
   const side = await write(
     pool,
     redis || brokers.length > 0
