@@ -146,14 +146,21 @@ export function createDeadLetterStore(pool: Pool, tables: ProjectionTables) {
       )
       return new Set(rows.map((r) => r.stream_id))
     },
-    /** Every parked letter of the streams in which a retry was requested, in log order per stream. */
+    /**
+     * Every parked letter of the streams in which a retry was requested, in log order per stream,
+     * each marked as requested: a replay clears the mark letter by letter, so whoever waits for the
+     * marks to go (the CLI's `dlq retry`) waits for the whole stream, not for its first letter.
+     */
     async retryBatch(projection: string, generation: number): Promise<readonly DeadLetter[]> {
       const { rows } = await pool.query<Row>(
         // Qualified ORDER BY: the selected columns are text casts under the same names.
-        `SELECT ${COLUMNS} FROM ${t} d WHERE projection = $1 AND generation = $2 AND status = 'parked' AND stream_id IN (
-           SELECT stream_id FROM ${t} WHERE projection = $1 AND generation = $2 AND status = 'parked'
-             AND retry_requested_at IS NOT NULL)
-         ORDER BY d.stream_id, d.transaction_id, d.global_position`,
+        `WITH marked AS (
+           UPDATE ${t} SET retry_requested_at = coalesce(retry_requested_at, now())
+            WHERE projection = $1 AND generation = $2 AND status = 'parked' AND stream_id IN (
+              SELECT stream_id FROM ${t} WHERE projection = $1 AND generation = $2 AND status = 'parked'
+                AND retry_requested_at IS NOT NULL)
+           RETURNING *)
+         SELECT ${COLUMNS} FROM marked d ORDER BY d.stream_id, d.transaction_id, d.global_position`,
         [projection, generation],
       )
       return rows.map(fromRow)
