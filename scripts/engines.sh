@@ -32,7 +32,110 @@ BASE_URL="http://127.0.0.1:$OS_HTTP_PORT"
 
 log() { echo "[engines] $*" >&2; }
 
-# ---------------------------------------------------------------- build
+# ---------------------------------------------------------------- shared by both engines
+# Each engine is a Maven project under testinfra/ whose jars go to target/lib; its JVM is started with
+# setsid (own session, so it outlives the calling shell and stops only via `stop`), its pid kept in a
+# pid file, its data wiped on every start.
+
+# mvn package of a testinfra project unless its stamp is newer than its sources. name dir is_built_fn
+mvn_build() {
+  local name="$1" dir="$2" is_built_fn="$3"
+  if "$is_built_fn"; then
+    log "$name: up to date (testinfra/$(basename "$dir")/target)"
+    return 0
+  fi
+  log "$name: mvn package (the first run downloads its jars into ~/.m2)"
+  mkdir -p "$RUN"
+  rm -rf "$dir/target/lib"   # no stale jars of an older version left on the classpath
+  # Offline first: fast, and works without a network once ~/.m2 is filled; online if something is missing.
+  if ! mvn -B -q -Dstyle.color=never -o -f "$dir/pom.xml" package >"$RUN/$name-mvn-offline.log" 2>&1; then
+    log "$name: offline build failed (see .engines/$name-mvn-offline.log), retrying online"
+    mvn -B -q -Dstyle.color=never -f "$dir/pom.xml" package
+  fi
+  touch "$dir/target/.build-stamp"
+}
+
+# Pid from the pid file if that process is alive and its command line holds the marker. pidfile marker
+pid_from_file() {
+  local pid
+  [[ -f "$1" ]] || return 0
+  pid="$(cat "$1" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"; then
+    echo "$pid"
+  fi
+}
+
+# Pids whose command line holds both markers (an engine of THIS checkout, pid file or not). marker marker
+pids_matching() {
+  local d
+  for d in /proc/[0-9]*; do
+    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "$1" || continue
+    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "$2" || continue
+    echo "${d#/proc/}"
+  done
+}
+
+port_in_use() { # port
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Polls the probe until it answers, the JVM exits or the deadline passes. name pid seconds probe_fn logfile what
+wait_ready() {
+  local name="$1" pid="$2" deadline=$((SECONDS + $3)) probe="$4" logfile="$5" what="$6"
+  until "$probe"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "$name: JVM (pid $pid) exited during start-up; last log lines:"
+      tail -n 60 "$logfile" >&2 || true
+      return 1
+    fi
+    if (( SECONDS >= deadline )); then
+      log "$name: $what after $3 s; last log lines:"
+      tail -n 60 "$logfile" >&2 || true
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+kill_and_wait() { # name pid
+  local name="$1" pid="$2"
+  kill -TERM "$pid" 2>/dev/null || return 0     # the JVM's shutdown hook closes the engine cleanly
+  for _ in $(seq 1 60); do                       # up to 30 s
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  log "$name: pid $pid ignored SIGTERM for 30 s; SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+  log "$name: pid $pid still alive after SIGKILL"
+  return 1
+}
+
+# Stops the pid-file engine and any orphan of this checkout. name pidfile pid marker marker
+stop_engine() {
+  local name="$1" pidfile="$2" pid="$3" rc=0 p found=""
+  if [[ -n "$pid" ]]; then
+    log "$name: stopping pid $pid"
+    kill_and_wait "$name" "$pid" || rc=1
+    found=1
+  fi
+  for p in $(pids_matching "$4" "$5"); do   # e.g. pid file lost: still only engines of this checkout
+    [[ "$p" == "$pid" ]] && continue
+    log "$name: stopping pid $p (not in pid file)"
+    kill_and_wait "$name" "$p" || rc=1
+    found=1
+  done
+  rm -f "$pidfile"
+  [[ -n "$found" ]] || log "$name: not running"
+  return "$rc"
+}
+
+elapsed_since() { # t0 from date +%s.%N
+  awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'
+}
+
+# ---------------------------------------------------------------- opensearch
 is_built() {
   local stamp="$OS_DIR/target/.build-stamp" f
   [[ -f "$stamp" && -f "$OS_DIR/target/classes/testinfra/OpenSearchMain.class" && -d "$OS_DIR/target/lib" ]] || return 1
@@ -44,71 +147,19 @@ is_built() {
   return 0
 }
 
-build() {
-  if is_built; then
-    log "opensearch: up to date (testinfra/opensearch/target)"
-    return 0
-  fi
-  log "opensearch: mvn package (first run downloads ~50 MB of jars into ~/.m2)"
-  mkdir -p "$RUN"
-  rm -rf "$OS_DIR/target/lib"   # no stale jars of an older version left on the classpath
-  # Offline first: fast, and works without a network once ~/.m2 is filled; online if something is missing.
-  if ! mvn -B -q -Dstyle.color=never -o -f "$OS_DIR/pom.xml" package >"$RUN/mvn-offline.log" 2>&1; then
-    log "opensearch: offline build failed (see .engines/mvn-offline.log), retrying online"
-    mvn -B -q -Dstyle.color=never -f "$OS_DIR/pom.xml" package
-  fi
-  touch "$OS_DIR/target/.build-stamp"
-}
+build() { mvn_build opensearch "$OS_DIR" is_built; }
 
-# ---------------------------------------------------------------- helpers
-# Pid from the pid file if that process is alive and is our node; empty otherwise.
-node_pid() {
-  local pid
-  [[ -f "$PIDFILE" ]] || return 0
-  pid="$(cat "$PIDFILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$MAIN_CLASS"; then
-    echo "$pid"
-  fi
-}
-
-# Pids of nodes started from THIS checkout (their command line names this exact home), pid file or not.
-orphan_pids() {
-  local d
-  for d in /proc/[0-9]*; do
-    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "-Dos.home=$OS_HOME " || continue
-    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "$MAIN_CLASS" || continue
-    echo "${d#/proc/}"
-  done
-}
+node_pid() { pid_from_file "$PIDFILE" "$MAIN_CLASS"; }
 
 # 0 if an OpenSearch node answers GET / on the port.
 opensearch_answers() {
   curl -fsS -m 3 "$BASE_URL/" 2>/dev/null | grep -q '"distribution" *: *"opensearch"'
 }
 
-port_in_use() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$OS_HTTP_PORT") 2>/dev/null
+opensearch_yellow() {
+  curl -fsS -m 10 "$BASE_URL/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null 2>&1
 }
 
-wait_yellow() { # pid deadline-seconds
-  local pid="$1" deadline=$((SECONDS + $2))
-  until curl -fsS -m 10 "$BASE_URL/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null 2>&1; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "opensearch: JVM (pid $pid) exited during start-up; last log lines:"
-      tail -n 60 "$LOGFILE" >&2 || true
-      return 1
-    fi
-    if (( SECONDS >= deadline )); then
-      log "opensearch: not yellow after $2 s; last log lines:"
-      tail -n 60 "$LOGFILE" >&2 || true
-      return 1
-    fi
-    sleep 0.5
-  done
-}
-
-# ---------------------------------------------------------------- start / stop / status
 start() {
   mkdir -p "$RUN"
   exec 9>"$RUN/opensearch.lock"
@@ -125,14 +176,13 @@ start() {
   if [[ -n "$pid" ]]; then
     log "opensearch: pid $pid is still starting; waiting for it instead of starting another"
   else
-    if port_in_use; then
+    if port_in_use "$OS_HTTP_PORT"; then
       log "opensearch: 127.0.0.1:$OS_HTTP_PORT is taken by something that is not OpenSearch; set OS_HTTP_PORT"
       return 1
     fi
     build
-    rm -rf "$OS_HOME" "$PIDFILE"   # data wiped on every start
+    rm -rf "$OS_HOME" "$PIDFILE"
     mkdir -p "$OS_HOME/tmp"
-    # setsid: own session, so the node outlives the calling shell/job and is stopped only via `stop`.
     # exec chain keeps $! == the java pid.
     setsid nohup "$JAVA" -Xms"$OS_HEAP" -Xmx"$OS_HEAP" -XX:+UseG1GC -XX:G1ReservePercent=25 -XX:InitiatingHeapOccupancyPercent=30 -Xss1m \
       -XX:+ExitOnOutOfMemoryError -XX:-OmitStackTraceInFastThrow -XX:+ShowCodeDetailsInExceptionMessages \
@@ -151,44 +201,14 @@ start() {
     echo "$pid" >"$PIDFILE"
     log "opensearch: started pid $pid, log .engines/opensearch.log; waiting for yellow (max ${OS_START_TIMEOUT}s)"
   fi
-  if ! wait_yellow "$pid" "$OS_START_TIMEOUT"; then
+  if ! wait_ready opensearch "$pid" "$OS_START_TIMEOUT" opensearch_yellow "$LOGFILE" "not yellow"; then
     stop
     return 1
   fi
-  echo "opensearch up: $BASE_URL (pid $pid) in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
+  echo "opensearch up: $BASE_URL (pid $pid) in $(elapsed_since "$t0") s"
 }
 
-kill_and_wait() { # pid
-  local pid="$1"
-  kill -TERM "$pid" 2>/dev/null || return 0     # the shutdown hook closes the node (flush, release node.lock)
-  for _ in $(seq 1 60); do                       # up to 30 s
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.5
-  done
-  log "opensearch: pid $pid ignored SIGTERM for 30 s; SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-  for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
-  log "opensearch: pid $pid still alive after SIGKILL"
-  return 1
-}
-
-stop() {
-  local pid rc=0 p found=""
-  pid="$(node_pid)"
-  if [[ -n "$pid" ]]; then
-    log "opensearch: stopping pid $pid"
-    kill_and_wait "$pid" || rc=1
-    found=1
-  fi
-  for p in $(orphan_pids); do   # e.g. pid file lost: still only nodes of this checkout
-    log "opensearch: stopping node pid $p (not in pid file)"
-    kill_and_wait "$p" || rc=1
-    found=1
-  done
-  rm -f "$PIDFILE"
-  [[ -n "$found" ]] || log "opensearch: not running"
-  return "$rc"
-}
+stop() { stop_engine opensearch "$PIDFILE" "$(node_pid)" "-Dos.home=$OS_HOME " "$MAIN_CLASS"; }
 
 status() {
   local pid
@@ -221,64 +241,12 @@ kafka_is_built() {
   [[ -f "$stamp" && -n "$(ls -A "$KAFKA_DIR/target/lib" 2>/dev/null)" && "$KAFKA_DIR/pom.xml" -ot "$stamp" ]]
 }
 
-kafka_build() {
-  if kafka_is_built; then
-    log "kafka: up to date (testinfra/kafka/target)"
-    return 0
-  fi
-  log "kafka: mvn package (first run downloads ~40 MB of jars into ~/.m2)"
-  mkdir -p "$RUN"
-  rm -rf "$KAFKA_DIR/target/lib"
-  if ! mvn -B -q -Dstyle.color=never -o -f "$KAFKA_DIR/pom.xml" package >"$RUN/kafka-mvn-offline.log" 2>&1; then
-    log "kafka: offline build failed (see .engines/kafka-mvn-offline.log), retrying online"
-    mvn -B -q -Dstyle.color=never -f "$KAFKA_DIR/pom.xml" package
-  fi
-  touch "$KAFKA_DIR/target/.build-stamp"
-}
+kafka_build() { mvn_build kafka "$KAFKA_DIR" kafka_is_built; }
 
-kafka_pid() {
-  local pid
-  [[ -f "$KAFKA_PIDFILE" ]] || return 0
-  pid="$(cat "$KAFKA_PIDFILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$KAFKA_HOME/"; then
-    echo "$pid"
-  fi
-}
-
-# Brokers started from THIS checkout (their command line names this exact home), pid file or not.
-kafka_orphan_pids() {
-  local d
-  for d in /proc/[0-9]*; do
-    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "$KAFKA_HOME/server.properties" || continue
-    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "$KAFKA_MAIN_CLASS" || continue
-    echo "${d#/proc/}"
-  done
-}
+kafka_pid() { pid_from_file "$KAFKA_PIDFILE" "$KAFKA_HOME/"; }
 
 kafka_answers() {
   node "$KAFKA_DIR/metadata-probe.mjs" 127.0.0.1 "$KAFKA_PORT" 3000 >/dev/null 2>&1
-}
-
-kafka_port_in_use() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null
-}
-
-kafka_wait_ready() { # pid deadline-seconds
-  local pid="$1" deadline=$((SECONDS + $2))
-  until kafka_answers; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "kafka: JVM (pid $pid) exited during start-up; last log lines:"
-      tail -n 60 "$KAFKA_LOGFILE" >&2 || true
-      return 1
-    fi
-    if (( SECONDS >= deadline )); then
-      log "kafka: no metadata answer after $2 s; last log lines:"
-      tail -n 60 "$KAFKA_LOGFILE" >&2 || true
-      return 1
-    fi
-    sleep 0.5
-  done
 }
 
 kafka_start() {
@@ -296,12 +264,12 @@ kafka_start() {
   if [[ -n "$pid" ]]; then
     log "kafka: pid $pid is still starting; waiting for it instead of starting another"
   else
-    if kafka_port_in_use; then
+    if port_in_use "$KAFKA_PORT"; then
       log "kafka: 127.0.0.1:$KAFKA_PORT is taken by something that is not answering Kafka metadata; set KAFKA_PORT"
       return 1
     fi
     kafka_build
-    rm -rf "$KAFKA_HOME" "$KAFKA_PIDFILE"   # data wiped on every start
+    rm -rf "$KAFKA_HOME" "$KAFKA_PIDFILE"
     mkdir -p "$KAFKA_HOME/tmp"
     sed -e "s#@LOG_DIR@#$KAFKA_HOME/data#" -e "s#@BROKER_PORT@#$KAFKA_PORT#g" \
         -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
@@ -323,44 +291,14 @@ kafka_start() {
     echo "$pid" >"$KAFKA_PIDFILE"
     log "kafka: started pid $pid, log .engines/kafka.log; waiting for a metadata answer (max ${KAFKA_START_TIMEOUT}s)"
   fi
-  if ! kafka_wait_ready "$pid" "$KAFKA_START_TIMEOUT"; then
+  if ! wait_ready kafka "$pid" "$KAFKA_START_TIMEOUT" kafka_answers "$KAFKA_LOGFILE" "no metadata answer"; then
     kafka_stop
     return 1
   fi
-  echo "kafka up: 127.0.0.1:$KAFKA_PORT (pid $pid) in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
+  echo "kafka up: 127.0.0.1:$KAFKA_PORT (pid $pid) in $(elapsed_since "$t0") s"
 }
 
-kafka_kill_and_wait() { # pid
-  local pid="$1"
-  kill -TERM "$pid" 2>/dev/null || return 0     # controlled shutdown from the JVM's shutdown hook
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.5
-  done
-  log "kafka: pid $pid ignored SIGTERM for 30 s; SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-  for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
-  log "kafka: pid $pid still alive after SIGKILL"
-  return 1
-}
-
-kafka_stop() {
-  local pid rc=0 p found=""
-  pid="$(kafka_pid)"
-  if [[ -n "$pid" ]]; then
-    log "kafka: stopping pid $pid"
-    kafka_kill_and_wait "$pid" || rc=1
-    found=1
-  fi
-  for p in $(kafka_orphan_pids); do
-    log "kafka: stopping broker pid $p (not in pid file)"
-    kafka_kill_and_wait "$p" || rc=1
-    found=1
-  done
-  rm -f "$KAFKA_PIDFILE"
-  [[ -n "$found" ]] || log "kafka: not running"
-  return "$rc"
-}
+kafka_stop() { stop_engine kafka "$KAFKA_PIDFILE" "$(kafka_pid)" "$KAFKA_HOME/server.properties" "$KAFKA_MAIN_CLASS"; }
 
 kafka_status() {
   local pid
