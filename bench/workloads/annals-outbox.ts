@@ -1,9 +1,9 @@
-import type { EventPublisher } from '@annals/core'
-import { createOutboxRelay, createRedisStreamsPublisher, migrateOutbox, streamKey } from '@annals/outbox'
+import { createRedisStreamsPublisher, migrateOutbox, streamKey } from '@annals/outbox'
 import { createPostgresEventStore, migrate as migrateStore } from '@annals/store-postgres'
 import { newEvents } from '../lib/annals-events.js'
 import { ANNALS_SCHEMA } from '../lib/annals-store.js'
-import { type BenchContext, libraryLogger, progress, timed } from '../lib/context.js'
+import { type BenchContext, progress } from '../lib/context.js'
+import { createCountingRelay } from '../lib/relay-run.js'
 import { createDatabase, createRedis, runCleanups } from '../lib/services.js'
 
 const BATCH = 1000
@@ -25,24 +25,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     const redis = await createRedis('annals_outbox')
     const keyPrefix = `${redis.prefix}s`
     const redisPublisher = createRedisStreamsPublisher({ redis: redis.client, keyPrefix })
-    // Counts what the broker acknowledged so that the run can stop the relay once the outbox is drained,
-    // without a poll of its own competing with the relay for the same two cores.
-    let acked = 0
-    let drained: () => void = () => undefined
-    const publisher: EventPublisher = {
-      async publish(messages) {
-        await redisPublisher.publish(messages)
-        acked += messages.length
-        if (acked >= s.outboxEvents) drained()
-      },
-    }
-    const relay = createOutboxRelay({
-      pool,
-      schema: ANNALS_SCHEMA,
-      publisher,
-      batchSize: BATCH,
-      logger: libraryLogger(),
-    })
+    const relay = createCountingRelay({ pool, publisher: redisPublisher, batchSize: BATCH })
     // The rows are written the way production writes them: by the append, in its transaction.
     const store = createPostgresEventStore({
       pool,
@@ -65,29 +48,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       async () => {
         await redis.client.unlink(streamKey(keyPrefix, TOPIC))
         await seed(s.outboxEvents)
-        acked = 0
-        const allAcked = new Promise<void>((resolve) => {
-          drained = resolve
-        })
-        // The relay's own loop (what an application runs), from start() until stop() has waited for the
-        // last batch to be marked sent.
-        const r = await timed(async () => {
-          await relay.start()
-          let timer: NodeJS.Timeout | undefined
-          try {
-            // A relay that keeps failing would otherwise hang the suite; its errors are in the library log.
-            await Promise.race([
-              allAcked,
-              new Promise<never>((_, reject) => {
-                timer = setTimeout(() => reject(new Error(`relay acknowledged ${acked} messages in 120 s`)), 120_000)
-              }),
-            ])
-          } finally {
-            clearTimeout(timer)
-            await relay.stop()
-          }
-          return acked
-        })
+        const r = await relay.drain(s.outboxEvents)
         const len = await redis.client.xlen(streamKey(keyPrefix, TOPIC))
         const { rows } = await pool.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM ${ANNALS_SCHEMA}.outbox WHERE status <> 'sent'`,

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import type { EventPublisher } from '@annals/core'
 import { createKafkaConsumer, createKafkaPublisher, KafkaHeaders } from '@annals/kafka'
-import { createOutboxRelay, migrateOutbox } from '@annals/outbox'
+import { migrateOutbox } from '@annals/outbox'
 import { createPostgresEventStore, migrate as migrateStore } from '@annals/store-postgres'
 import {
   Admin,
@@ -16,6 +15,7 @@ import { z } from 'zod'
 import { newEvents } from '../lib/annals-events.js'
 import { ANNALS_SCHEMA, NotAvailableError } from '../lib/annals-store.js'
 import { type BenchContext, libraryLogger, progress, timed } from '../lib/context.js'
+import { createCountingRelay, within } from '../lib/relay-run.js'
 import { createDatabase, onCleanup, runCleanups } from '../lib/services.js'
 
 const BATCH = 1000
@@ -72,22 +72,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     onCleanup(() => producer.close())
     const publisher = createKafkaPublisher({ brokers, logger: libraryLogger() })
     onCleanup(() => publisher.close())
-    let acked = 0
-    let drained: () => void = () => undefined
-    const counting: EventPublisher = {
-      async publish(messages) {
-        await publisher.publish(messages)
-        acked += messages.length
-        if (acked >= n) drained()
-      },
-    }
-    const relay = createOutboxRelay({
-      pool,
-      schema: ANNALS_SCHEMA,
-      publisher: counting,
-      batchSize: BATCH,
-      logger: libraryLogger(),
-    })
+    const relay = createCountingRelay({ pool, publisher, batchSize: BATCH })
 
     progress(`kafka: relay vs raw producer, ${n.toLocaleString('en-US')} messages per run`)
     await ctx.paired([
@@ -125,19 +110,7 @@ export async function run(ctx: BenchContext): Promise<void> {
             await store.appendToStream(id, newEvents(id, 1, Math.min(100, n - done)))
           }
           await pool.query(`ANALYZE ${ANNALS_SCHEMA}.outbox`)
-          acked = 0
-          const allAcked = new Promise<void>((resolve) => {
-            drained = resolve
-          })
-          return timed(async () => {
-            await relay.start()
-            try {
-              await withTimeout(allAcked, () => `relay acknowledged ${acked} of ${n} messages`)
-            } finally {
-              await relay.stop()
-            }
-            return acked
-          })
+          return relay.drain(n)
         },
       },
     ])
@@ -190,7 +163,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       return timed(async () => {
         await Promise.all(consumers.map((c) => c.start()))
         try {
-          await withTimeout(all, () => `group of ${members} handled ${handled} of ${m}`)
+          await within(all, () => `group of ${members} handled ${handled} of ${m}`)
         } finally {
           await Promise.all(consumers.map((c) => c.stop()))
         }
@@ -259,19 +232,5 @@ export async function run(ctx: BenchContext): Promise<void> {
     ])
   } finally {
     await runCleanups(progress)
-  }
-}
-
-async function withTimeout(p: Promise<void>, what: () => string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what()} in 120 s`)), 120_000)
-      }),
-    ])
-  } finally {
-    clearTimeout(timer)
   }
 }

@@ -1,5 +1,5 @@
-import type { EventPublisher, OutboundMessage } from '@annals/core'
-import { createOutboxRelay, migrateOutbox } from '@annals/outbox'
+import type { OutboundMessage } from '@annals/core'
+import { migrateOutbox } from '@annals/outbox'
 import {
   createRabbitMqConsumer,
   createRabbitMqPublisher,
@@ -16,6 +16,7 @@ import { z } from 'zod'
 import { newEvents } from '../lib/annals-events.js'
 import { ANNALS_SCHEMA, NotAvailableError } from '../lib/annals-store.js'
 import { type BenchContext, libraryLogger, type PairSpec, progress, timed } from '../lib/context.js'
+import { createCountingRelay, within } from '../lib/relay-run.js'
 import { createDatabase, onCleanup, runCleanups } from '../lib/services.js'
 
 const AMQP_URL = process.env.BENCH_AMQP_URL ?? process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
@@ -85,22 +86,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     progress(`rabbitmq relay: ${n.toLocaleString('en-US')} messages per run, batches of ${BATCH}`)
     const rabbit = createRabbitMqPublisher({ connection })
     onCleanup(async () => rabbit.close?.())
-    let acked = 0
-    let drained: () => void = () => undefined
-    const counting: EventPublisher = {
-      async publish(messages) {
-        await rabbit.publish(messages)
-        acked += messages.length
-        if (acked >= n) drained()
-      },
-    }
-    const relay = createOutboxRelay({
-      pool,
-      schema: ANNALS_SCHEMA,
-      publisher: counting,
-      batchSize: BATCH,
-      logger: libraryLogger(),
-    })
+    const relay = createCountingRelay({ pool, publisher: rabbit, batchSize: BATCH })
     const relaySpec: PairSpec = {
       id: 'rabbit.relay',
       system: 'annals',
@@ -109,19 +95,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       fn: async () => {
         await purge()
         await seed()
-        acked = 0
-        const allAcked = new Promise<void>((resolve) => {
-          drained = resolve
-        })
-        const r = await timed(async () => {
-          await relay.start()
-          try {
-            await within(allAcked, () => `relay acknowledged ${acked} messages`)
-          } finally {
-            await relay.stop()
-          }
-          return acked
-        })
+        const r = await relay.drain(n)
         const unsent = await pool.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM ${ANNALS_SCHEMA}.outbox WHERE status <> 'sent'`,
         )
@@ -301,19 +275,4 @@ function poll(check: () => boolean): Promise<void> {
       if (check() || Date.now() > deadline) clearInterval(timer)
     }, 5)
   })
-}
-
-/** Waits for `work`, failing the run after two minutes (a stuck side must not hang the suite). */
-async function within(work: Promise<void>, what: () => string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what()} in ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS)
-      }),
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
 }
