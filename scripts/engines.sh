@@ -131,6 +131,18 @@ stop_engine() {
   return "$rc"
 }
 
+# Exit 0 when the engine answers, 3 when it does not. name pid answers_fn where
+engine_status() {
+  local name="$1" pid="$2" answers="$3" where="$4"
+  if "$answers"; then
+    echo "$name: up on $where${pid:+ (pid $pid)}"
+    return 0
+  fi
+  if [[ -n "$pid" ]]; then echo "$name: pid $pid alive but not answering on $where (starting?)"
+  else echo "$name: down"; fi
+  return 3
+}
+
 elapsed_since() { # t0 from date +%s.%N
   awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'
 }
@@ -211,16 +223,8 @@ start() {
 stop() { stop_engine opensearch "$PIDFILE" "$(node_pid)" "-Dos.home=$OS_HOME " "$MAIN_CLASS"; }
 
 status() {
-  local pid
-  pid="$(node_pid)"
-  if opensearch_answers; then
-    echo "opensearch: up on $BASE_URL${pid:+ (pid $pid)}"
-    curl -fsS -m 5 "$BASE_URL/_cluster/health?pretty" || true
-    return 0
-  fi
-  if [[ -n "$pid" ]]; then echo "opensearch: pid $pid alive but not answering on $BASE_URL (starting?)"
-  else echo "opensearch: down"; fi
-  return 3
+  engine_status opensearch "$(node_pid)" opensearch_answers "$BASE_URL" || return $?
+  curl -fsS -m 5 "$BASE_URL/_cluster/health?pretty" || true
 }
 
 # ---------------------------------------------------------------- kafka (KRaft, broker + controller in one JVM)
@@ -300,17 +304,7 @@ kafka_start() {
 
 kafka_stop() { stop_engine kafka "$KAFKA_PIDFILE" "$(kafka_pid)" "$KAFKA_HOME/server.properties" "$KAFKA_MAIN_CLASS"; }
 
-kafka_status() {
-  local pid
-  pid="$(kafka_pid)"
-  if kafka_answers; then
-    echo "kafka: up on 127.0.0.1:$KAFKA_PORT${pid:+ (pid $pid)}"
-    return 0
-  fi
-  if [[ -n "$pid" ]]; then echo "kafka: pid $pid alive but not answering on 127.0.0.1:$KAFKA_PORT (starting?)"
-  else echo "kafka: down"; fi
-  return 3
-}
+kafka_status() { engine_status kafka "$(kafka_pid)" kafka_answers "127.0.0.1:$KAFKA_PORT"; }
 
 case "${1:-}" in
   build) build ;;

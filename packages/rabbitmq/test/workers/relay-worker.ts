@@ -1,7 +1,7 @@
-// A relay to RabbitMQ in its own process, for crash tests. Env:
-//   DATABASE_URL, SCHEMA, AMQP_URL
-//   HANG_AFTER_PUBLISH=1  print "ACKED <ids>" once the broker confirmed a batch, then hang before marking
+// A relay to RabbitMQ in its own process, for crash tests. Env: DATABASE_URL, SCHEMA, AMQP_URL and the
+// fault hooks of relayCrashHooks (HANG_AFTER_PUBLISH, PUBLISH_DELAY_MS, BATCH_SIZE).
 import { createOutboxRelay } from '@annals/outbox'
+import { relayCrashHooks } from '@annals/test-support'
 import amqp from 'amqplib'
 import pg from 'pg'
 import { createRabbitMqPublisher } from '../../src/index.js'
@@ -12,16 +12,9 @@ const connection = await amqp.connect(process.env.AMQP_URL ?? 'amqp://guest:gues
 const relay = createOutboxRelay({
   pool,
   schema: process.env.SCHEMA ?? 'app',
-  publisher: createRabbitMqPublisher({ connection }),
+  ...relayCrashHooks(createRabbitMqPublisher({ connection })),
   pollIntervalMs: 20,
   handleSignals: true,
-  afterPublish:
-    process.env.HANG_AFTER_PUBLISH === '1'
-      ? async (messages) => {
-          process.stdout.write(`ACKED ${messages.map((m) => m.messageId).join(',')}\n`)
-          await new Promise(() => undefined)
-        }
-      : undefined,
 })
 await relay.start()
 process.stdout.write('READY\n')
