@@ -37,9 +37,8 @@ const SESSION_ENDED = /^(08|57P0[123])/
  * anything else: a socket error, a closed connection, a client-side timeout, a terminated backend.
  */
 export function isStatementError(error: unknown): boolean {
-  const { severity, code } = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>
-  // Node's socket errors have a code too (ECONNRESET, EPIPE); only the server's errors have a severity.
-  return typeof severity === 'string' && typeof code === 'string' && !SESSION_ENDED.test(code)
+  const code = codeOf(error)
+  return code !== undefined && !SESSION_ENDED.test(code)
 }
 
 /**
