@@ -10,6 +10,11 @@ export type ThrowawayPostgres = Readonly<{
   port: number
   /** Connection string of its `postgres` database. */
   connectionString: string
+  /**
+   * Restarts the server on the same port: `immediate` is a crash (no checkpoint, every session cut,
+   * recovery from the WAL), `fast` a clean shutdown. Sessions of clients are lost either way.
+   */
+  restart(mode?: 'immediate' | 'fast'): Promise<void>
   stop(): Promise<void>
 }>
 
@@ -44,6 +49,13 @@ export async function startThrowawayPostgres(
   options: Readonly<{
     /** Start transaction ids in this epoch (`pg_resetwal -e`): xid8 values beyond 2^32, as on an old server. */
     xidEpoch?: number
+    /**
+     * Keep `synchronous_commit` on, so an acknowledged commit survives `restart('immediate')`. Off by
+     * default for speed: with it off, a crash of the server loses the last commits it acknowledged
+     * (a test of lost writes would blame the store). `fsync` stays off either way: the machine's page
+     * cache outlives a crash of the server process.
+     */
+    durableCommits?: boolean
   }> = {},
 ): Promise<ThrowawayPostgres> {
   const bin = findBinDir()
@@ -87,13 +99,17 @@ export async function startThrowawayPostgres(
     '-l',
     join(dir, 'server.log'),
     '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=${options.durableCommits ? 'on' : 'off'} -c full_page_writes=off`,
     '-w',
     'start',
   ])
   return {
     port,
     connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async restart(mode = 'immediate') {
+      // pg_ctl restart starts the server again with the options it was started with (postmaster.opts).
+      run('pg_ctl', ['-D', data, '-m', mode, '-l', join(dir, 'server.log'), '-w', 'restart'])
+    },
     async stop() {
       process.removeListener('exit', onExit)
       try {
