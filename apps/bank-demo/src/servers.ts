@@ -47,7 +47,13 @@ export async function serverParts(
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' })
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 20 })
   // An idle client whose connection dies (server restart, admin termination) must not crash the app.
-  pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL client failed'))
+  // node-postgres hangs the whole client (socket, parser, query queue) on the error: log what it says.
+  pool.on('error', (error) =>
+    logger.warn(
+      { err: { message: error.message, code: (error as { code?: string }).code } },
+      'idle PostgreSQL client failed',
+    ),
+  )
   const schema = config.projectionSchema ?? 'annals'
   const releases: (() => Promise<void>)[] = []
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }) : null
