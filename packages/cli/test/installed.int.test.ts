@@ -67,7 +67,7 @@ describe('the installed annals command', () => {
     const run = annals('migrate', '--schema', 'bare')
     expect(run.stderr).toBe('')
     expect(run.stdout.trim().split('\n')).toEqual([
-      'store: applied 0001-init, 0002-idempotency-claims, 0003-tenancy in schema "bare"',
+      'store: applied 0001-init, 0002-idempotency-claims, 0003-tenancy, 0004-data-keys in schema "bare"',
       'outbox: skipped, @annals/outbox is not installed',
       'projections: applied 0001-projections, 0002-lease-version in schema "bare"',
       'sagas: skipped, @annals/sagas is not installed',

@@ -45,6 +45,7 @@ export {
   type PostgresCheckpointStoreOptions,
   storeCheckpointInTransaction,
 } from './postgres-checkpoint-store.js'
+export { createPostgresDataKeys, type PostgresDataKeysOptions } from './postgres-data-keys.js'
 export {
   createPostgresIdempotencyStore,
   type PostgresIdempotencyStoreOptions,

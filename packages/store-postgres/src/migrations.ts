@@ -94,5 +94,22 @@ export function storeMigrations(n: StoreTables): readonly SqlMigration[] {
         ...tenantPolicies(n.idempotencyKeys, (x) => n.local(`idempotency_keys_${x}`)),
       ],
     },
+    {
+      // Crypto-shredding: one data key per subject, wrapped by the application's master key. Forgetting a
+      // subject deletes its row; the ciphertext in events and outbox rows can then never be read again.
+      name: '0004-data-keys',
+      statements: [
+        `CREATE TABLE ${n.dataKeys} (
+          tenant_id text NOT NULL DEFAULT ${TENANT_SQL},
+          subject text NOT NULL,
+          key_id uuid NOT NULL,
+          wrapped text NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (tenant_id, subject),
+          CONSTRAINT ${n.local('data_keys_key_id_key')} UNIQUE (key_id)
+        )`,
+        ...tenantPolicies(n.dataKeys, (x) => n.local(`data_keys_${x}`)),
+      ],
+    },
   ]
 }

@@ -17,10 +17,11 @@ afterAll(async () => {
 describe('migrate', () => {
   it('creates every table in the configured schema with the prefix; re-running applies nothing', async () => {
     const first = await migrate({ pool: db.pool, schema: 'mig_a', tablePrefix: 'x_' })
-    expect(first.applied).toEqual(['0001-init', '0002-idempotency-claims', '0003-tenancy'])
+    expect(first.applied).toEqual(['0001-init', '0002-idempotency-claims', '0003-tenancy', '0004-data-keys'])
     expect(await tableNames(db.pool, 'mig_a')).toEqual([
       'x_annals_migrations',
       'x_checkpoints',
+      'x_data_keys',
       'x_events',
       'x_idempotency_keys',
       'x_snapshots',
@@ -32,7 +33,12 @@ describe('migrate', () => {
 
   it('runs concurrently without failing (advisory lock)', async () => {
     const results = await Promise.all([1, 2, 3].map(() => migrate({ pool: db.pool, schema: 'mig_b' })))
-    expect(results.flatMap((r) => r.applied)).toEqual(['0001-init', '0002-idempotency-claims', '0003-tenancy'])
+    expect(results.flatMap((r) => r.applied)).toEqual([
+      '0001-init',
+      '0002-idempotency-claims',
+      '0003-tenancy',
+      '0004-data-keys',
+    ])
   })
 
   it('applies nothing again on a database migrated by release 0.1, whose ledger it keeps', async () => {
@@ -40,6 +46,7 @@ describe('migrate', () => {
       '0001-init',
       '0002-idempotency-claims',
       '0003-tenancy',
+      '0004-data-keys',
     ])
     // Release 0.1's append function had two arguments fewer, 0.2's one (no p_partial); migrate replaces
     // them instead of adding an overload.
@@ -55,7 +62,12 @@ describe('migrate', () => {
     )
     expect(functions.rows).toEqual([{ pronargs: 19 }])
     const { rows } = await db.pool.query('SELECT name FROM mig_old.o_annals_migrations ORDER BY name')
-    expect(rows).toEqual([{ name: '0001-init' }, { name: '0002-idempotency-claims' }, { name: '0003-tenancy' }])
+    expect(rows).toEqual([
+      { name: '0001-init' },
+      { name: '0002-idempotency-claims' },
+      { name: '0003-tenancy' },
+      { name: '0004-data-keys' },
+    ])
     const store = createPostgresEventStore({ pool: db.pool, schema: 'mig_old', tablePrefix: 'o_' })
     const [result] = await store.appendToStreams([{ streamId: 's-1', events: [{ type: 'Opened', data: {} }] }])
     expect(result?.nextExpectedVersion).toBe(1n)
@@ -66,6 +78,7 @@ describe('migrate', () => {
       '0001-init',
       '0002-idempotency-claims',
       '0003-tenancy',
+      '0004-data-keys',
     ])
     const store = createPostgresEventStore({ pool: db.pool, schema })
     await store.appendToStream('s-1', [{ type: 'Opened', data: {} }])
