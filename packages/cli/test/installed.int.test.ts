@@ -67,7 +67,7 @@ describe('the installed annals command', () => {
     const run = annals('migrate', '--schema', 'bare')
     expect(run.stderr).toBe('')
     expect(run.stdout.trim().split('\n')).toEqual([
-      'store: applied 0001-init, 0002-idempotency-claims in schema "bare"',
+      'store: applied 0001-init, 0002-idempotency-claims, 0003-tenancy, 0004-data-keys in schema "bare"',
       'outbox: skipped, @annals/outbox is not installed',
       'projections: applied 0001-projections, 0002-lease-version in schema "bare"',
       'sagas: skipped, @annals/sagas is not installed',
@@ -87,7 +87,7 @@ describe('the installed annals command', () => {
     const migrated = annals('migrate')
     expect(migrated.stderr).toBe('')
     expect(migrated.status).toBe(0)
-    expect(migrated.stdout).toContain('outbox: applied 0001-outbox in schema "annals"')
+    expect(migrated.stdout).toContain('outbox: applied 0001-outbox, 0002-tenancy in schema "annals"')
     expect(migrated.stdout).toContain('sagas: applied 0001-saga-instances in schema "annals"')
     const status = annals('outbox', 'status', '--json')
     expect(status.stderr).toBe('')

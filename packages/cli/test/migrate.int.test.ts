@@ -10,7 +10,9 @@ describe('annals migrate', () => {
     const run = await runAnnals(['migrate', '--schema', 'cli_s', '--table-prefix', 'p_'], suite.env)
     expect(run.stderr).toBe('')
     expect(run.status).toBe(0)
-    expect(run.stdout).toContain('applied 0001-init, 0002-idempotency-claims in schema "cli_s"')
+    expect(run.stdout).toContain(
+      'applied 0001-init, 0002-idempotency-claims, 0003-tenancy, 0004-data-keys in schema "cli_s"',
+    )
     expect(await tableNames(suite.db.pool, 'cli_s')).toContain('p_events')
     const rerun = await runAnnals(['migrate', '--schema', 'cli_s', '--table-prefix', 'p_'], suite.env)
     expect(rerun.status).toBe(0)
@@ -22,7 +24,7 @@ describe('annals migrate', () => {
     expect(run.stderr).toBe('')
     const report = JSON.parse(run.stdout) as { schema: string; tablePrefix: string; applied: Record<string, string[]> }
     expect(report).toMatchObject({ schema: 'cli_all', tablePrefix: 'q_' })
-    expect(report.applied.store).toEqual(['0001-init', '0002-idempotency-claims'])
+    expect(report.applied.store).toEqual(['0001-init', '0002-idempotency-claims', '0003-tenancy', '0004-data-keys'])
     for (const applied of Object.values(report.applied)) expect(applied.length).toBeGreaterThan(0)
     const created = await tableNames(suite.db.pool, 'cli_all')
     expect(created).toEqual(expect.arrayContaining(['q_events', 'q_outbox', 'q_processed_messages']))

@@ -18,6 +18,8 @@ const instances: core.AnnalsError[] = [
   new core.TimeTravelBackwardsError('s', new Date(0), new Date(1)),
   new core.UnknownCommandTypeError('X', 'agg'),
   new core.AsyncSchemaError('X'),
+  new core.MasterKeyMismatchError('local'),
+  new core.PersonalDataUnreadableError('id'),
 ]
 
 errorCatalogueSuite({

@@ -20,6 +20,8 @@ export const CoreErrorCodes = {
   TIME_TRAVEL_BACKWARDS: 'ANNALS_ERR_TIME_TRAVEL_BACKWARDS',
   UNKNOWN_COMMAND_TYPE: 'ANNALS_ERR_UNKNOWN_COMMAND_TYPE',
   ASYNC_SCHEMA: 'ANNALS_ERR_ASYNC_SCHEMA',
+  MASTER_KEY_MISMATCH: 'ANNALS_ERR_MASTER_KEY_MISMATCH',
+  PERSONAL_DATA_UNREADABLE: 'ANNALS_ERR_PERSONAL_DATA_UNREADABLE',
 } as const
 
 /** Union of the codes in {@link CoreErrorCodes}. */
@@ -273,6 +275,33 @@ export class AsyncSchemaError extends AnnalsError<'ANNALS_ERR_ASYNC_SCHEMA'> {
     super(
       CoreErrorCodes.ASYNC_SCHEMA,
       `The schema of ${subject} validates asynchronously; Annals needs synchronous schemas`,
+    )
+  }
+}
+
+/**
+ * A wrapped data key could not be unwrapped: the master key is not the one that wrapped it (a wrong or
+ * rotated key in the environment). Raised instead of decrypting to garbage.
+ */
+export class MasterKeyMismatchError extends AnnalsError<'ANNALS_ERR_MASTER_KEY_MISMATCH'> {
+  declare readonly masterKeyId: string
+  constructor(masterKeyId: string, options?: { cause?: unknown }) {
+    super(
+      CoreErrorCodes.MASTER_KEY_MISMATCH,
+      `A data key wrapped by master key "${masterKeyId}" does not unwrap with the master key given: wrong master key`,
+      { ...options, fields: { masterKeyId } },
+    )
+  }
+}
+
+/** A personal field's ciphertext does not decrypt with its subject's (held) data key: it was altered. */
+export class PersonalDataUnreadableError extends AnnalsError<'ANNALS_ERR_PERSONAL_DATA_UNREADABLE'> {
+  declare readonly eventId: string
+  constructor(eventId: string, options?: { cause?: unknown }) {
+    super(
+      CoreErrorCodes.PERSONAL_DATA_UNREADABLE,
+      `A personal field of event ${eventId} does not decrypt with its data key (altered ciphertext)`,
+      { ...options, fields: { eventId } },
     )
   }
 }

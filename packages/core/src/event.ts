@@ -45,4 +45,6 @@ export type RecordedEvent<E extends Event = Event> = E &
     metadata: EventMetadata
     /** Database time of the append (or the imported time). */
     recordedAt: Date
+    /** The event's tenant, when read through a tenant-scoped or all-tenants handle of a multi-tenant store. */
+    tenantId?: string
   }>

@@ -36,6 +36,17 @@ export {
 } from './command-handler.js'
 export { causedBy, eventMetadataFor } from './correlation.js'
 export {
+  type CryptoShreddingStore,
+  type CryptoShreddingStoreOptions,
+  createCryptoShreddingStore,
+  createInMemoryDataKeys,
+  createLocalMasterKey,
+  type DataKeyStore,
+  type MasterKey,
+  type StoredDataKey,
+} from './crypto/crypto-shredding-store.js'
+export { isRedacted, REDACTED, type Redacted } from './crypto/redacted.js'
+export {
   AnnalsError,
   type AnnalsErrorOptions,
   AppendLimitExceededError,
@@ -53,6 +64,8 @@ export {
   isDomainError,
   isDuplicateEventIdError,
   isValidationError,
+  MasterKeyMismatchError,
+  PersonalDataUnreadableError,
   RetriesExhaustedError,
   StreamAlreadyExistsError,
   StreamNotFoundError,

@@ -56,6 +56,7 @@ describe('outbox table', () => {
     })
     expect((await migrateOutbox({ pool: bed.db.pool, schema, tablePrefix: 'tenant2_' })).applied).toEqual([
       '0001-outbox',
+      '0002-tenancy',
     ])
     const { rows } = await bed.db.pool.query(`SELECT count(*)::int AS n FROM ${schema}.tenant2_outbox`)
     expect(rows[0].n).toBe(0)

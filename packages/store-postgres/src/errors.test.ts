@@ -12,6 +12,7 @@ const instances = [
   new api.PgAppendOutcomeUnknownError([{ streamId: 's', eventIds: ['00000000-0000-4000-8000-000000000000'] }]),
   new api.PgConnectionLostError('gone'),
   new api.PgInvalidDatabaseUrlError('DATABASE_URL', 'it names no host', 'postgres:/x'),
+  new api.PgTenantScopeError('forgot the tenant'),
 ]
 
 errorCatalogueSuite({

@@ -14,6 +14,7 @@ export const PgStoreErrorCodes = {
   APPEND_OUTCOME_UNKNOWN: 'ANNALS_PG_ERR_APPEND_OUTCOME_UNKNOWN',
   CONNECTION_LOST: 'ANNALS_PG_ERR_CONNECTION_LOST',
   INVALID_DATABASE_URL: 'ANNALS_PG_ERR_INVALID_DATABASE_URL',
+  TENANT_SCOPE: 'ANNALS_PG_ERR_TENANT_SCOPE',
 } as const
 
 /** Union of the codes in {@link PgStoreErrorCodes}. */
@@ -90,6 +91,17 @@ export class PgUnexpectedResultError extends AnnalsError<'ANNALS_PG_ERR_UNEXPECT
 export class PgThrowawayPostgresError extends AnnalsError<'ANNALS_PG_ERR_THROWAWAY_POSTGRES'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super(PgStoreErrorCodes.THROWAWAY_POSTGRES, message, options)
+  }
+}
+
+/**
+ * A read or write did not name its tenant where the store requires one (a store created with
+ * `tenancy: 'multi'` used without `forTenant`, an append through the `ALL_TENANTS` reader, a
+ * malformed tenant id). Refused before any SQL: never answered with another tenant's rows.
+ */
+export class PgTenantScopeError extends AnnalsError<'ANNALS_PG_ERR_TENANT_SCOPE'> {
+  constructor(message: string) {
+    super(PgStoreErrorCodes.TENANT_SCOPE, message)
   }
 }
 

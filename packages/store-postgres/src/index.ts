@@ -11,6 +11,7 @@ export {
   PgNotMigratedError,
   type PgStoreErrorCode,
   PgStoreErrorCodes,
+  PgTenantScopeError,
   PgThrowawayPostgresError,
   PgUnexpectedResultError,
   type UnknownAppendStream,
@@ -44,6 +45,7 @@ export {
   type PostgresCheckpointStoreOptions,
   storeCheckpointInTransaction,
 } from './postgres-checkpoint-store.js'
+export { createPostgresDataKeys, type PostgresDataKeysOptions } from './postgres-data-keys.js'
 export {
   createPostgresIdempotencyStore,
   type PostgresIdempotencyStoreOptions,
@@ -55,3 +57,4 @@ export {
 } from './postgres-log-watcher.js'
 export { createPostgresSnapshotStore, type PostgresSnapshotStoreOptions } from './postgres-snapshot-store.js'
 export type { PgliteLike, PgliteTransactionLike, SqlRunner, StoreConnection } from './sql/executor.js'
+export { ALL_TENANTS, DEFAULT_TENANT, type TenantScope } from './tenancy.js'

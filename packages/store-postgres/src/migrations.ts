@@ -1,6 +1,7 @@
 import { appendFunction } from './event-store/append-function.js'
 import type { SqlMigration } from './sql/migrator.js'
 import type { StoreTables } from './store-tables.js'
+import { TENANT_SQL, tenantPolicies } from './tenancy.js'
 
 /** The store's migrations, in order. Each runs inside the migrate transaction; re-running is a no-op. */
 export function storeMigrations(n: StoreTables): readonly SqlMigration[] {
@@ -64,6 +65,50 @@ export function storeMigrations(n: StoreTables): readonly SqlMigration[] {
       statements: [
         `ALTER TABLE ${n.idempotencyKeys} ALTER COLUMN result DROP NOT NULL,
         ADD COLUMN claim uuid, ADD COLUMN claimed_until timestamptz`,
+      ],
+    },
+    {
+      // Tenancy: a tenant column on every table, first in each key, so that streams (and consumers,
+      // idempotency keys) of different tenants with the same id never meet. Its default is the
+      // transaction's tenant setting, else 'default': rows written by single-tenant code (and by an
+      // INSERT that names no tenant) land in the default tenant, and the append names no tenant at all.
+      name: '0003-tenancy',
+      statements: [
+        ...[n.streams, n.events, n.snapshots, n.checkpoints, n.idempotencyKeys].map(
+          (t) => `ALTER TABLE ${t} ADD COLUMN tenant_id text NOT NULL DEFAULT ${TENANT_SQL}`,
+        ),
+        `ALTER TABLE ${n.streams} DROP CONSTRAINT ${n.local('streams_pkey')}, ADD PRIMARY KEY (tenant_id, stream_id)`,
+        `ALTER TABLE ${n.events} DROP CONSTRAINT ${n.local('events_stream_version_key')},
+          ADD CONSTRAINT ${n.local('events_stream_version_key')} UNIQUE (tenant_id, stream_id, stream_version)`,
+        // One tenant's global log, in log order (a per-tenant projection reads it).
+        `CREATE INDEX ${n.local('events_tenant_log_idx')} ON ${n.events} (tenant_id, transaction_id, global_position)`,
+        `ALTER TABLE ${n.snapshots} DROP CONSTRAINT ${n.local('snapshots_pkey')},
+          ADD PRIMARY KEY (tenant_id, stream_id, state_version, stream_version)`,
+        `ALTER TABLE ${n.checkpoints} DROP CONSTRAINT ${n.local('checkpoints_pkey')}, ADD PRIMARY KEY (tenant_id, consumer)`,
+        `ALTER TABLE ${n.idempotencyKeys} DROP CONSTRAINT ${n.local('idempotency_keys_pkey')},
+          ADD PRIMARY KEY (tenant_id, key)`,
+        ...tenantPolicies(n.streams, (x) => n.local(`streams_${x}`)),
+        ...tenantPolicies(n.events, (x) => n.local(`events_${x}`)),
+        ...tenantPolicies(n.snapshots, (x) => n.local(`snapshots_${x}`)),
+        ...tenantPolicies(n.checkpoints, (x) => n.local(`checkpoints_${x}`)),
+        ...tenantPolicies(n.idempotencyKeys, (x) => n.local(`idempotency_keys_${x}`)),
+      ],
+    },
+    {
+      // Crypto-shredding: one data key per subject, wrapped by the application's master key. Forgetting a
+      // subject deletes its row; the ciphertext in events and outbox rows can then never be read again.
+      name: '0004-data-keys',
+      statements: [
+        `CREATE TABLE ${n.dataKeys} (
+          tenant_id text NOT NULL DEFAULT ${TENANT_SQL},
+          subject text NOT NULL,
+          key_id uuid NOT NULL,
+          wrapped text NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (tenant_id, subject),
+          CONSTRAINT ${n.local('data_keys_key_id_key')} UNIQUE (key_id)
+        )`,
+        ...tenantPolicies(n.dataKeys, (x) => n.local(`data_keys_${x}`)),
       ],
     },
   ]

@@ -4,6 +4,7 @@ import { checkName, toStoredJson } from '@annals/core/runtime'
 import { PgInvalidOptionError } from './errors.js'
 import { type StoreConnection, toExecutor } from './sql/executor.js'
 import { storeTables } from './store-tables.js'
+import { checkTenant, DEFAULT_TENANT, tenantRunner } from './tenancy.js'
 
 /** Options of {@link createPostgresIdempotencyStore}. */
 export type PostgresIdempotencyStoreOptions = StoreConnection &
@@ -15,6 +16,10 @@ export type PostgresIdempotencyStoreOptions = StoreConnection &
      * this; a caller that died leaves a claim that others may take over once it expires. Default 30 s.
      */
     claimMs?: number
+    /** The tenant whose keys these are (default the default tenant): the same key of two tenants never meets. */
+    tenant?: string
+    /** The pool's role is subject to row-level security: each statement runs with the tenant setting. */
+    rowLevelSecurity?: boolean
   }>
 
 // `live` arrives as 't'/'f' through pg (the store reads every column as text) and as a boolean on PGlite.
@@ -31,27 +36,32 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  */
 export function createPostgresIdempotencyStore(options: PostgresIdempotencyStoreOptions): IdempotencyStore {
   const names = storeTables(options)
-  const executor = toExecutor(options)
+  const tenant = options.tenant === undefined ? DEFAULT_TENANT : checkTenant(options.tenant, 'tenant')
+  const runner = tenantRunner(toExecutor(options), { tenant, rowLevelSecurity: options.rowLevelSecurity === true })
+  // Every statement takes the tenant as its last parameter.
+  const executor = {
+    query: <R>(text: string, values: readonly unknown[]) => runner.query<R>(text, [...values, tenant]),
+  }
   const claimMs = options.claimMs ?? 30_000
   if (!Number.isInteger(claimMs) || claimMs < 100) {
     throw new PgInvalidOptionError('claimMs', 'must be an integer >= 100')
   }
   const table = names.idempotencyKeys
   const select = `SELECT fingerprint, result::text AS result, claim::text AS claim, claimed_until > clock_timestamp() AS live
-    FROM ${table} WHERE key = $1`
+    FROM ${table} WHERE tenant_id = $2 AND key = $1`
   // A row with a NULL result is a claim; it can be taken over only once expired. (A stored JSON null
   // is the jsonb value 'null', not SQL NULL.)
-  const claim = `INSERT INTO ${table} AS t (key, fingerprint, result, claim, claimed_until)
-    VALUES ($1, $2, NULL, $3::uuid, clock_timestamp() + $4::integer * interval '1 millisecond')
-    ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, claim = EXCLUDED.claim,
+  const claim = `INSERT INTO ${table} AS t (tenant_id, key, fingerprint, result, claim, claimed_until)
+    VALUES ($5, $1, $2, NULL, $3::uuid, clock_timestamp() + $4::integer * interval '1 millisecond')
+    ON CONFLICT (tenant_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, claim = EXCLUDED.claim,
       claimed_until = EXCLUDED.claimed_until, created_at = now()
     WHERE t.result IS NULL AND t.claimed_until <= clock_timestamp()
     RETURNING t.claim::text AS claim`
   const renew = `UPDATE ${table} SET claimed_until = clock_timestamp() + $3::integer * interval '1 millisecond'
-    WHERE key = $1 AND claim = $2::uuid AND result IS NULL`
+    WHERE tenant_id = $4 AND key = $1 AND claim = $2::uuid AND result IS NULL`
   const complete = `UPDATE ${table} SET result = $3::jsonb, claim = NULL, claimed_until = NULL
-    WHERE key = $1 AND claim = $2::uuid`
-  const release = `DELETE FROM ${table} WHERE key = $1 AND claim = $2::uuid AND result IS NULL`
+    WHERE tenant_id = $4 AND key = $1 AND claim = $2::uuid`
+  const release = `DELETE FROM ${table} WHERE tenant_id = $3 AND key = $1 AND claim = $2::uuid AND result IS NULL`
 
   function replay<R>(key: string, fingerprint: string, row: Row & { result: string }) {
     if (row.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError(key)

@@ -7,6 +7,7 @@ const STORE_TABLES = {
   snapshots: 'snapshots',
   checkpoints: 'checkpoints',
   idempotencyKeys: 'idempotency_keys',
+  dataKeys: 'data_keys',
   appendFunction: 'append_events',
   migrations: 'annals_migrations',
 } as const

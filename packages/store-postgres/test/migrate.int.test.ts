@@ -17,10 +17,11 @@ afterAll(async () => {
 describe('migrate', () => {
   it('creates every table in the configured schema with the prefix; re-running applies nothing', async () => {
     const first = await migrate({ pool: db.pool, schema: 'mig_a', tablePrefix: 'x_' })
-    expect(first.applied).toEqual(['0001-init', '0002-idempotency-claims'])
+    expect(first.applied).toEqual(['0001-init', '0002-idempotency-claims', '0003-tenancy', '0004-data-keys'])
     expect(await tableNames(db.pool, 'mig_a')).toEqual([
       'x_annals_migrations',
       'x_checkpoints',
+      'x_data_keys',
       'x_events',
       'x_idempotency_keys',
       'x_snapshots',
@@ -32,11 +33,21 @@ describe('migrate', () => {
 
   it('runs concurrently without failing (advisory lock)', async () => {
     const results = await Promise.all([1, 2, 3].map(() => migrate({ pool: db.pool, schema: 'mig_b' })))
-    expect(results.flatMap((r) => r.applied)).toEqual(['0001-init', '0002-idempotency-claims'])
+    expect(results.flatMap((r) => r.applied)).toEqual([
+      '0001-init',
+      '0002-idempotency-claims',
+      '0003-tenancy',
+      '0004-data-keys',
+    ])
   })
 
   it('applies nothing again on a database migrated by release 0.1, whose ledger it keeps', async () => {
-    expect(await legacyMigrate(db.pool, 'mig_old', 'o_')).toEqual(['0001-init', '0002-idempotency-claims'])
+    expect(await legacyMigrate(db.pool, 'mig_old', 'o_')).toEqual([
+      '0001-init',
+      '0002-idempotency-claims',
+      '0003-tenancy',
+      '0004-data-keys',
+    ])
     // Release 0.1's append function had two arguments fewer, 0.2's one (no p_partial); migrate replaces
     // them instead of adding an overload.
     await db.pool.query(`CREATE FUNCTION mig_old.o_append_events(text[], bigint[], integer[], boolean[], uuid[], text[],
@@ -51,14 +62,24 @@ describe('migrate', () => {
     )
     expect(functions.rows).toEqual([{ pronargs: 19 }])
     const { rows } = await db.pool.query('SELECT name FROM mig_old.o_annals_migrations ORDER BY name')
-    expect(rows).toEqual([{ name: '0001-init' }, { name: '0002-idempotency-claims' }])
+    expect(rows).toEqual([
+      { name: '0001-init' },
+      { name: '0002-idempotency-claims' },
+      { name: '0003-tenancy' },
+      { name: '0004-data-keys' },
+    ])
     const store = createPostgresEventStore({ pool: db.pool, schema: 'mig_old', tablePrefix: 'o_' })
     const [result] = await store.appendToStreams([{ streamId: 's-1', events: [{ type: 'Opened', data: {} }] }])
     expect(result?.nextExpectedVersion).toBe(1n)
   })
 
   it.each(['Bank', `Bank_${'x'.repeat(58)}`])('accepts mixed case and 63 bytes: schema %s', async (schema) => {
-    expect((await migrate({ pool: db.pool, schema })).applied).toEqual(['0001-init', '0002-idempotency-claims'])
+    expect((await migrate({ pool: db.pool, schema })).applied).toEqual([
+      '0001-init',
+      '0002-idempotency-claims',
+      '0003-tenancy',
+      '0004-data-keys',
+    ])
     const store = createPostgresEventStore({ pool: db.pool, schema })
     await store.appendToStream('s-1', [{ type: 'Opened', data: {} }])
     expect((await store.readStream('s-1')).currentVersion).toBe(1n)

@@ -1,4 +1,5 @@
 import type { StoreTables } from '../store-tables.js'
+import { TENANT_SQL } from '../tenancy.js'
 
 // The append: one statement, one round trip. It locks every stream row in stream-id order (no deadlocks
 // between multi-stream appends), checks versions and idempotent re-sends, inserts events and outbox rows
@@ -42,14 +43,17 @@ DECLARE
   v_fast boolean;
   v_seen boolean;
   v_conflicted text[] := '{}';
+  -- The tenant of the transaction (set by the store with SET LOCAL in the append's own message);
+  -- every row written takes it from the columns' default, every lookup is filtered by it.
+  v_tenant text := ${TENANT_SQL};
 BEGIN
   IF v_n > 1 THEN
     -- Several streams: lock them all up front in stream-id order, so that appends naming the same
     -- streams in another order cannot deadlock.
     INSERT INTO ${n.streams} AS s (stream_id, version)
       SELECT u.sid, 0 FROM unnest(p_streams) AS u(sid) ORDER BY u.sid
-      ON CONFLICT (stream_id) DO NOTHING;
-    PERFORM 1 FROM ${n.streams} s WHERE s.stream_id = ANY (p_streams) ORDER BY s.stream_id FOR UPDATE;
+      ON CONFLICT (tenant_id, stream_id) DO NOTHING;
+    PERFORM 1 FROM ${n.streams} s WHERE s.tenant_id = v_tenant AND s.stream_id = ANY (p_streams) ORDER BY s.stream_id FOR UPDATE;
   END IF;
 
   FOR v_i IN 1..v_n LOOP
@@ -64,7 +68,7 @@ BEGIN
       -- Fail fast on a hot stream: the committed version (this statement's own snapshot, no lock) already
       -- proves a stale expected version wrong, without queueing on the row lock behind the writer that
       -- made it stale. Versions only grow, so the conflict holds at this statement's snapshot.
-      SELECT s.version INTO v_version FROM ${n.streams} s WHERE s.stream_id = p_streams[v_i];
+      SELECT s.version INTO v_version FROM ${n.streams} s WHERE s.tenant_id = v_tenant AND s.stream_id = p_streams[v_i];
       v_version := coalesce(v_version, 0);
       IF (v_expected >= 0 AND v_version <> v_expected) OR (v_expected = -2 AND v_version = 0) THEN
         RAISE EXCEPTION USING ERRCODE = 'AN001', MESSAGE = 'ANNALS_CONCURRENCY', DETAIL = v_i || '|' || v_version;
@@ -78,7 +82,7 @@ BEGIN
       UPDATE ${n.streams} s SET version = s.version + p_counts[v_i],
           last_recorded_at = CASE WHEN p_recorded_at[v_lo] IS NULL THEN greatest(v_now, s.last_recorded_at)
                                   ELSE p_recorded_at[v_hi] END
-        WHERE s.stream_id = p_streams[v_i]
+        WHERE s.tenant_id = v_tenant AND s.stream_id = p_streams[v_i]
           AND (v_expected = -1 OR (v_expected = -2 AND s.version > 0) OR s.version = v_expected)
           AND (p_recorded_at[v_lo] IS NULL OR s.last_recorded_at IS NULL OR s.last_recorded_at <= p_recorded_at[v_lo])
         RETURNING s.version - p_counts[v_i], s.last_recorded_at INTO v_version, v_time;
@@ -86,7 +90,7 @@ BEGIN
       IF NOT v_fast AND v_expected IN (-1, 0) THEN
         INSERT INTO ${n.streams} AS s (stream_id, version, last_recorded_at)
           VALUES (p_streams[v_i], p_counts[v_i], coalesce(p_recorded_at[v_hi], v_now))
-          ON CONFLICT (stream_id) DO NOTHING
+          ON CONFLICT (tenant_id, stream_id) DO NOTHING
           RETURNING 0, s.last_recorded_at INTO v_version, v_time;
         v_fast := FOUND;
       END IF;
@@ -95,10 +99,10 @@ BEGIN
 
     IF NOT v_fast THEN
     IF v_n = 1 THEN
-      INSERT INTO ${n.streams} AS s (stream_id, version) VALUES (p_streams[v_i], 0) ON CONFLICT (stream_id) DO NOTHING;
-      PERFORM 1 FROM ${n.streams} s WHERE s.stream_id = p_streams[v_i] FOR UPDATE;
+      INSERT INTO ${n.streams} AS s (stream_id, version) VALUES (p_streams[v_i], 0) ON CONFLICT (tenant_id, stream_id) DO NOTHING;
+      PERFORM 1 FROM ${n.streams} s WHERE s.tenant_id = v_tenant AND s.stream_id = p_streams[v_i] FOR UPDATE;
     END IF;
-    SELECT s.version, s.last_recorded_at INTO v_version, v_last FROM ${n.streams} s WHERE s.stream_id = p_streams[v_i];
+    SELECT s.version, s.last_recorded_at INTO v_version, v_last FROM ${n.streams} s WHERE s.tenant_id = v_tenant AND s.stream_id = p_streams[v_i];
 
     IF p_check_ids[v_i] THEN
       SELECT count(*)::integer INTO v_found FROM ${n.events} e WHERE e.event_id = ANY (p_ids[v_lo:v_hi]);
@@ -109,11 +113,11 @@ BEGIN
             DETAIL = v_i || '|' || v_bad || '|some ids of this append were already stored, others not';
         END IF;
         SELECT e.stream_version INTO v_first FROM ${n.events} e
-          WHERE e.event_id = p_ids[v_lo] AND e.stream_id = p_streams[v_i];
+          WHERE e.event_id = p_ids[v_lo] AND e.tenant_id = v_tenant AND e.stream_id = p_streams[v_i];
         SELECT x.id INTO v_bad
           FROM unnest(p_ids[v_lo:v_hi], p_types[v_lo:v_hi], p_data[v_lo:v_hi]) WITH ORDINALITY AS x(id, t, d, k)
           LEFT JOIN ${n.events} e ON e.event_id = x.id
-          WHERE v_first IS NULL OR e.stream_id IS DISTINCT FROM p_streams[v_i]
+          WHERE v_first IS NULL OR e.tenant_id IS DISTINCT FROM v_tenant OR e.stream_id IS DISTINCT FROM p_streams[v_i]
              OR e.stream_version <> v_first + x.k - 1 OR e.type <> x.t OR e.data <> x.d::jsonb
           ORDER BY x.k LIMIT 1;
         IF FOUND THEN
@@ -173,7 +177,7 @@ BEGIN
 
     UPDATE ${n.streams} s SET version = v_version + p_counts[v_i],
       last_recorded_at = coalesce(v_time, p_recorded_at[v_hi])
-      WHERE s.stream_id = p_streams[v_i];
+      WHERE s.tenant_id = v_tenant AND s.stream_id = p_streams[v_i];
     END IF;
 
     WITH ins AS (
@@ -237,7 +241,7 @@ BEGIN
 
   IF cardinality(v_conflicted) > 0 THEN
     -- A conflicting append to a stream that did not exist leaves no empty stream row behind.
-    DELETE FROM ${n.streams} s WHERE s.stream_id = ANY (v_conflicted) AND s.version = 0;
+    DELETE FROM ${n.streams} s WHERE s.tenant_id = v_tenant AND s.stream_id = ANY (v_conflicted) AND s.version = 0;
   END IF;
 END
 $annals_append$`

@@ -1,10 +1,16 @@
 import type pg from 'pg'
 import { checkOut } from '../sql/check-out.js'
 import { rawTypes, type SqlExecutor } from '../sql/executor.js'
+import { TENANT_SETTING } from '../tenancy.js'
 import type { AppendRow, AppendStatement } from './append-sql.js'
 
 /** @internal Runs one append statement and, when it committed, wakes the store's readers. */
-export type AppendRunner = (statement: AppendStatement, values: readonly SqlValue[]) => Promise<AppendRow[]>
+export type AppendRunner = (
+  statement: AppendStatement,
+  values: readonly SqlValue[],
+  /** The transaction's tenant setting; null leaves it unset (the default tenant, no extra statement). */
+  tenant: string | null,
+) => Promise<AppendRow[]>
 
 /** @internal What an append statement takes: text, numbers, booleans, null, and flat arrays of those. */
 export type SqlValue = string | number | boolean | null | readonly (string | number | boolean | null)[]
@@ -170,7 +176,12 @@ function poolRunner(pool: pg.Pool, channel: string, wakes: WakeSchedule): Append
     names.add(statement.name)
   }
 
-  async function send(client: pg.PoolClient, statement: AppendStatement, values: readonly SqlValue[]) {
+  async function send(
+    client: pg.PoolClient,
+    statement: AppendStatement,
+    values: readonly SqlValue[],
+    tenant: string | null,
+  ) {
     await prepare(client, statement)
     const literal = (value: SqlValue) => {
       const text = textOf(value)
@@ -178,7 +189,9 @@ function poolRunner(pool: pg.Pool, channel: string, wakes: WakeSchedule): Append
     }
     const carried = wakes.carry()
     const wake = carried ? `; SELECT pg_notify(${client.escapeLiteral(channel)}, '')` : ''
-    const text = `BEGIN; EXECUTE ${statement.name}(${values.map(literal).join(', ')}); COMMIT${wake}`
+    // The tenant goes in the same message (SET LOCAL ends with the transaction): still one round trip.
+    const scope = tenant === null ? '' : `SET LOCAL ${TENANT_SETTING} = ${client.escapeLiteral(tenant)}; `
+    const text = `BEGIN; ${scope}EXECUTE ${statement.name}(${values.map(literal).join(', ')}); COMMIT${wake}`
     let rows: AppendRow[] = []
     try {
       let results: pg.QueryResult[]
@@ -187,26 +200,26 @@ function poolRunner(pool: pg.Pool, channel: string, wakes: WakeSchedule): Append
       } catch (error) {
         throw isStatementError(error) ? error : new AppendMessageLost(error)
       }
-      rows = results[1]?.rows as AppendRow[]
+      rows = results[tenant === null ? 1 : 2]?.rows as AppendRow[]
       return rows
     } finally {
       wakes.settled(wroteAny(rows), carried)
     }
   }
 
-  return async (statement, values) => {
+  return async (statement, values, tenant) => {
     const held = await checkOut(pool)
     try {
       const { client } = held
       try {
-        return await send(client, statement, values)
+        return await send(client, statement, values, tenant)
       } catch (error) {
         if (!isStatementError(error)) throw error
         // A failed statement leaves the explicit block aborted (nothing of the append was written).
         await client.query('ROLLBACK')
         if (codeOf(error) !== NO_SUCH_STATEMENT) throw error
         preparedOn.delete(client)
-        return await send(client, statement, values)
+        return await send(client, statement, values, tenant)
       }
     } catch (error) {
       // Not a statement's error: the connection itself failed, it must not go back to the pool. The
@@ -223,10 +236,16 @@ function poolRunner(pool: pg.Pool, channel: string, wakes: WakeSchedule): Append
 function boundRunner(executor: SqlExecutor, wakes: WakeSchedule): AppendRunner {
   // A Kysely instance may talk to a server over a network; PGlite runs in this process.
   const remote = executor.kind === 'kysely'
-  return async (statement, values) => {
+  return async (statement, values, tenant) => {
     let rows: AppendRow[]
     try {
-      rows = await executor.query<AppendRow>(statement.text, values)
+      rows =
+        tenant === null
+          ? await executor.query<AppendRow>(statement.text, values)
+          : await executor.transaction(async (tx) => {
+              await tx.query('SELECT set_config($1, $2, true)', [TENANT_SETTING, tenant])
+              return tx.query<AppendRow>(statement.text, values)
+            })
     } catch (error) {
       const syscall = (error as { syscall?: unknown } | null)?.syscall
       const unsent = typeof syscall === 'string' && NOT_SENT_SYSCALLS.has(syscall)

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { StoreTables } from '../store-tables.js'
+import { TENANT_SQL } from '../tenancy.js'
 
 /** @internal A row of the append function (or of the fast path, which has its shape). */
 export type AppendRow = {
@@ -51,14 +52,14 @@ export function appendStatements(names: StoreTables): AppendStatements {
     ), u AS (
       UPDATE ${names.streams} s SET version = s.version + $3::integer,
         last_recorded_at = greatest(date_trunc('milliseconds', clock_timestamp()), s.last_recorded_at)
-      WHERE s.stream_id = $1::text AND ($2::bigint = -1 OR ($2::bigint = -2 AND s.version > 0) OR s.version = $2::bigint)
+      WHERE s.tenant_id = ${TENANT_SQL} AND s.stream_id = $1::text AND ($2::bigint = -1 OR ($2::bigint = -2 AND s.version > 0) OR s.version = $2::bigint)
         AND NOT (SELECT yes FROM seen)
       RETURNING s.version - $3::integer AS base, s.last_recorded_at AS at
     ), i AS (
       INSERT INTO ${names.streams} AS s (stream_id, version, last_recorded_at)
       SELECT $1::text, $3::integer, date_trunc('milliseconds', clock_timestamp())
       WHERE $2::bigint IN (-1, 0) AND NOT EXISTS (SELECT 1 FROM u) AND NOT (SELECT yes FROM seen)
-      ON CONFLICT (stream_id) DO NOTHING
+      ON CONFLICT (tenant_id, stream_id) DO NOTHING
       RETURNING 0::bigint AS base, s.last_recorded_at AS at
     ), s AS (SELECT * FROM u UNION ALL SELECT * FROM i),
     ins AS (
@@ -74,7 +75,7 @@ export function appendStatements(names: StoreTables): AppendStatements {
       (SELECT pg_current_xact_id()::text FROM s) AS o_transaction_id,
       (SELECT (extract(epoch FROM s.at) * 1000)::bigint::text FROM s) AS o_recorded_ms,
       (SELECT string_agg(ins.global_position::text, ',' ORDER BY ins.stream_version) FROM ins) AS o_positions,
-      (SELECT c.version::text FROM ${names.streams} c WHERE c.stream_id = $1::text) AS o_current_version,
+      (SELECT c.version::text FROM ${names.streams} c WHERE c.tenant_id = ${TENANT_SQL} AND c.stream_id = $1::text) AS o_current_version,
       (SELECT yes FROM seen) AS o_seen`
 
   return {

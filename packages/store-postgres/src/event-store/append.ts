@@ -11,9 +11,14 @@ import { createGroupCommit, type GroupCommitSettings, type GroupMember } from '.
 import { concatOutboxRows, NO_OUTBOX_ROWS, type OutboxOptions, type OutboxRows, outboxRows } from './outbox-rows.js'
 
 /** @internal The store's append: validate, map outbox messages, one statement, wake readers, results. */
-export type Append = (appends: readonly StreamAppend[], imported: boolean) => Promise<AppendResult[]>
+export type Append = (
+  appends: readonly StreamAppend[],
+  imported: boolean,
+  /** The tenant's session setting, null for the default tenant without row-level security. */
+  tenant: string | null,
+) => Promise<AppendResult[]>
 
-type Single = Readonly<{ prepared: PreparedAppend; ob: OutboxRows }>
+type Single = Readonly<{ prepared: PreparedAppend; ob: OutboxRows; tenant: string | null }>
 
 const isTrue = (value: boolean | string | null | undefined): boolean => value === true || value === 't'
 
@@ -99,17 +104,22 @@ export function createAppend(
     ]
   }
 
-  async function appendAlone(prepared: PreparedAppend[], ob: OutboxRows, imported: boolean): Promise<AppendResult[]> {
+  async function appendAlone(
+    prepared: PreparedAppend[],
+    ob: OutboxRows,
+    imported: boolean,
+    tenant: string | null,
+  ): Promise<AppendResult[]> {
     const only = prepared[0]
     let rows: AppendRow[]
     try {
       if (prepared.length === 1 && only && !imported && only.events.length > 0 && ob.event.length === 0) {
-        const [row] = await run(sql.fast, fastValues(only))
+        const [row] = await run(sql.fast, fastValues(only), tenant)
         if (row?.o_next_version != null) return toAppendResults([row], prepared)
         const actual = row ? provenConflict(only, row) : null
         if (actual !== null) throw new ConcurrencyError(only.streamId, only.expected, actual)
       }
-      rows = await run(sql.append, functionValues(prepared, ob, false))
+      rows = await run(sql.append, functionValues(prepared, ob, false), tenant)
     } catch (error) {
       throw error instanceof ConcurrencyError ? error : fail(error, prepared)
     }
@@ -117,7 +127,7 @@ export function createAppend(
   }
 
   function settle(member: GroupMember<Single, AppendResult>): Promise<void> {
-    return appendAlone([member.item.prepared], member.item.ob, false).then(
+    return appendAlone([member.item.prepared], member.item.ob, false, member.item.tenant).then(
       ([result]) => member.resolve(result as AppendResult),
       member.reject,
     )
@@ -135,7 +145,7 @@ export function createAppend(
     const ob = concatOutboxRows(batch.map((m) => m.item))
     let rows: AppendRow[]
     try {
-      rows = await run(sql.append, functionValues(prepared, ob, true))
+      rows = await run(sql.append, functionValues(prepared, ob, true), first?.item.tenant ?? null)
     } catch (error) {
       if (!isStatementError(error)) {
         for (const m of batch) m.reject(fail(error, [m.item.prepared]))
@@ -156,13 +166,24 @@ export function createAppend(
     })
   }
 
-  const grouped = groupCommit ? createGroupCommit(groupCommit, commitGroup) : null
+  // One group per tenant: the appends sharing a transaction share its tenant setting.
+  const groups = new Map<string | null, (item: Single) => Promise<AppendResult>>()
+  const groupOf = (tenant: string | null) => {
+    if (!groupCommit) return null
+    let group = groups.get(tenant)
+    if (!group) {
+      group = createGroupCommit(groupCommit, commitGroup)
+      groups.set(tenant, group)
+    }
+    return group
+  }
 
-  return async (appends, imported) => {
+  return async (appends, imported, tenant) => {
     const prepared = prepareAppends(appends, imported, limits)
     const ob = publish ? outboxRows(prepared, publish) : NO_OUTBOX_ROWS
     const only = prepared[0]
-    if (grouped && !imported && prepared.length === 1 && only) return [await grouped({ prepared: only, ob })]
-    return appendAlone(prepared, ob, imported)
+    const grouped = groupOf(tenant)
+    if (grouped && !imported && prepared.length === 1 && only) return [await grouped({ prepared: only, ob, tenant })]
+    return appendAlone(prepared, ob, imported, tenant)
   }
 }

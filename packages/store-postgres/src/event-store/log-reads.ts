@@ -11,6 +11,7 @@ import {
   type StreamId,
 } from '@annals/core'
 import { checkInt64, checkLogCheckpoint, checkName, checkTime } from '@annals/core/runtime'
+import { PgTenantScopeError } from '../errors.js'
 import { type FenceHolder, readLogFenceStatus } from '../log-fence.js'
 import { mapPgError } from '../map-pg-error.js'
 import type { SqlRunner } from '../sql/executor.js'
@@ -80,9 +81,19 @@ function checkpointOf(event: RecordedEvent): LogCheckpoint {
   return { transactionId: event.transactionId, position: event.globalPosition }
 }
 
+/** @internal Whose events a store's reads see. */
+export type ReadScope = Readonly<{
+  /** The tenant read; null: every tenant (the global log only, never one stream). */
+  tenant: string | null
+  /** Name each event's tenant (`tenantId`): reads of a tenant handle or of every tenant. */
+  withTenant: boolean
+}>
+
 /** @internal Builds the reads of one store. */
-export function createLogReads(names: StoreTables, runner: SqlRunner): LogReads {
+export function createLogReads(names: StoreTables, runner: SqlRunner, scope: ReadScope): LogReads {
   const sql = logStatements(names)
+  const { tenant, withTenant } = scope
+  const toEvent = (row: EventRow) => toRecordedEvent(row, withTenant)
   const logError = (error: unknown) => mapPgError(error, { schema: names.schema, streams: [], expected: [] })
 
   return {
@@ -91,6 +102,9 @@ export function createLogReads(names: StoreTables, runner: SqlRunner): LogReads 
       options?: ReadStreamOptions,
     ): Promise<ReadStreamResult<E>> {
       checkName(streamId, 'stream id', ['streamId'])
+      if (tenant === null) {
+        throw new PgTenantScopeError('A stream belongs to one tenant: read it through forTenant(id), not ALL_TENANTS')
+      }
       const limit = checkLimit(options?.limit, null, 0)
       const from = checkInt64(options?.from ?? 1n, 'from', 0n)
       const to = options?.to === undefined ? null : checkInt64(options.to, 'to', 0n)
@@ -106,12 +120,13 @@ export function createLogReads(names: StoreTables, runner: SqlRunner): LogReads 
           untilPosition?.toString() ?? null,
           untilTime?.toISOString() ?? null,
           limit,
+          tenant,
         ])
       } catch (error) {
         throw mapPgError(error, { schema: names.schema, streams: [streamId], expected: [] })
       }
       const currentVersion = BigInt(rows[0]?.current_version ?? '0')
-      const events = rows.filter((row) => row.event_id !== null).map((row) => toRecordedEvent(row) as RecordedEvent<E>)
+      const events = rows.filter((row) => row.event_id !== null).map((row) => toEvent(row) as RecordedEvent<E>)
       return { events, currentVersion, streamExists: currentVersion > 0n }
     },
 
@@ -125,18 +140,17 @@ export function createLogReads(names: StoreTables, runner: SqlRunner): LogReads 
             after.transactionId.toString(),
             after.position.toString(),
             limit,
+            tenant,
           ])
-          const events = rows.map((row) => toRecordedEvent(row) as RecordedEvent<E>)
+          const events = rows.map((row) => toEvent(row) as RecordedEvent<E>)
           const last = events[events.length - 1]
           return { events, checkpoint: last ? checkpointOf(last) : after, caughtUp: events.length < limit }
         }
         const rows = await runner.query<EventRow & { head_tx: string | null; head_pos: string | null }>(
           sql.readAllTyped,
-          [after.transactionId.toString(), after.position.toString(), limit, types],
+          [after.transactionId.toString(), after.position.toString(), limit, types, tenant],
         )
-        const events = rows
-          .filter((row) => row.event_id !== null)
-          .map((row) => toRecordedEvent(row) as RecordedEvent<E>)
+        const events = rows.filter((row) => row.event_id !== null).map((row) => toEvent(row) as RecordedEvent<E>)
         const last = events[events.length - 1]
         if (events.length >= limit && last) return { events, checkpoint: checkpointOf(last), caughtUp: false }
         const headTx = rows[0]?.head_tx
@@ -167,6 +181,7 @@ export function createLogReads(names: StoreTables, runner: SqlRunner): LogReads 
           after.position.toString(),
           types,
           limit,
+          tenant,
         ])
         return Number(row?.n ?? 0)
       } catch (error) {
@@ -182,7 +197,7 @@ export function createLogReads(names: StoreTables, runner: SqlRunner): LogReads 
       try {
         const [row] = await runner.query<{ pending: string; held: string; oldest_age_ms: string | null }>(
           types === null ? sql.head : sql.headTyped,
-          types === null ? params : [...params, types],
+          types === null ? [...params, tenant] : [...params, types, tenant],
         )
         const held = Number(row?.held ?? 0)
         // Another round trip only when something is held: the holder is what an operator needs then.

@@ -19,15 +19,15 @@ export function logStatements(names: StoreTables): LogStatements {
   // past the bound ends the read: found by walking the (stream_id, stream_version) index from the
   // start, it bounds the scan to the events actually returned. The CASE keeps unbounded reads from
   // running it (an InitPlan runs when first needed).
-  const readStream = `SELECT (SELECT s.version::text FROM ${names.streams} s WHERE s.stream_id = $1) AS current_version, x.*
+  const readStream = `SELECT (SELECT s.version::text FROM ${names.streams} s WHERE s.tenant_id = $7 AND s.stream_id = $1) AS current_version, x.*
     FROM (SELECT 1) AS one
     LEFT JOIN LATERAL (
       SELECT ${EVENT_COLUMNS} FROM ${names.events} e
-      WHERE e.stream_id = $1 AND e.stream_version >= $2::bigint
+      WHERE e.tenant_id = $7 AND e.stream_id = $1 AND e.stream_version >= $2::bigint
         AND ($3::bigint IS NULL OR e.stream_version <= $3::bigint)
         AND e.stream_version < CASE WHEN $4::bigint IS NULL AND $5::timestamptz IS NULL THEN 9223372036854775807
           ELSE coalesce((SELECT b.stream_version FROM ${names.events} b
-            WHERE b.stream_id = $1 AND b.stream_version >= $2::bigint
+            WHERE b.tenant_id = $7 AND b.stream_id = $1 AND b.stream_version >= $2::bigint
               AND (b.global_position > $4::bigint OR b.recorded_at > $5::timestamptz)
             ORDER BY b.stream_version LIMIT 1), 9223372036854775807) END
         AND ($4::bigint IS NULL OR e.global_position <= $4::bigint)
@@ -42,6 +42,7 @@ export function logStatements(names: StoreTables): LogStatements {
   const readAll = `SELECT ${EVENT_COLUMNS} FROM ${names.events} e
     WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
       AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      AND ($4::text IS NULL OR e.tenant_id = $4::text)
     ORDER BY e.transaction_id, e.global_position
     LIMIT $3::bigint`
 
@@ -54,7 +55,7 @@ export function logStatements(names: StoreTables): LogStatements {
       CROSS JOIN LATERAL (
         SELECT e.global_position, e.transaction_id FROM ${names.events} e
         WHERE e.type = t.type AND (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
-          AND e.transaction_id < (SELECT x FROM fence)
+          AND e.transaction_id < (SELECT x FROM fence) AND ($5::text IS NULL OR e.tenant_id = $5::text)
         ORDER BY e.transaction_id, e.global_position
         LIMIT $3::bigint
       ) AS p
@@ -63,7 +64,7 @@ export function logStatements(names: StoreTables): LogStatements {
     ),
     head AS (
       SELECT e.transaction_id, e.global_position FROM ${names.events} e
-      WHERE e.transaction_id < (SELECT x FROM fence)
+      WHERE e.transaction_id < (SELECT x FROM fence) AND ($5::text IS NULL OR e.tenant_id = $5::text)
       ORDER BY e.transaction_id DESC, e.global_position DESC
       LIMIT 1
     )
@@ -78,7 +79,7 @@ export function logStatements(names: StoreTables): LogStatements {
   const count = `SELECT count(*)::text AS n FROM (
       SELECT 1 FROM ${names.events} e
       WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
-        AND ($3::text[] IS NULL OR e.type = ANY ($3::text[]))
+        AND ($3::text[] IS NULL OR e.type = ANY ($3::text[])) AND ($5::text IS NULL OR e.tenant_id = $5::text)
       LIMIT $4::bigint
     ) AS x`
 
@@ -89,29 +90,36 @@ export function logStatements(names: StoreTables): LogStatements {
   const headOf = (
     oldest: string,
     typed: string,
+    tenantParam: string,
   ) => `WITH f AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x)
     SELECT
       (SELECT count(*) FROM (
         SELECT 1 FROM ${names.events} e
         WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)${typed}
+          AND (${tenantParam}::text IS NULL OR e.tenant_id = ${tenantParam}::text)
         LIMIT $3::bigint) AS p)::text AS pending,
       (SELECT count(*) FROM (
         SELECT 1 FROM ${names.events} e
         WHERE e.transaction_id >= (SELECT x FROM f)
           AND (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)${typed}
+          AND (${tenantParam}::text IS NULL OR e.tenant_id = ${tenantParam}::text)
         LIMIT $3::bigint) AS h)::text AS held,
       (extract(epoch FROM clock_timestamp() - (${oldest})) * 1000)::bigint::text AS oldest_age_ms`
   const head = headOf(
     `SELECT e.recorded_at FROM ${names.events} e
       WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+        AND ($4::text IS NULL OR e.tenant_id = $4::text)
       ORDER BY e.transaction_id, e.global_position LIMIT 1`,
     '',
+    '$4',
   )
   const headTyped = headOf(
     `SELECT min((SELECT e.recorded_at FROM ${names.events} e
         WHERE e.type = t.type AND (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+          AND ($5::text IS NULL OR e.tenant_id = $5::text)
         ORDER BY e.transaction_id, e.global_position LIMIT 1)) FROM unnest($4::text[]) AS t(type)`,
     ' AND e.type = ANY ($4::text[])',
+    '$5',
   )
 
   return { readStream, readAll, readAllTyped, count, head, headTyped }

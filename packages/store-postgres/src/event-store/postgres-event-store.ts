@@ -8,9 +8,11 @@ import type {
   StreamAppend,
   StreamId,
 } from '@annals/core'
+import { PgInvalidOptionError, PgTenantScopeError } from '../errors.js'
 import { type LogFenceStatus, readLogFenceStatus } from '../log-fence.js'
 import { type StoreConnection, toExecutor } from '../sql/executor.js'
 import { type StoreTables, storeTables } from '../store-tables.js'
+import { ALL_TENANTS, checkTenant, DEFAULT_TENANT, type TenantScope, tenantRunner } from '../tenancy.js'
 import { createAppend } from './append.js'
 import { type AppendLimits, resolveLimits } from './append-input.js'
 import { type GroupCommitOptions, resolveGroupCommit } from './group-commit.js'
@@ -32,6 +34,18 @@ export type PostgresEventStoreOptions = StoreConnection &
      * event fails only its own append). `true` takes the defaults of {@link GroupCommitOptions}.
      */
     groupCommit?: boolean | GroupCommitOptions
+    /**
+     * `'single'` (default): the store is the default tenant's, as before tenancy existed, and
+     * `forTenant(id)` gives other tenants' handles. `'multi'`: the store itself refuses every read and
+     * write with `ANNALS_PG_ERR_TENANT_SCOPE`; only `forTenant(id)` / `forTenant(ALL_TENANTS)` handles work.
+     */
+    tenancy?: 'single' | 'multi'
+    /**
+     * The pool's role is subject to the tables' row-level security (not their owner): every statement
+     * then runs with the tenant setting, reads in a transaction of their own (two more round trips;
+     * the append stays one). Default false: the tables' owner, filtered by the store's own WHERE clauses.
+     */
+    rowLevelSecurity?: boolean
   }>
 
 /** The Postgres event store: the {@link EventStore} port plus diagnostics of the global log. */
@@ -54,6 +68,15 @@ export interface PostgresEventStore extends EventStore {
   logHead(options?: LogHeadOptions): Promise<LogHead>
   /** Schema, prefix, qualified table names and NOTIFY channel in use. */
   readonly names: StoreTables
+  /** The tenant this handle reads and writes; null for an `ALL_TENANTS` reader or an unscoped multi-tenant store. */
+  readonly tenant: string | null
+  /**
+   * A handle on one tenant's streams, log, counts: streams of other tenants with the same ids never
+   * meet it. Handles are cached per tenant (cheap to ask for per request). With `ALL_TENANTS`, a reader
+   * of every tenant's global log (events carry `tenantId`; stream reads and appends are refused).
+   * @example const acme = store.forTenant('acme'); await acme.appendToStream('account-1', events)
+   */
+  forTenant(tenant: TenantScope): PostgresEventStore
 }
 
 /**
@@ -65,6 +88,10 @@ export interface PostgresEventStore extends EventStore {
 export function createPostgresEventStore(options: PostgresEventStoreOptions): PostgresEventStore {
   const names = storeTables(options)
   const executor = toExecutor(options)
+  const tenancy = options.tenancy ?? 'single'
+  if (tenancy !== 'single' && tenancy !== 'multi')
+    throw new PgInvalidOptionError('tenancy', "must be 'single' or 'multi'")
+  const rowLevelSecurity = options.rowLevelSecurity === true
   const append = createAppend(
     names,
     executor,
@@ -72,45 +99,109 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
     options.outbox?.publish,
     resolveGroupCommit(options.groupCommit),
   )
-  const reads = createLogReads(names, executor)
+  const handles = new Map<string | typeof ALL_TENANTS, PostgresEventStore>()
 
-  return {
-    names,
-    readStream: reads.readStream,
-    readAll: reads.readAll,
-    countEvents: reads.countEvents,
-    logHead: reads.logHead,
-
-    async appendToStream<E extends Event = Event>(
-      streamId: StreamId,
-      events: readonly NewEvent<E>[],
-      appendOptions?: AppendOptions,
-    ): Promise<AppendResult<E>> {
-      const [result] = await append(
-        [{ streamId, events: events as readonly NewEvent[], expectedVersion: appendOptions?.expectedVersion ?? 'any' }],
-        false,
-      )
-      return result as AppendResult<E>
-    },
-
-    async appendToStreams(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]> {
-      return append(appends, false)
-    },
-
-    async importToStream<E extends Event = Event>(
-      streamId: StreamId,
-      events: readonly ImportedEvent<E>[],
-      appendOptions?: AppendOptions,
-    ): Promise<AppendResult<E>> {
-      const [result] = await append(
-        [{ streamId, events: events as readonly NewEvent[], expectedVersion: appendOptions?.expectedVersion ?? 'any' }],
-        true,
-      )
-      return result as AppendResult<E>
-    },
-
-    logFence(): Promise<LogFenceStatus> {
-      return readLogFenceStatus(executor)
-    },
+  function forTenant(scope: TenantScope): PostgresEventStore {
+    let handle = handles.get(scope)
+    if (!handle) {
+      const tenant = scope === ALL_TENANTS ? null : checkTenant(scope, 'tenant')
+      handle = scoped(tenant, true)
+      handles.set(scope, handle)
+    }
+    return handle
   }
+
+  function unscoped(): PostgresEventStore {
+    const refuse = () =>
+      Promise.reject(
+        new PgTenantScopeError(
+          "This store was created with tenancy: 'multi': use store.forTenant(id) (or ALL_TENANTS to read)",
+        ),
+      )
+    return {
+      names,
+      tenant: null,
+      forTenant,
+      readStream: refuse,
+      readAll: refuse,
+      countEvents: refuse,
+      logHead: refuse,
+      appendToStream: refuse,
+      appendToStreams: refuse,
+      importToStream: refuse,
+      logFence: () => readLogFenceStatus(executor),
+    }
+  }
+
+  function scoped(tenant: string | null, withTenant: boolean): PostgresEventStore {
+    // The default tenant without RLS sets nothing: the append's message is the one it always was.
+    const setting = tenant === DEFAULT_TENANT && !rowLevelSecurity ? null : tenant
+    const reads = createLogReads(names, tenantRunner(executor, { tenant, rowLevelSecurity }), {
+      tenant,
+      withTenant,
+    })
+    const write = (appends: readonly StreamAppend[], imported: boolean): Promise<AppendResult[]> => {
+      if (tenant === null) {
+        return Promise.reject(
+          new PgTenantScopeError('The ALL_TENANTS reader cannot append: append through forTenant(id)'),
+        )
+      }
+      return append(appends, imported, setting)
+    }
+    return {
+      names,
+      tenant,
+      forTenant,
+      readStream: reads.readStream,
+      readAll: reads.readAll,
+      countEvents: reads.countEvents,
+      logHead: reads.logHead,
+
+      async appendToStream<E extends Event = Event>(
+        streamId: StreamId,
+        events: readonly NewEvent<E>[],
+        appendOptions?: AppendOptions,
+      ): Promise<AppendResult<E>> {
+        const [result] = await write(
+          [
+            {
+              streamId,
+              events: events as readonly NewEvent[],
+              expectedVersion: appendOptions?.expectedVersion ?? 'any',
+            },
+          ],
+          false,
+        )
+        return result as AppendResult<E>
+      },
+
+      async appendToStreams(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]> {
+        return write(appends, false)
+      },
+
+      async importToStream<E extends Event = Event>(
+        streamId: StreamId,
+        events: readonly ImportedEvent<E>[],
+        appendOptions?: AppendOptions,
+      ): Promise<AppendResult<E>> {
+        const [result] = await write(
+          [
+            {
+              streamId,
+              events: events as readonly NewEvent[],
+              expectedVersion: appendOptions?.expectedVersion ?? 'any',
+            },
+          ],
+          true,
+        )
+        return result as AppendResult<E>
+      },
+
+      logFence(): Promise<LogFenceStatus> {
+        return readLogFenceStatus(executor)
+      },
+    }
+  }
+
+  return tenancy === 'multi' ? unscoped() : scoped(DEFAULT_TENANT, false)
 }

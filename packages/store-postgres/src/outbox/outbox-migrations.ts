@@ -1,4 +1,5 @@
 import type { SqlMigration } from '../sql/migrator.js'
+import { TENANT_SQL, tenantPolicies } from '../tenancy.js'
 import type { OutboxTables } from './outbox-tables.js'
 
 /**
@@ -46,6 +47,17 @@ export function outboxMigrations(t: OutboxTables): readonly SqlMigration[] {
             PRIMARY KEY (consumer, message_id)
           )`,
         `CREATE INDEX ${t.local('processed_messages_processed_at_idx')} ON ${t.processed} (processed_at)`,
+      ],
+    },
+    {
+      // Tenancy: the append writes the row in the tenant's transaction, so the column's default (the
+      // transaction's tenant setting, else 'default') tags it without the INSERT naming it. Dead rows
+      // (status 'dead') are the outbox's dead letters and keep their tenant. The relay publishes every
+      // tenant: it runs as the table's owner (or a BYPASSRLS role) and reads tenant_id per row.
+      name: '0002-tenancy',
+      statements: [
+        `ALTER TABLE ${t.outbox} ADD COLUMN tenant_id text NOT NULL DEFAULT ${TENANT_SQL}`,
+        ...tenantPolicies(t.outbox, (x) => t.local(`outbox_${x}`)),
       ],
     },
   ]
