@@ -13,7 +13,14 @@ export type Connections = Readonly<{
 /** Opens DATABASE_URL (required) and prepares REDIS_URL (opened on first use). */
 export async function openConnections(env: NodeJS.ProcessEnv): Promise<Connections> {
   const databaseUrl = env.DATABASE_URL
-  if (!databaseUrl) throw new MissingEnvError('DATABASE_URL', 'the PostgreSQL database of the event store')
+  if (!databaseUrl) {
+    // An app on an embedded database (PGlite, as the bank demo without DATABASE_URL) holds it inside its
+    // own process: the CLI can only work on a PostgreSQL server, and says so.
+    throw new MissingEnvError(
+      'DATABASE_URL',
+      'the CLI needs the PostgreSQL server of the event store, e.g. DATABASE_URL=postgres://user@127.0.0.1:5432/db, or --database-url; an embedded PGlite database lives inside its app and cannot be opened from the CLI: run the app on that server too',
+    )
+  }
   // A malformed URL is a configuration error, not a DNS failure of whatever the driver read as the host.
   const { connectionString, redacted } = parseDatabaseUrl(databaseUrl, 'DATABASE_URL')
   const pool = new pg.Pool({ connectionString, max: 8, connectionTimeoutMillis: 5000 })
