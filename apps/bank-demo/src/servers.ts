@@ -10,9 +10,10 @@ import { type HealthCheck, postgresCheck, projectionsCheck, redisCheck, searchCh
 import { kafkaOutbox } from './kafka-outbox.js'
 import { type OutboxTarget, TRANSACTIONS_TOPIC } from './postgres-write-side.js'
 import { rabbitMqOutbox } from './rabbitmq-outbox.js'
+import { bankProjections } from './read-models/bank-projections.js'
 import type { AccountsReadModel, BankSearch } from './read-models/read-model.js'
-import { accountSummariesProjection, createRedisAccountsReadModel } from './read-models/redis-read-models.js'
-import { createElasticsearchBankSearch, searchProjections } from './read-models/search-read-models.js'
+import { createRedisAccountsReadModel } from './read-models/redis-read-models.js'
+import { createElasticsearchBankSearch } from './read-models/search-read-models.js'
 
 /** Where the real servers are and how to keep this bank's data apart from others'. */
 export type ServerConfig = Readonly<{
@@ -79,27 +80,28 @@ export async function serverParts(
       ? { ...(redis ? { redis } : {}), keyPrefix: redisKeyPrefix, logger, brokers }
       : undefined,
   )
-  const projections: AnyProjection[] = []
   let accounts: AccountsReadModel | null = null
   let search: BankSearch | null = null
   const described: string[] = [side.describe]
   const health: HealthCheck[] = [postgresCheck((sql) => pool.query(sql))]
   if (redis) health.push(redisCheck(redis))
-
-  if (redis) {
-    const projection = accountSummariesProjection(redis, redisKeyPrefix)
-    projections.push(projection)
-    accounts = createRedisAccountsReadModel(redis, projection)
+  let client: Client | null = null
+  if (config.elasticsearchUrl) {
+    client = await connectSearchEngine(config.elasticsearchUrl)
+    const opened = client
+    releases.push(() => opened.close())
+    health.push(searchCheck(client))
+  }
+  const indexPrefix = config.indexPrefix ?? 'bank-'
+  const defined = bankProjections({ pool, redis, search: client, redisKeyPrefix, indexPrefix, logger })
+  const projections: AnyProjection[] = defined.all
+  if (redis && defined.accountSummaries) {
+    accounts = createRedisAccountsReadModel(redis, defined.accountSummaries)
     described.push('Redis account summaries')
   }
-  if (config.elasticsearchUrl) {
-    const client: Client = await connectSearchEngine(config.elasticsearchUrl)
-    releases.push(() => client.close())
-    const indexPrefix = config.indexPrefix ?? 'bank-'
-    const search2 = searchProjections(client, indexPrefix, logger)
-    projections.push(search2.accounts, search2.transactions)
-    search = createElasticsearchBankSearch(client, search2, indexPrefix)
-    health.push(searchCheck(client))
+  described.push('Postgres daily activity')
+  if (client && defined.search) {
+    search = createElasticsearchBankSearch(client, defined.search, indexPrefix)
     described.push('Elasticsearch search')
   }
   // Whatever has no server runs in memory, fed from the same Postgres log.
@@ -107,23 +109,20 @@ export async function serverParts(
   if (memory && !accounts) described.push('in-memory account summaries (no REDIS_URL)')
   if (memory && !search) described.push('in-memory search (no ELASTICSEARCH_URL)')
 
-  let runner: ReturnType<typeof createProjectionRunner> | null = null
-  if (projections.length > 0) {
-    await migrateProjections({ pool, schema })
-    runner = createProjectionRunner({
-      pool,
-      schema,
-      store: side.store,
-      ...(side.watcher ? { watcher: side.watcher } : {}),
-      projections,
-      pollIntervalMs: config.pollIntervalMs ?? 250,
-      controlIntervalMs: 250,
-      leaseTtlMs: 5_000,
-      logger,
-    })
-    const running = runner
-    health.push(projectionsCheck(() => running.status()))
-  }
+  // The daily activity read model is in Postgres, so there is always a projection runner.
+  await migrateProjections({ pool, schema })
+  const runner = createProjectionRunner({
+    pool,
+    schema,
+    store: side.store,
+    ...(side.watcher ? { watcher: side.watcher } : {}),
+    projections,
+    pollIntervalMs: config.pollIntervalMs ?? 250,
+    controlIntervalMs: 250,
+    leaseTtlMs: 5_000,
+    logger,
+  })
+  health.push(projectionsCheck(() => runner.status()))
   health.push(...(side.health ?? []))
 
   const readSide: ReadSide = {
@@ -131,14 +130,14 @@ export async function serverParts(
     search: search ?? (memory as ReadSide).search,
     async start() {
       await memory?.start()
-      await runner?.start()
+      await runner.start()
     },
     async idle() {
       await memory?.idle()
-      await runner?.waitUntilIdle({ timeoutMs: 60_000 })
+      await runner.waitUntilIdle({ timeoutMs: 60_000 })
     },
     async stop() {
-      await runner?.stop()
+      await runner.stop()
       await memory?.stop()
     },
   }

@@ -21,6 +21,8 @@ export type BankUnderTest = Bank &
     countEvents(): Promise<number>
     /** The Redis key prefix of this bank (null on the in-memory adapters). */
     redisKeyPrefix: string | null
+    /** The bank's own database (null on the in-memory adapters). */
+    databaseUrl: string | null
   }>
 
 const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -50,6 +52,7 @@ export async function startBank(name: string, options: Readonly<{ redisUrl?: str
       projectionsIdle: () => bank.readSide.idle(),
       countEvents: () => countEvents(store),
       redisKeyPrefix: null,
+      databaseUrl: null,
     }
   }
   const suffix = `${name.replace(/[^a-z0-9]/g, '_')}_${randomBytes(4).toString('hex')}`
@@ -86,6 +89,7 @@ export async function startBank(name: string, options: Readonly<{ redisUrl?: str
     ...bank,
     projectionsIdle: () => bank.readSide.idle(),
     redisKeyPrefix: keyPrefix,
+    databaseUrl: url.toString(),
     async countEvents() {
       const pool = new pg.Pool({ connectionString: url.toString(), max: 1 })
       try {

@@ -76,14 +76,14 @@ export class CliNotMigratedError extends AnnalsError<'ANNALS_CLI_ERR_NOT_MIGRATE
   }
 }
 
-/** A command needs an optional package (`@annals/outbox`, `@annals/sagas`) that is not installed. */
+/** A command needs an optional package (`@annals/outbox`, `@annals/sagas`, `ioredis`) that is not installed. */
 export class MissingPackageError extends AnnalsError<'ANNALS_CLI_ERR_MISSING_PACKAGE'> {
   declare readonly packageName: string
   declare readonly command: string
   constructor(packageName: string, command: string, options?: { cause?: unknown }) {
     super(
       CliErrorCodes.MISSING_PACKAGE,
-      `\`annals ${command}\` needs ${packageName}, which is not installed: add it to the project (npm install ${packageName}, the same version as @annals/cli)`,
+      `\`annals ${command}\` needs ${packageName}, which is not installed: add it to the project (npm install ${packageName}${packageName.startsWith('@annals/') ? ', the same version as @annals/cli' : ''})`,
       { ...options, fields: { packageName, command } },
     )
   }

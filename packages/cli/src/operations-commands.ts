@@ -107,7 +107,7 @@ export function addOperationsCommands(program: Command, io: CliIo, session: With
     o: DeadLetterOptions,
     work: (location: ConsumerDeadLetterLocation) => Promise<T>,
   ): Promise<T> => {
-    const redis = connectRedis(io.env, 'the consumer groups live in Redis')
+    const redis = connectRedis(io.env, 'the consumer groups live in Redis', 'outbox dlq')
     try {
       await pingRedis(redis, io.env)
       return await work({ redis, keyPrefix: o.keyPrefix, topic: o.topic, group: o.group })

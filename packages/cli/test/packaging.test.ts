@@ -21,7 +21,7 @@ describe('published tarballs', () => {
 
   it.each(packages)('%s ships its README, its error catalogue and no tests', (_name, { dir }) => {
     const files = packedFiles(dir)
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'docs/errors.md']))
+    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'docs/errors.md']))
     expect(files.filter((f) => TEST_FILE.test(f))).toEqual([])
     expect(files.filter((f) => !ALLOWED_TOP.has(f.split('/')[0] ?? ''))).toEqual([])
   })
