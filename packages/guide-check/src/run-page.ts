@@ -5,6 +5,7 @@ import { format } from 'node:util'
 import { runCli } from '@annals/cli'
 import { createTestDatabase } from '@annals/store-postgres/testing'
 import { Redis } from 'ioredis'
+import pg from 'pg'
 import { matchOutput, type PageProgram, pageProgram, type ShellCommand } from './extract.js'
 
 /** Where the pages live and where their files are written (inside this package, so imports resolve). */
@@ -92,6 +93,17 @@ export async function runPage(name: string): Promise<PageRun> {
   let cursor = 0
   let commands = 0
   const originalLog = console.log
+  const OriginalPool = pg.Pool
+  // A page that fails half-way leaves its pools open: record them, so they are ended before the
+  // database is dropped (instead of erroring in the next page's time).
+  const pools: pg.Pool[] = []
+  pg.Pool = class extends OriginalPool {
+    constructor(config?: pg.PoolConfig) {
+      super(config)
+      pools.push(this)
+      this.on('error', () => {})
+    }
+  }
   try {
     for (const [file, content] of program.files) {
       mkdirSync(dirname(join(dir, file)), { recursive: true })
@@ -138,6 +150,11 @@ export async function runPage(name: string): Promise<PageRun> {
     return { output, commands }
   } finally {
     console.log = originalLog
+    pg.Pool = OriginalPool
+    // A worker the page left running holds a client, and end() waits for it: bounded, so that the
+    // page's own error is reported instead of a test timeout.
+    const ended = Promise.all(pools.map((pool) => (pool.ended ? null : pool.end().catch(() => {}))))
+    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 5_000).unref())])
     delete (globalThis as Record<string, unknown>).__guide
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k]
