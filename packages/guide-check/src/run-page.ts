@@ -55,8 +55,9 @@ async function claimRedisDatabase(): Promise<{ index: number; release(): Promise
 export function installablePackages(): Set<string> {
   const manifest = JSON.parse(readFileSync(join(import.meta.dirname, '../package.json'), 'utf8')) as {
     dependencies: Record<string, string>
+    devDependencies: Record<string, string>
   }
-  return new Set(Object.keys(manifest.dependencies))
+  return new Set([...Object.keys(manifest.dependencies), ...Object.keys(manifest.devDependencies)])
 }
 
 /** Reads and checks a page without running it: installs and exports must be ones the checker honours. */
