@@ -37,7 +37,7 @@ export function createOrderService(options: CheckoutOptions) {
   // round trips instead of one per order.
   const store = createPostgresEventStore({
     pool,
-    groupCommit: true,
+    groupCommit: { maxBatch: 500, maxInFlight: 4 },
     outbox: {
       publish: publicationMap<EventOf<typeof OrderPlaced>>({
         OrderPlaced: { topic: ORDERS_TOPIC, toMessage: (e) => ({ payload: e.data }) },
