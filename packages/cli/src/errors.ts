@@ -37,11 +37,28 @@ export class ConfigInvalidError extends AnnalsError<'ANNALS_CLI_ERR_CONFIG_INVAL
   }
 }
 
+// The next step for each variable the CLI reads, so the message can be followed as it is.
+function envExample(variable: string): string {
+  if (variable === 'DATABASE_URL')
+    return 'export DATABASE_URL=postgres://user@localhost:5432/db (or pass --database-url <url>)'
+  if (variable === 'REDIS_URL') return 'export REDIS_URL=redis://localhost:6379'
+  if (variable === 'KAFKA_BROKERS') return 'export KAFKA_BROKERS=localhost:9092'
+  return `export ${variable}=…`
+}
+
+function unreachableAdvice(service: 'postgres' | 'redis'): string {
+  return service === 'postgres'
+    ? 'Is PostgreSQL running there? Start it (docker compose up -d postgres, or your system service) or point DATABASE_URL (or --database-url) at a running server'
+    : 'Is Redis running there? Start it (docker compose up -d redis, or your system service) or point REDIS_URL at a running server'
+}
+
 /** A required environment variable (DATABASE_URL, REDIS_URL) is not set. */
 export class MissingEnvError extends AnnalsError<'ANNALS_CLI_ERR_MISSING_ENV'> {
   declare readonly variable: string
   constructor(variable: string, why: string) {
-    super(CliErrorCodes.MISSING_ENV, `${variable} is not set (${why})`, { fields: { variable } })
+    super(CliErrorCodes.MISSING_ENV, `${variable} is not set (${why}): ${envExample(variable)}`, {
+      fields: { variable },
+    })
   }
 }
 
@@ -51,10 +68,14 @@ export class UnreachableError extends AnnalsError<'ANNALS_CLI_ERR_UNREACHABLE'> 
   declare readonly target: string
   constructor(service: 'postgres' | 'redis', target: string, options?: { cause?: unknown }) {
     const reason = options?.cause instanceof Error ? options.cause.message : String(options?.cause ?? '')
-    super(CliErrorCodes.UNREACHABLE, `Cannot reach ${service} at ${target}: ${reason}`, {
-      ...options,
-      fields: { service, target },
-    })
+    super(
+      CliErrorCodes.UNREACHABLE,
+      `Cannot reach ${service} at ${target}: ${reason || 'no answer'}. ${unreachableAdvice(service)}`,
+      {
+        ...options,
+        fields: { service, target },
+      },
+    )
   }
 }
 

@@ -69,10 +69,19 @@ export class ConcurrencyError extends AnnalsError<'ANNALS_ERR_CONCURRENCY'> {
   constructor(streamId: StreamId, expected: ExpectedVersion, actual: bigint, options?: { cause?: unknown }) {
     super(
       CoreErrorCodes.CONCURRENCY,
-      `Stream "${streamId}" was expected at version ${String(expected)} but is at version ${actual.toString()}`,
+      `Stream "${streamId}" was expected at version ${String(expected)} but is at version ${actual.toString()}: ${concurrencyAdvice(expected, actual)}`,
       { ...options, fields: { streamId, expected, actual } },
     )
   }
+}
+
+// What a newcomer should do next, by what was expected: the message is often the first thing they read.
+function concurrencyAdvice(expected: ExpectedVersion, actual: bigint): string {
+  if (expected === 'no-stream')
+    return 'the stream already exists; use another stream id, or append with its version (or go through the command handler, which loads it first)'
+  if (expected === 'stream-exists' || actual === 0n)
+    return 'the stream does not exist yet; append with expectedVersion "no-stream" to create it'
+  return 'someone appended since you read it. Reload the stream, decide again and retry (the command handler does this for you), or report the conflict to the client that sent the version'
 }
 
 /** True when `error` is a {@link ConcurrencyError}. */

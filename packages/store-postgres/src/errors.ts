@@ -34,10 +34,14 @@ export class PgInvalidIdentifierError extends AnnalsError<'ANNALS_PG_ERR_INVALID
 export class PgMigrationError extends AnnalsError<'ANNALS_PG_ERR_MIGRATION'> {
   declare readonly migration: string | null
   constructor(migration: string | null, message: string, options?: { cause?: unknown }) {
-    super(PgStoreErrorCodes.MIGRATION, `Migration ${migration ?? '(setup)'} failed: ${message}`, {
-      ...options,
-      fields: { migration },
-    })
+    super(
+      PgStoreErrorCodes.MIGRATION,
+      `Migration ${migration ?? '(setup)'} failed: ${message}. Nothing was applied (one transaction): fix the cause (the database error is in \`cause\`: permissions to create the schema, an object with the same name) and run migrate again`,
+      {
+        ...options,
+        fields: { migration },
+      },
+    )
   }
 }
 
