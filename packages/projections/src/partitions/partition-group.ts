@@ -61,6 +61,8 @@ export type PartitionGroup = {
   lastLagAt: number
   /** A generation switched away from, to drop once every partition has left it. */
   pendingDrop: number | null
+  /** The live generation whose predecessor this runner has looked for (to drop it). */
+  dropCheckedFor: number | null
   state: 'starting' | 'standby' | 'live' | 'catching-up' | 'rebuilding' | 'error' | 'stopped'
   lastError: string | null
   readonly waiter: Waiter
@@ -121,6 +123,7 @@ export function newPartitionGroup(p: AnyProjection): PartitionGroup {
     lastControlAt: 0,
     lastLagAt: 0,
     pendingDrop: null,
+    dropCheckedFor: null,
     state: 'starting',
     lastError: null,
     waiter: createWaiter(),
@@ -356,6 +359,22 @@ async function controlGroup(ctx: GroupContext, g: PartitionGroup): Promise<void>
 async function coordinate(ctx: GroupContext, g: PartitionGroup, w: ProjectionWorker, row: RegistryRow): Promise<void> {
   const token = (w.lease as NonNullable<ProjectionWorker['lease']>).token
   const target = (generation: number) => sinkTarget(ctx.tables, w, generation)
+  // The generation before the live one (builds start at live + 1) may outlive a coordinator that
+  // stopped before dropping it: each new coordinator looks once per live generation.
+  if (g.pendingDrop === null && g.dropCheckedFor !== row.liveGeneration) {
+    g.dropCheckedFor = row.liveGeneration
+    if (row.liveGeneration > 1) g.pendingDrop = row.liveGeneration - 1
+  }
+  if (g.pendingDrop !== null) {
+    const old = g.pendingDrop
+    const rows = await ctx.partitionLeases.list(g.p.name)
+    // Dropped once no partition still writes to it (each reports the generation it works on).
+    if (rows.every((r) => r.partition >= g.count || !r.live || r.liveGeneration !== old)) {
+      await g.p.sink.drop(target(old))
+      g.pendingDrop = null
+      ctx.log.info({ projection: g.p.name, generation: old }, 'previous generation dropped')
+    }
+  }
   if (row.buildingGeneration === null && (!matchesLive(g, row) || row.rebuildRequestedAt !== null)) {
     const generation = row.liveGeneration + 1
     // Cleared before the registry names it, so no partition can have written to it yet.
@@ -407,16 +426,6 @@ async function coordinate(ctx: GroupContext, g: PartitionGroup, w: ProjectionWor
   }
   if ((await g.p.sink.liveGeneration(target(row.liveGeneration))) !== row.liveGeneration) {
     if (g.pendingDrop === null) await g.p.sink.activate(target(row.liveGeneration), token)
-  }
-  if (g.pendingDrop !== null) {
-    const old = g.pendingDrop
-    const rows = await ctx.partitionLeases.list(g.p.name)
-    // Dropped once no partition still writes to it (each reports the generation it works on).
-    if (rows.every((r) => r.partition >= g.count || !r.live || r.liveGeneration !== old)) {
-      await g.p.sink.drop(target(old))
-      g.pendingDrop = null
-      ctx.log.info({ projection: g.p.name, generation: old }, 'previous generation dropped')
-    }
   }
 }
 
