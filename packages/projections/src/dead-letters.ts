@@ -93,9 +93,15 @@ export type ParkedEvent = Readonly<{
 export type DeadLetterStore = ReturnType<typeof createDeadLetterStore>
 
 /** @internal */
-export function createDeadLetterStore(pool: Pool, tables: ProjectionTables) {
+export function createDeadLetterStore(
+  pool: Pool,
+  tables: ProjectionTables,
+  leases: 'single' | 'partitioned' = 'single',
+) {
   const t = tables.deadLetters
-  const leaseHeld = `EXISTS (SELECT 1 FROM ${tables.leases} l WHERE l.projection = $1 AND l.token = $2::bigint)`
+  // A partition token comes from one sequence, so it names its partition: no partition number needed.
+  const leaseTable = leases === 'single' ? tables.leases : tables.partitionLeases
+  const leaseHeld = `EXISTS (SELECT 1 FROM ${leaseTable} l WHERE l.projection = $1 AND l.token = $2::bigint)`
   return {
     /** Parks events (idempotent per event). Returns false when the lease was lost (nothing parked). */
     async park(
@@ -132,10 +138,10 @@ export function createDeadLetterStore(pool: Pool, tables: ProjectionTables) {
         ],
       )
       if (r.rowCount === parked.length) return true
-      const held = await pool.query(
-        `SELECT 1 FROM ${tables.leases} l WHERE l.projection = $1 AND l.token = $2::bigint`,
-        [projection, token.toString()],
-      )
+      const held = await pool.query(`SELECT 1 FROM ${leaseTable} l WHERE l.projection = $1 AND l.token = $2::bigint`, [
+        projection,
+        token.toString(),
+      ])
       return held.rowCount === 1
     },
     /** Streams with a parked event in the generation: their later events must wait. */

@@ -48,6 +48,8 @@ export {
   migrateProjections,
 } from './migrate-projections.js'
 export { DEFAULT_SCHEMA } from './names.js'
+export type { PartitionRuntimeStatus, PartitionState } from './partitions/partition-group.js'
+export { partitionOf } from './partitions/partition-of.js'
 export {
   createPostgresPendingCounter,
   type PostgresPendingCounterOptions,

@@ -90,6 +90,57 @@ function projectionMigrations(t: ProjectionTables): readonly SqlMigration[] {
       name: '0002-lease-version',
       statements: [`ALTER TABLE ${t.leases} ADD COLUMN version integer NOT NULL DEFAULT 0`],
     },
+    {
+      // Partitioned projections (`partitions: N`): a lease and a checkpoint per partition, and the
+      // workers of each group with their heartbeats. Tables of unpartitioned projections are unchanged.
+      name: '0003-partitions',
+      statements: [
+        // How many partitions the live and the building generation were built with (null: unpartitioned).
+        // A definition with another count is a new generation, never a reshuffle of the live one.
+        `ALTER TABLE ${t.registry} ADD COLUMN live_partitions integer, ADD COLUMN building_partitions integer`,
+        // Tokens come from one sequence, so a token names one holding of one partition: the guards of
+        // the dead letters and of the registry check it without the partition number, and a
+        // partition's tokens still only grow.
+        `CREATE SEQUENCE ${t.partitionTokens}`,
+        // One row per partition; `status` is what its owner reported at its last renewal (checkpoint,
+        // lag, build progress) for `annals projections status` and the group's switch-over.
+        `CREATE TABLE ${t.partitionLeases} (
+            projection          text        NOT NULL,
+            partition           integer     NOT NULL,
+            owner               text        NOT NULL,
+            token               bigint      NOT NULL,
+            acquired_at         timestamptz NOT NULL DEFAULT now(),
+            renewed_at          timestamptz NOT NULL DEFAULT now(),
+            expires_at          timestamptz NOT NULL,
+            live_generation     integer,
+            building_generation integer,
+            building_caught_up  boolean     NOT NULL DEFAULT false,
+            status              jsonb       NOT NULL DEFAULT '{}'::jsonb,
+            PRIMARY KEY (projection, partition)
+          )`,
+        `CREATE UNIQUE INDEX ${t.local('projection_partition_leases_token_idx')} ON ${t.partitionLeases} (token)`,
+        // Checkpoints of the Postgres sink, per generation and partition.
+        `CREATE TABLE ${t.partitionCheckpoints} (
+            projection     text        NOT NULL,
+            generation     integer     NOT NULL,
+            partition      integer     NOT NULL,
+            transaction_id bigint      NOT NULL,
+            position       bigint      NOT NULL,
+            updated_at     timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (projection, generation, partition)
+          )`,
+        // The workers running each partitioned projection: a member whose heartbeat expired is gone,
+        // and the others share its partitions out.
+        `CREATE TABLE ${t.members} (
+            projection   text        NOT NULL,
+            member       text        NOT NULL,
+            joined_at    timestamptz NOT NULL DEFAULT now(),
+            heartbeat_at timestamptz NOT NULL DEFAULT now(),
+            expires_at   timestamptz NOT NULL,
+            PRIMARY KEY (projection, member)
+          )`,
+      ],
+    },
   ]
 }
 

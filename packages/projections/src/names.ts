@@ -17,6 +17,10 @@ const PROJECTION_TABLES = {
   leases: 'projection_leases',
   deadLetters: 'projection_dead_letters',
   checkpoints: 'projection_checkpoints',
+  partitionLeases: 'projection_partition_leases',
+  partitionCheckpoints: 'projection_partition_checkpoints',
+  members: 'projection_members',
+  partitionTokens: 'projection_partition_token_seq',
 } as const
 
 /**

@@ -38,6 +38,12 @@ export type ProjectionInput<H extends readonly HandledType[], Ctx> = Readonly<{
    */
   applyBatch?: (events: readonly RecordedEvent<HandledEvents<H>>[], ctx: Ctx) => void | Promise<void>
   sink: ReadModelSink<Ctx>
+  /**
+   * Splits the projection into this many partitions by stream id (see `partitionOf`): each has its
+   * own checkpoint and lease, and the workers running the projection share them out. Absent: one
+   * lease and one checkpoint, as before. Changing it is a rebuild (a new generation), like a version.
+   */
+  partitions?: number
 }>
 
 /** A projection: a named, versioned set of handlers over some event types, writing into one sink. */
@@ -47,6 +53,8 @@ export interface Projection<E extends Event = Event, Ctx = unknown> {
   /** The event type names handled (passed to `readAll({ types })`). */
   readonly handles: readonly E['type'][]
   readonly sink: ReadModelSink<Ctx>
+  /** The number of partitions (absent: unpartitioned). */
+  readonly partitions?: number
   /** Decodes (when definitions were given) and dispatches one event to its handler(s). */
   handle(event: RecordedEvent, ctx: Ctx): Promise<void>
   /** Present when the projection handles whole batches (`applyBatch`). */
@@ -74,7 +82,7 @@ export function defineProjection<const H extends readonly HandledType[], Ctx>(
   input: ProjectionInput<H, Ctx>,
 ): Projection<HandledEvents<H>, Ctx> {
   type E = HandledEvents<H>
-  const { name, version, handles, handlers, apply, applyBatch, sink } = input
+  const { name, version, handles, handlers, apply, applyBatch, sink, partitions } = input
   if (!PROJECTION_NAME.test(name)) {
     throw new InvalidProjectionDefinitionError(
       name,
@@ -90,6 +98,12 @@ export function defineProjection<const H extends readonly HandledType[], Ctx>(
     throw new InvalidProjectionDefinitionError(name, 'give applyBatch alone, not with handlers or apply')
   }
   if (!sink) throw new InvalidProjectionDefinitionError(name, 'sink is required')
+  if (partitions !== undefined && (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024)) {
+    throw new InvalidProjectionDefinitionError(
+      name,
+      `partitions must be an integer from 1 to 1024 (got ${String(partitions)})`,
+    )
+  }
   const definitions = handles.filter((h): h is AnyEventDefinition => typeof h !== 'string')
   const types = handles.map((h) => (typeof h === 'string' ? h : h.type)) as E['type'][]
   if (new Set(types).size !== types.length)
@@ -108,7 +122,13 @@ export function defineProjection<const H extends readonly HandledType[], Ctx>(
   // Only definitions are decoded (validated, upcast); bare type names pass the stored data through.
   const decode = (event: RecordedEvent) => (registry?.has(event.type) ? registry.decode(event) : event)
   const batch = applyBatch as ((events: readonly RecordedEvent[], ctx: Ctx) => void | Promise<void>) | undefined
-  const identity = { name, version, handles: Object.freeze(types), sink }
+  const identity = {
+    name,
+    version,
+    handles: Object.freeze(types),
+    sink,
+    ...(partitions === undefined ? {} : { partitions }),
+  }
   if (batch) {
     return Object.freeze({
       ...identity,

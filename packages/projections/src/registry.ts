@@ -9,6 +9,10 @@ export type RegistryRow = Readonly<{
   buildingGeneration: number | null
   buildingVersion: number | null
   rebuildRequestedAt: Date | null
+  /** Partitions of the live generation (null: unpartitioned). */
+  livePartitions: number | null
+  /** Partitions of the generation being built (null: unpartitioned or none). */
+  buildingPartitions: number | null
   handles: readonly string[]
   sink: string
   /** What the owning worker last published (see `ProjectionStatus`). */
@@ -23,6 +27,8 @@ type Row = {
   building_generation: number | null
   building_version: number | null
   rebuild_requested_at: Date | null
+  live_partitions: number | null
+  building_partitions: number | null
   handles: string[]
   sink: string
   status: Record<string, unknown>
@@ -30,7 +36,7 @@ type Row = {
 }
 
 const COLUMNS =
-  'name, live_generation, live_version, building_generation, building_version, rebuild_requested_at, handles, sink, status, status_at'
+  'name, live_generation, live_version, building_generation, building_version, rebuild_requested_at, live_partitions, building_partitions, handles, sink, status, status_at'
 
 function fromRow(r: Row): RegistryRow {
   return {
@@ -40,6 +46,8 @@ function fromRow(r: Row): RegistryRow {
     buildingGeneration: r.building_generation,
     buildingVersion: r.building_version,
     rebuildRequestedAt: r.rebuild_requested_at,
+    livePartitions: r.live_partitions,
+    buildingPartitions: r.building_partitions,
     handles: r.handles,
     sink: r.sink,
     status: r.status,
@@ -54,18 +62,29 @@ function fromRow(r: Row): RegistryRow {
 export type Registry = ReturnType<typeof createRegistry>
 
 /** @internal */
-export function createRegistry(pool: Pool, tables: ProjectionTables) {
+export function createRegistry(pool: Pool, tables: ProjectionTables, leases: 'single' | 'partitioned' = 'single') {
   const t = tables.registry
-  const leaseHeld = `EXISTS (SELECT 1 FROM ${tables.leases} l WHERE l.projection = $1 AND l.token = $2::bigint)`
+  // A partitioned projection's generations are moved by the owner of its partition 0 (its coordinator).
+  const leaseHeld =
+    leases === 'single'
+      ? `EXISTS (SELECT 1 FROM ${tables.leases} l WHERE l.projection = $1 AND l.token = $2::bigint)`
+      : `EXISTS (SELECT 1 FROM ${tables.partitionLeases} l WHERE l.projection = $1 AND l.partition = 0 AND l.token = $2::bigint)`
   // A lower version never replaces or abandons a higher one's generation, whatever its token says.
   const notNewerThan = (version: string) =>
     `live_version <= ${version}::integer AND coalesce(building_version, 0) <= ${version}::integer`
   return {
-    async ensure(name: string, version: number, handles: readonly string[], sink: string): Promise<RegistryRow> {
+    /** Creates the row on the first run (`partitions`: of the first generation; null unpartitioned). */
+    async ensure(
+      name: string,
+      version: number,
+      handles: readonly string[],
+      sink: string,
+      partitions: number | null = null,
+    ): Promise<RegistryRow> {
       await pool.query(
-        `INSERT INTO ${t} (name, live_generation, live_version, handles, sink) VALUES ($1, 1, $2, $3, $4)
+        `INSERT INTO ${t} (name, live_generation, live_version, handles, sink, live_partitions) VALUES ($1, 1, $2, $3, $4, $5)
          ON CONFLICT (name) DO UPDATE SET handles = excluded.handles, sink = excluded.sink`,
-        [name, version, handles, sink],
+        [name, version, handles, sink, partitions],
       )
       const row = await this.get(name)
       if (!row) throw new Error(`registry row of ${name} vanished`)
@@ -79,17 +98,24 @@ export function createRegistry(pool: Pool, tables: ProjectionTables) {
       const { rows } = await pool.query<Row>(`SELECT ${COLUMNS} FROM ${t} ORDER BY name`)
       return rows.map(fromRow)
     },
-    async startBuilding(name: string, token: bigint, generation: number, version: number): Promise<boolean> {
+    async startBuilding(
+      name: string,
+      token: bigint,
+      generation: number,
+      version: number,
+      partitions: number | null = null,
+    ): Promise<boolean> {
       const r = await pool.query(
-        `UPDATE ${t} SET building_generation = $3, building_version = $4, rebuild_requested_at = NULL, updated_at = now()
+        `UPDATE ${t} SET building_generation = $3, building_version = $4, building_partitions = $5,
+           rebuild_requested_at = NULL, updated_at = now()
          WHERE name = $1 AND ${leaseHeld} AND ${notNewerThan('$4')}`,
-        [name, token.toString(), generation, version],
+        [name, token.toString(), generation, version, partitions],
       )
       return r.rowCount === 1
     },
     async abandonBuilding(name: string, token: bigint, version: number): Promise<boolean> {
       const r = await pool.query(
-        `UPDATE ${t} SET building_generation = NULL, building_version = NULL, updated_at = now()
+        `UPDATE ${t} SET building_generation = NULL, building_version = NULL, building_partitions = NULL, updated_at = now()
          WHERE name = $1 AND ${leaseHeld} AND ${notNewerThan('$3')}`,
         [name, token.toString(), version],
       )
@@ -97,8 +123,8 @@ export function createRegistry(pool: Pool, tables: ProjectionTables) {
     },
     async switchLive(name: string, token: bigint, generation: number, version: number): Promise<boolean> {
       const r = await pool.query(
-        `UPDATE ${t} SET live_generation = $3, live_version = $4, building_generation = NULL, building_version = NULL,
-           updated_at = now()
+        `UPDATE ${t} SET live_generation = $3, live_version = $4, live_partitions = building_partitions,
+           building_generation = NULL, building_version = NULL, building_partitions = NULL, updated_at = now()
          WHERE name = $1 AND building_generation = $3 AND ${leaseHeld} AND ${notNewerThan('$4')}`,
         [name, token.toString(), generation, version],
       )

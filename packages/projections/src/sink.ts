@@ -11,6 +11,11 @@ export type SinkTarget = Readonly<{
   schema: string
   /** The prefix of the projection tables' names in that schema (`''` or absent: none). */
   tablePrefix?: string
+  /**
+   * The partition of a partitioned projection (absent: unpartitioned). The sink keeps a checkpoint and
+   * a fence per partition; every partition writes into the same generation's data.
+   */
+  partition?: number
 }>
 
 /**

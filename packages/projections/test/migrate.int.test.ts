@@ -22,7 +22,7 @@ afterAll(async () => {
 let readModels = 0
 
 /** Every migration, and those after release 0.1's. */
-const ALL = ['0001-projections', '0002-lease-version']
+const ALL = ['0001-projections', '0002-lease-version', '0003-partitions']
 const LATER = ALL.slice(1)
 
 /** Takes a lease and commits one Postgres-sink batch in `schema`, then reads it back through the admin API. */
@@ -73,8 +73,10 @@ describe('migrateProjections on a database migrated by release 0.1 (kysely Migra
     await migrateProjections({ pool: db.pool, schema: 'shape_old' })
     expect((await migrateProjections({ pool: db.pool, schema: 'shape_new' })).applied).toEqual(ALL)
     const [old, current] = [await shape('shape_old'), await shape('shape_new')]
-    expect(current.columns).toHaveLength(41)
-    expect(current.indexes).toHaveLength(6)
+    // 0003-partitions: 2 registry columns, partition leases (11), partition checkpoints (6), members (5);
+    // their primary keys and the token index.
+    expect(current.columns).toHaveLength(65)
+    expect(current.indexes).toHaveLength(10)
     expect(current).toEqual(old)
   })
 })
@@ -92,6 +94,9 @@ describe('one identifier rule for the store and the projections', () => {
       'projection_checkpoints',
       'projection_dead_letters',
       'projection_leases',
+      'projection_members',
+      'projection_partition_checkpoints',
+      'projection_partition_leases',
       'projections',
     ])
     await useTables(schema)

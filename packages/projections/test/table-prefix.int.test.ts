@@ -33,6 +33,7 @@ describe('projection tables under a table prefix (real Postgres store)', () => {
       expect((await migrateProjections({ pool: bed.db.pool, tablePrefix })).applied).toEqual([
         '0001-projections',
         '0002-lease-version',
+        '0003-partitions',
       ])
     }
     for (let i = 0; i < 30; i++)

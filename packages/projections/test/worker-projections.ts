@@ -7,11 +7,20 @@ import { createRedisSink } from '../src/sinks/redis-sink.js'
 type Bumped = { amount: number; stop?: boolean }
 
 /** Two counters (non-idempotent updates): any event applied twice shows up as a wrong count. */
-export function workerProjections(options: { pool: pg.Pool; redis: Redis; keyPrefix: string; version?: number }) {
+export function workerProjections(options: {
+  pool: pg.Pool
+  redis: Redis
+  keyPrefix: string
+  version?: number
+  /** Partitions of both projections (absent: unpartitioned). */
+  partitions?: number
+}) {
+  const partitions = options.partitions === undefined ? {} : { partitions: options.partitions }
   return [
     defineProjection({
       name: 'redis-counter',
       version: options.version ?? 1,
+      ...partitions,
       handles: ['Bumped'],
       sink: createRedisSink({ redis: options.redis, keyPrefix: options.keyPrefix }),
       handlers: {
@@ -26,6 +35,7 @@ export function workerProjections(options: { pool: pg.Pool; redis: Redis; keyPre
     defineProjection({
       name: 'pg-counter',
       version: options.version ?? 1,
+      ...partitions,
       handles: ['Bumped'],
       sink: createPostgresSink({
         pool: options.pool,

@@ -1,5 +1,5 @@
 // A projection worker process for the crash, fencing and takeover tests. Configured by env:
-// DATABASE_URL, REDIS_URL, KEY_PREFIX, WORKER_ID, LEASE_TTL_MS, POLL_MS, STOP_ON_EVENT (self-SIGSTOP
+// DATABASE_URL, REDIS_URL, KEY_PREFIX, WORKER_ID, LEASE_TTL_MS, POLL_MS, PARTITIONS, STOP_ON_EVENT (self-SIGSTOP
 // before committing a batch that holds an event with data.stop, once both projections reached it).
 import { Redis } from 'ioredis'
 import pg from 'pg'
@@ -19,6 +19,7 @@ const projections = workerProjections({
   redis,
   keyPrefix: env.KEY_PREFIX ?? 'annals-worker:',
   version: Number(env.COUNTER_VERSION ?? 1),
+  ...(env.PARTITIONS ? { partitions: Number(env.PARTITIONS) } : {}),
 })
 
 let arrived = 0

@@ -27,11 +27,12 @@ export async function processTrack(
 }
 
 /**
- * Applies a read batch in as few commits as possible: events of blocked streams are parked, the rest
- * committed together; on a handler failure the events before it are committed, the failing one is
- * retried (then parked) and the rest of the batch goes on after it.
+ * @internal Applies a read batch in as few commits as possible: events of blocked streams are parked,
+ * the rest committed together; on a handler failure the events before it are committed, the failing
+ * one is retried (then parked) and the rest of the batch goes on after it. A partition applies the
+ * events of its streams with the checkpoint of the whole read (`final`).
  */
-async function applyEvents(
+export async function applyEvents(
   ctx: ApplyContext,
   w: ProjectionWorker,
   track: Track,

@@ -6,6 +6,17 @@ import { createDeadLetterStore } from '../dead-letters.js'
 import { ProjectionAlreadyStartedError, ProjectionTimeoutError } from '../errors.js'
 import { createLeaseStore } from '../lease.js'
 import { projectionTables } from '../names.js'
+import {
+  finishGroup,
+  type GroupContext,
+  groupStatus,
+  keepGroup,
+  newPartitionGroup,
+  type PartitionGroup,
+  type PartitionRuntimeStatus,
+  runPartitionGroup,
+} from '../partitions/partition-group.js'
+import { createPartitionLeaseStore } from '../partitions/partition-leases.js'
 import { indexProjections } from '../projection.js'
 import { createRegistry } from '../registry.js'
 import { refreshLag } from './control.js'
@@ -13,7 +24,7 @@ import { createLeaseKeeper } from './lease-keeper.js'
 import { newProjectionWorker, type ProjectionWorker } from './projection-worker.js'
 import { finishProjection, runProjectionLoop } from './read-loop.js'
 import type { RunnerContext } from './runner-context.js'
-import { createRunnerMetrics } from './runner-metrics.js'
+import { createPartitionMetrics, createRunnerMetrics } from './runner-metrics.js'
 import { type ProjectionRunnerOptions, resolveRunnerSettings } from './runner-options.js'
 import { type ProjectionRuntimeStatus, runtimeStatus } from './runner-status.js'
 
@@ -33,6 +44,8 @@ export interface ProjectionRunner extends Worker {
   stop(): Promise<void>
   /** Each projection's state, checkpoint and figures (lag as of the last measurement, about once a second). */
   status(): readonly ProjectionRuntimeStatus[]
+  /** The partitions of partitioned projections that this runner owns now, with their checkpoints and lag. */
+  partitions(): readonly PartitionRuntimeStatus[]
   /** Resolves once the runner has stopped (after `stop()`, or a signal when `handleSignals` is on). */
   whenStopped(): Promise<void>
   /**
@@ -58,7 +71,11 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
   const settings = resolveRunnerSettings(options)
   const { workerId, log } = settings
   const metrics = options.metricsRegistry ?? new MetricsRegistry()
-  const workers: ProjectionWorker[] = [...byName.values()].map(newProjectionWorker)
+  // Unpartitioned projections keep their one lease and loop each; partitioned ones run as groups.
+  const workers: ProjectionWorker[] = [...byName.values()]
+    .filter((p) => p.partitions === undefined)
+    .map((p) => newProjectionWorker(p))
+  const groups: PartitionGroup[] = [...byName.values()].filter((p) => p.partitions !== undefined).map(newPartitionGroup)
   let wakeUps = 0
   const logHead = logHeadOf(store)
   const ctx: RunnerContext = {
@@ -77,6 +94,14 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     isStopping: () => lifecycle.stopping,
   }
   const leaseKeeper = createLeaseKeeper(ctx, workers)
+  const groupCtx: GroupContext = {
+    ...ctx,
+    registry: createRegistry(pool, tables, 'partitioned'),
+    deadLetters: createDeadLetterStore(pool, tables, 'partitioned'),
+    partitionLeases: createPartitionLeaseStore(pool, tables),
+  }
+  if (groups.length > 0) createPartitionMetrics(metrics, groups)
+  const groupKeeper = createGroupKeeper(groupCtx, groups)
   let unsubscribe: (() => void) | undefined
   // Ends the standby waits of the current run; a new one per start.
   let stopRun = new AbortController()
@@ -89,21 +114,33 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       unsubscribe = watcher?.onWake(() => {
         wakeUps++
         for (const w of workers) w.waiter.wake()
+        for (const g of groups) g.waiter.wake()
       })
       leaseKeeper.start()
       for (const w of workers) w.loop = runProjectionLoop(ctx, w, stopRun.signal)
+      groupKeeper.start()
+      for (const g of groups) {
+        // The first heartbeat before the first share: a group member knows its peers before it takes any.
+        g.loop = keepGroup(groupCtx, g)
+          .catch((error) => log.warn({ projection: g.p.name, err: error }, 'first heartbeat failed'))
+          .then(() => runPartitionGroup(groupCtx, g))
+      }
       log.info({ projections: [...byName.keys()] }, 'projection runner started')
     },
     async onStop() {
       const renewalsSettled = leaseKeeper.stop()
+      const groupRenewalsSettled = groupKeeper.stop()
       unsubscribe?.()
       unsubscribe = undefined
       for (const w of workers) w.waiter.wake()
+      for (const g of groups) g.waiter.wake()
       stopRun.abort()
-      await Promise.all(workers.map((w) => w.loop))
+      await Promise.all([...workers.map((w) => w.loop), ...groups.map((g) => g.loop)])
       // Only now: a renewal still in flight would revive a released lease.
       await renewalsSettled
+      await groupRenewalsSettled
       await Promise.all(workers.map((w) => finishProjection(ctx, w)))
+      await Promise.all(groups.map((g) => finishGroup(groupCtx, g)))
       log.info({}, 'projection runner stopped')
     },
   })
@@ -115,10 +152,14 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     stop: () => lifecycle.stop(),
     whenStopped: () => lifecycle.whenStopped(),
     status: () => workers.map((w) => runtimeStatus(w, workerId)),
+    partitions: () => groups.flatMap(groupStatus),
     async waitUntilIdle(opts = {}) {
       const deadline = Date.now() + (opts.timeoutMs ?? 30_000)
       for (;;) {
-        if (workers.every((w) => w.state === 'live' && w.building === null && w.live?.caughtUp)) {
+        const groupsIdle = groups.every((g) =>
+          [...g.parts.values()].every((w) => w.building === null && (w.live?.caughtUp || w.live?.frozen)),
+        )
+        if (groupsIdle && workers.every((w) => w.state === 'live' && w.building === null && w.live?.caughtUp)) {
           // The state is from the last step: ask the log whether anything arrived since.
           let pending = false
           for (const w of workers) {
@@ -137,6 +178,43 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
         }
         await new Promise((resolve) => setTimeout(resolve, 20))
       }
+    },
+  }
+}
+
+/**
+ * Heartbeats and renews every group's partitions every third of the lease time (one statement for all
+ * of a group's partitions); `stop` resolves once no renewal is in flight.
+ */
+function createGroupKeeper(ctx: GroupContext, groups: readonly PartitionGroup[]) {
+  let timer: NodeJS.Timeout | null = null
+  let inFlight: Promise<void> | null = null
+  const keepAll = async () => {
+    for (const g of groups) {
+      try {
+        await keepGroup(ctx, g)
+      } catch (error) {
+        ctx.log.warn({ projection: g.p.name, err: error }, 'partition renewal failed')
+      }
+    }
+  }
+  return {
+    start() {
+      if (groups.length === 0) return
+      timer = setInterval(
+        () => {
+          if (inFlight) return
+          inFlight = keepAll().finally(() => {
+            inFlight = null
+          })
+        },
+        Math.max(100, Math.floor(ctx.leaseTtlMs / 3)),
+      )
+    },
+    async stop() {
+      if (timer) clearInterval(timer)
+      timer = null
+      await inFlight
     },
   }
 }

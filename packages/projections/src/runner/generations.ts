@@ -76,7 +76,8 @@ async function abandonBuilding(ctx: GenerationsContext, w: ProjectionWorker, tra
   w.building = null
 }
 
-async function loadTrack(ctx: GenerationsContext, w: ProjectionWorker, track: Track): Promise<void> {
+/** @internal Prepares the track's generation in the sink and loads its checkpoint and blocked streams. */
+export async function loadTrack(ctx: GenerationsContext, w: ProjectionWorker, track: Track): Promise<void> {
   const target = sinkTarget(ctx.tables, w, track.generation)
   await w.p.sink.prepare(target)
   track.checkpoint = await w.p.sink.loadCheckpoint(target)

@@ -23,6 +23,8 @@ export type Track = {
 /** @internal The runner's state for one hosted projection: its lease, generations and counters. */
 export type ProjectionWorker = {
   readonly p: AnyProjection
+  /** The partition this worker state drives, for a partitioned projection (absent: the whole projection). */
+  readonly partition?: number
   lease: Lease | null
   /** Set as soon as anything learns the lease is gone; the loop then drops its state and stands by. */
   leaseLost: boolean
@@ -62,9 +64,10 @@ export class CheckpointMoved extends Error {}
 export class Stopping extends Error {}
 
 /** @internal A fresh worker, before it holds its lease. */
-export function newProjectionWorker(p: AnyProjection): ProjectionWorker {
+export function newProjectionWorker(p: AnyProjection, partition?: number): ProjectionWorker {
   return {
     p,
+    ...(partition === undefined ? {} : { partition }),
     lease: null,
     leaseLost: false,
     live: null,
@@ -104,7 +107,8 @@ export function checkpointOf(event: RecordedEvent): LogCheckpoint {
 
 /** @internal Where a generation of the worker's projection lives in its sink. */
 export function sinkTarget(tables: ProjectionTables, w: ProjectionWorker, generation: number): SinkTarget {
-  return { projection: w.p.name, generation, schema: tables.schema, tablePrefix: tables.tablePrefix }
+  const target = { projection: w.p.name, generation, schema: tables.schema, tablePrefix: tables.tablePrefix }
+  return w.partition === undefined ? target : { ...target, partition: w.partition }
 }
 
 /** @internal The lease to write under; throws `LeaseLostError` when there is none or it is known lost. */

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
+import type { PartitionGroup } from '../partitions/partition-group.js'
 import type { ProjectionWorker } from './projection-worker.js'
 import { reportedState } from './runner-status.js'
 
@@ -102,4 +103,41 @@ export function createRunnerMetrics(
     },
   )
   return { processed, missedWakeUps }
+}
+
+/**
+ * @internal Per-partition gauges of the partitioned projections this runner owns partitions of (a
+ * series per owned partition: the others' owners report theirs).
+ */
+export function createPartitionMetrics(registry: Registry, groups: readonly PartitionGroup[]): void {
+  const gauge = (name: string, help: string, value: (w: ProjectionWorker) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['projection', 'partition'],
+      registers: [registry],
+      collect() {
+        this.reset()
+        for (const g of groups)
+          for (const w of g.parts.values()) {
+            if (!w.lease || w.leaseLost) continue
+            const v = value(w)
+            if (v !== null) this.set({ projection: g.p.name, partition: String(w.partition) }, v)
+          }
+      },
+    })
+  gauge('annals_projection_partition_owned', 'Partitions this worker owns (1 per owned partition)', () => 1)
+  gauge('annals_projection_partition_checkpoint_position', 'Global position of the partition checkpoint', (w) =>
+    w.live?.checkpoint ? Number(w.live.checkpoint.position) : null,
+  )
+  gauge('annals_projection_partition_lag_events', 'Handled events of the partition not yet applied', (w) => w.lagEvents)
+  gauge('annals_projection_partition_lag_seconds', 'Age of the partition oldest unapplied event', (w) => w.lagSeconds)
+  gauge(
+    'annals_projection_partition_events_processed',
+    'Events the partition applied in this worker',
+    (w) => w.eventsProcessed,
+  )
+  gauge('annals_projection_partition_rebuild_events_done', 'Events applied to the partition build', (w) =>
+    w.building ? w.building.eventsDone : null,
+  )
 }

@@ -90,12 +90,47 @@ export function createPostgresSink<const T extends string>(
     }
   }
 
+  // An unpartitioned projection has one checkpoint and one lease per generation; a partitioned one,
+  // one of each per partition.
+  const checkpointRow = (target: SinkTarget) => {
+    const t = projectionTables(target)
+    return target.partition === undefined
+      ? {
+          table: t.checkpoints,
+          where: 'projection = $1 AND generation = $2',
+          params: [target.projection, target.generation],
+        }
+      : {
+          table: t.partitionCheckpoints,
+          where: 'projection = $1 AND generation = $2 AND partition = $3',
+          params: [target.projection, target.generation, target.partition],
+        }
+  }
+  const leaseToken = async (client: PoolClient, target: SinkTarget): Promise<string | undefined> => {
+    const t = projectionTables(target)
+    const { rows } =
+      target.partition === undefined
+        ? await client.query<{ token: string }>(`SELECT token::text FROM ${t.leases} WHERE projection = $1 FOR SHARE`, [
+            target.projection,
+          ])
+        : await client.query<{ token: string }>(
+            `SELECT token::text FROM ${t.partitionLeases} WHERE projection = $1 AND partition = $2 FOR SHARE`,
+            [target.projection, target.partition],
+          )
+    return rows[0]?.token
+  }
+
   return {
     kind: 'postgres',
     schema,
     tableNames: names,
     async prepare(target) {
       await inTransaction(async (client) => {
+        // The workers of a partitioned projection prepare the same generation at once: without a lock,
+        // two CREATE TABLEs race and one fails on the catalog's unique index. Held to the commit.
+        await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+          `annals-postgres-sink:${schema}:${tableOf(names[0] as T, target.generation)}`,
+        ])
         await client.query(`CREATE SCHEMA IF NOT EXISTS ${qs}`)
         for (const name of names) {
           const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [
@@ -108,31 +143,27 @@ export function createPostgresSink<const T extends string>(
       })
     },
     async loadCheckpoint(target) {
-      const t = projectionTables(target)
+      const at = checkpointRow(target)
       const { rows } = await pool.query<{ tx: string; pos: string }>(
-        `SELECT transaction_id::text AS tx, position::text AS pos FROM ${t.checkpoints} WHERE projection = $1 AND generation = $2`,
-        [target.projection, target.generation],
+        `SELECT transaction_id::text AS tx, position::text AS pos FROM ${at.table} WHERE ${at.where}`,
+        at.params,
       )
       const row = rows[0]
       return row ? { transactionId: BigInt(row.tx), position: BigInt(row.pos) } : null
     },
     async commit(target: SinkTarget, batch: SinkBatch<PostgresSinkContext<T>>): Promise<SinkCommitResult> {
       const t = projectionTables(target)
+      const at = checkpointRow(target)
       return inTransaction(async (client) => {
         // FOR SHARE holds off a takeover (which updates the row) until this transaction ends.
-        const lease = await client.query<{ token: string }>(
-          `SELECT token::text FROM ${t.leases} WHERE projection = $1 FOR SHARE`,
-          [target.projection],
-        )
-        if (lease.rows[0]?.token !== batch.token.toString()) {
+        if ((await leaseToken(client, target)) !== batch.token.toString()) {
           await client.query('ROLLBACK')
           await client.query('BEGIN')
           return { status: 'fenced' }
         }
         const cp = await client.query<{ tx: string; pos: string }>(
-          `SELECT transaction_id::text AS tx, position::text AS pos FROM ${t.checkpoints}
-           WHERE projection = $1 AND generation = $2 FOR UPDATE`,
-          [target.projection, target.generation],
+          `SELECT transaction_id::text AS tx, position::text AS pos FROM ${at.table} WHERE ${at.where} FOR UPDATE`,
+          at.params,
         )
         const row = cp.rows[0]
         const actual: LogCheckpoint | null = row ? { transactionId: BigInt(row.tx), position: BigInt(row.pos) } : null
@@ -158,7 +189,21 @@ export function createPostgresSink<const T extends string>(
           }
         }
         await batch.apply({ client, table: (name) => tableOf(name, target.generation) })
-        if (batch.checkpoint) {
+        if (batch.checkpoint && target.partition !== undefined) {
+          await client.query(
+            `INSERT INTO ${t.partitionCheckpoints} (projection, generation, partition, transaction_id, position)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (projection, generation, partition) DO UPDATE
+               SET transaction_id = excluded.transaction_id, position = excluded.position, updated_at = now()`,
+            [
+              target.projection,
+              target.generation,
+              target.partition,
+              batch.checkpoint.transactionId.toString(),
+              batch.checkpoint.position.toString(),
+            ],
+          )
+        } else if (batch.checkpoint) {
           await client.query(
             `INSERT INTO ${t.checkpoints} (projection, generation, transaction_id, position) VALUES ($1, $2, $3, $4)
              ON CONFLICT (projection, generation) DO UPDATE
@@ -187,13 +232,8 @@ export function createPostgresSink<const T extends string>(
       return match ? Number(match[1]) : null
     },
     async activate(target, token) {
-      const t = projectionTables(target)
       return inTransaction(async (client) => {
-        const lease = await client.query<{ token: string }>(
-          `SELECT token::text FROM ${t.leases} WHERE projection = $1 FOR SHARE`,
-          [target.projection],
-        )
-        if (lease.rows[0]?.token !== token.toString()) return false
+        if ((await leaseToken(client, target)) !== token.toString()) return false
         // Dropping and creating in one transaction swaps the view atomically, even when columns changed.
         for (const name of names) {
           await client.query(`DROP VIEW IF EXISTS ${viewOf(name)}`)
@@ -208,6 +248,10 @@ export function createPostgresSink<const T extends string>(
       await inTransaction(async (client) => {
         for (const name of names) await client.query(`DROP TABLE IF EXISTS ${tableOf(name, target.generation)}`)
         await client.query(`DELETE FROM ${t.checkpoints} WHERE projection = $1 AND generation = $2`, [
+          target.projection,
+          target.generation,
+        ])
+        await client.query(`DELETE FROM ${t.partitionCheckpoints} WHERE projection = $1 AND generation = $2`, [
           target.projection,
           target.generation,
         ])

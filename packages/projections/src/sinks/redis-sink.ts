@@ -46,6 +46,10 @@ export function redisKeys(keyPrefix: string, projection: string) {
     data: (generation: number, key: string) => `${base}:g${generation}:k:${key}`,
     dataPrefix: (generation: number) => `${base}:g${generation}:k:`,
     checkpoint: (generation: number) => `${base}:g${generation}:cp`,
+    /** A partition's checkpoint (under the generation: dropped with it). */
+    partitionCheckpoint: (generation: number, partition: number) => `${base}:g${generation}:cp:p${partition}`,
+    /** A partition's fence: its tokens only grow, but not in step with the other partitions'. */
+    partitionFence: (partition: number) => `${base}:fence:p${partition}`,
     replayed: (generation: number) => `${base}:g${generation}:replayed`,
   }
 }
@@ -184,20 +188,30 @@ export function createRedisSink(
   const keyPrefix = options.keyPrefix ?? 'annals:'
   if (/[{}]/.test(keyPrefix))
     throw new ProjectionInvalidOptionError('keyPrefix', 'must not contain "{" or "}" (hash tags)')
+  // A partition's checkpoint and fence are its own: the partitions of one generation commit apart.
+  const checkpointKey = (target: SinkTarget) => {
+    const keys = redisKeys(keyPrefix, target.projection)
+    return target.partition === undefined
+      ? keys.checkpoint(target.generation)
+      : keys.partitionCheckpoint(target.generation, target.partition)
+  }
+  const fenceKey = (target: Omit<SinkTarget, 'generation'>) => {
+    const keys = redisKeys(keyPrefix, target.projection)
+    return target.partition === undefined ? keys.fence : keys.partitionFence(target.partition)
+  }
   return {
     kind: 'redis',
     keyPrefix,
     async prepare() {},
     async loadCheckpoint(target: SinkTarget) {
-      const keys = redisKeys(keyPrefix, target.projection)
-      return decodeCheckpoint(await redis.get(keys.checkpoint(target.generation)))
+      return decodeCheckpoint(await redis.get(checkpointKey(target)))
     },
     async commit(target: SinkTarget, batch: SinkBatch<RedisWriter>): Promise<SinkCommitResult> {
       const ops: Op[] = []
       await batch.apply(collector(ops))
       const keys = redisKeys(keyPrefix, target.projection)
       const keyIndex = new Map<string, number>()
-      const scriptKeys = [keys.checkpoint(target.generation), keys.fence, keys.replayed(target.generation)]
+      const scriptKeys = [checkpointKey(target), fenceKey(target), keys.replayed(target.generation)]
       const argv: string[] = [
         batch.token.toString(),
         batch.expected ? encodeCheckpoint(batch.expected) : '',
@@ -237,7 +251,7 @@ export function createRedisSink(
       return { status: 'conflict', actual: decodeCheckpoint(detail) }
     },
     async fence(target, token) {
-      await redis.eval(FENCE_SCRIPT, 1, redisKeys(keyPrefix, target.projection).fence, token.toString())
+      await redis.eval(FENCE_SCRIPT, 1, fenceKey(target), token.toString())
     },
     async liveGeneration(target) {
       const value = await redis.get(redisKeys(keyPrefix, target.projection).pointer)
@@ -248,7 +262,7 @@ export function createRedisSink(
       const ok = await redis.eval(
         ACTIVATE_SCRIPT,
         2,
-        keys.fence,
+        fenceKey(target),
         keys.pointer,
         token.toString(),
         String(target.generation),
