@@ -69,7 +69,7 @@ describe('the installed annals command', () => {
     expect(run.stdout.trim().split('\n')).toEqual([
       'store: applied 0001-init, 0002-idempotency-claims, 0003-tenancy, 0004-data-keys in schema "bare"',
       'outbox: skipped, @annals/outbox is not installed',
-      'projections: applied 0001-projections, 0002-lease-version in schema "bare"',
+      'projections: applied 0001-projections, 0002-lease-version, 0003-partitions in schema "bare"',
       'sagas: skipped, @annals/sagas is not installed',
     ])
     const created = await tableNames(suite.db.pool, 'bare')
