@@ -20,7 +20,7 @@ import { createPartitionLeaseStore } from '../partitions/partition-leases.js'
 import { indexProjections } from '../projection.js'
 import { createRegistry } from '../registry.js'
 import { refreshLag } from './control.js'
-import { createLeaseKeeper } from './lease-keeper.js'
+import { createLeaseKeeper, type LeaseKeeper, renewalTicker } from './lease-keeper.js'
 import { newProjectionWorker, type ProjectionWorker } from './projection-worker.js'
 import { finishProjection, runProjectionLoop } from './read-loop.js'
 import type { RunnerContext } from './runner-context.js'
@@ -186,10 +186,8 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
  * Heartbeats and renews every group's partitions every third of the lease time (one statement for all
  * of a group's partitions); `stop` resolves once no renewal is in flight.
  */
-function createGroupKeeper(ctx: GroupContext, groups: readonly PartitionGroup[]) {
-  let timer: NodeJS.Timeout | null = null
-  let inFlight: Promise<void> | null = null
-  const keepAll = async () => {
+function createGroupKeeper(ctx: GroupContext, groups: readonly PartitionGroup[]): LeaseKeeper {
+  const ticker = renewalTicker(ctx.leaseTtlMs, async () => {
     for (const g of groups) {
       try {
         await keepGroup(ctx, g)
@@ -197,25 +195,12 @@ function createGroupKeeper(ctx: GroupContext, groups: readonly PartitionGroup[])
         ctx.log.warn({ projection: g.p.name, err: error }, 'partition renewal failed')
       }
     }
-  }
+  })
   return {
     start() {
-      if (groups.length === 0) return
-      timer = setInterval(
-        () => {
-          if (inFlight) return
-          inFlight = keepAll().finally(() => {
-            inFlight = null
-          })
-        },
-        Math.max(100, Math.floor(ctx.leaseTtlMs / 3)),
-      )
+      if (groups.length > 0) ticker.start()
     },
-    async stop() {
-      if (timer) clearInterval(timer)
-      timer = null
-      await inFlight
-    },
+    stop: () => ticker.stop(),
   }
 }
 

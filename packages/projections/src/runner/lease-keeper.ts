@@ -13,9 +13,6 @@ export type LeaseKeeperContext = Pick<RunnerContext, 'leases' | 'leaseTtlMs' | '
 
 /** @internal Creates the {@link LeaseKeeper} of `workers`. */
 export function createLeaseKeeper(ctx: LeaseKeeperContext, workers: readonly ProjectionWorker[]): LeaseKeeper {
-  let timer: NodeJS.Timeout | null = null
-  let inFlight: Promise<void> | null = null
-
   async function renewAll(): Promise<void> {
     for (const w of workers) {
       const lease = w.lease
@@ -36,17 +33,27 @@ export function createLeaseKeeper(ctx: LeaseKeeperContext, workers: readonly Pro
     }
   }
 
+  return renewalTicker(ctx.leaseTtlMs, renewAll)
+}
+
+/**
+ * @internal Runs `renew` every third of the lease time to live; `stop` resolves once no renewal is in
+ * flight. The keeper of whole-projection leases and the keeper of partition leases both tick on it.
+ */
+export function renewalTicker(leaseTtlMs: number, renew: () => Promise<void>): LeaseKeeper {
+  let timer: NodeJS.Timeout | null = null
+  let inFlight: Promise<void> | null = null
   return {
     start() {
       timer = setInterval(
         () => {
           // A slow database must not pile renewals up.
           if (inFlight) return
-          inFlight = renewAll().finally(() => {
+          inFlight = renew().finally(() => {
             inFlight = null
           })
         },
-        Math.max(100, Math.floor(ctx.leaseTtlMs / 3)),
+        Math.max(100, Math.floor(leaseTtlMs / 3)),
       )
     },
     async stop() {

@@ -148,6 +148,18 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
       }
       return append(appends, imported, setting)
     }
+    const appendOne = async (
+      streamId: StreamId,
+      events: readonly NewEvent[],
+      appendOptions: AppendOptions | undefined,
+      imported: boolean,
+    ): Promise<AppendResult> => {
+      const [result] = await write(
+        [{ streamId, events, expectedVersion: appendOptions?.expectedVersion ?? 'any' }],
+        imported,
+      )
+      return result as AppendResult
+    }
     return {
       names,
       tenant,
@@ -162,17 +174,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
         events: readonly NewEvent<E>[],
         appendOptions?: AppendOptions,
       ): Promise<AppendResult<E>> {
-        const [result] = await write(
-          [
-            {
-              streamId,
-              events: events as readonly NewEvent[],
-              expectedVersion: appendOptions?.expectedVersion ?? 'any',
-            },
-          ],
-          false,
-        )
-        return result as AppendResult<E>
+        return appendOne(streamId, events, appendOptions, false) as Promise<AppendResult<E>>
       },
 
       async appendToStreams(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]> {
@@ -184,17 +186,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Po
         events: readonly ImportedEvent<E>[],
         appendOptions?: AppendOptions,
       ): Promise<AppendResult<E>> {
-        const [result] = await write(
-          [
-            {
-              streamId,
-              events: events as readonly NewEvent[],
-              expectedVersion: appendOptions?.expectedVersion ?? 'any',
-            },
-          ],
-          true,
-        )
-        return result as AppendResult<E>
+        return appendOne(streamId, events, appendOptions, true) as Promise<AppendResult<E>>
       },
 
       logFence(): Promise<LogFenceStatus> {
