@@ -44,6 +44,11 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
   const logger = options.logger ?? silentLogger
   let producer: Producer<string, string, string, string> | undefined
   let closed = false
+  // @platformatic/kafka advances an idempotent producer's sequence numbers only when a response
+  // arrives, so two sends in flight on one producer reuse the same numbers and the broker refuses the
+  // second with OUT_OF_ORDER_SEQUENCE_NUMBER. The relay keeps several batches in flight (its claim and
+  // marking overlap the send), so sends queue here and reach the producer one at a time.
+  let sendQueue: Promise<unknown> = Promise.resolve()
 
   const current = () => {
     producer ??= new Producer({
@@ -73,31 +78,38 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
           messages.map((m) => m.messageId),
           'The Kafka publisher is closed',
         )
-      const p = current()
-      try {
-        await p.send({
-          messages: messages.map((m) => ({
-            topic: topicName(m.topic),
-            key: m.partitionKey,
-            value: JSON.stringify(m.payload ?? null),
-            headers: { ...m.headers, [KafkaHeaders.messageId]: m.messageId, [KafkaHeaders.type]: m.type },
-          })),
-        })
-      } catch (error) {
-        logger.warn({ err: error, messages: messages.length }, 'kafka send failed; replacing the producer')
-        discard(p)
-        throw new PublishFailedError(
-          messages.map((m) => m.messageId),
-          `Kafka did not acknowledge ${messages.length} message(s): ${describe(error)}`,
-          { cause: error },
-        )
-      }
+      const turn = sendQueue.then(() => send(messages))
+      sendQueue = turn.catch(() => undefined)
+      await turn
     },
     async close(): Promise<void> {
       closed = true
+      await sendQueue
       const p = producer
       producer = undefined
       if (p) await p.close()
     },
+  }
+
+  async function send(messages: readonly OutboundMessage[]): Promise<void> {
+    const p = current()
+    try {
+      await p.send({
+        messages: messages.map((m) => ({
+          topic: topicName(m.topic),
+          key: m.partitionKey,
+          value: JSON.stringify(m.payload ?? null),
+          headers: { ...m.headers, [KafkaHeaders.messageId]: m.messageId, [KafkaHeaders.type]: m.type },
+        })),
+      })
+    } catch (error) {
+      logger.warn({ err: error, messages: messages.length }, 'kafka send failed; replacing the producer')
+      discard(p)
+      throw new PublishFailedError(
+        messages.map((m) => m.messageId),
+        `Kafka did not acknowledge ${messages.length} message(s): ${describe(error)}`,
+        { cause: error },
+      )
+    }
   }
 }

@@ -61,6 +61,29 @@ describe('outbox relay to Kafka', () => {
     })
   })
 
+  it('batches published at once are all acknowledged, each record written once (the relay keeps two in flight)', async () => {
+    const topic = unique('relay-inflight')
+    await createTopic(topic, 6)
+    const publisher = createKafkaPublisher({ brokers: BROKERS })
+    const batch = (b: number) =>
+      Array.from({ length: 200 }, (_, i) => ({
+        messageId: `b${b}-${i}`,
+        topic,
+        partitionKey: `key-${b}-${i % 10}`,
+        type: 'Stepped',
+        payload: { seq: i },
+        headers: {},
+      }))
+    // One idempotent producer, several sends at once: without the publisher's queue the broker refuses
+    // all but one with OUT_OF_ORDER_SEQUENCE_NUMBER.
+    const outcomes = await Promise.allSettled([0, 1, 2, 3].map((b) => publisher.publish(batch(b))))
+    await publisher.close()
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'])
+    const ids = (await readTopic(topic)).map((r) => r.headers[KafkaHeaders.messageId])
+    expect(ids).toHaveLength(800)
+    expect(new Set(ids).size).toBe(800)
+  })
+
   it('an unreachable broker is a PublishFailedError naming every message: the relay keeps them pending and retries', async () => {
     const schema = 'relay_down'
     const topic = unique('relay-down')
