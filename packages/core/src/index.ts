@@ -102,7 +102,13 @@ export {
   loadAggregate,
 } from './load-aggregate.js'
 export { type Logger, type PartialLogger, silentLogger } from './logger.js'
-export type { EventPublisher, OutboundMessage, OutboxMessage, PublishableEvent } from './publisher.js'
+export {
+  type EventPublisher,
+  type OutboundMessage,
+  type OutboxMessage,
+  type PublishableEvent,
+  payloadText,
+} from './publisher.js'
 export {
   parseSchema,
   type Schema,

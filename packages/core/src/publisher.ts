@@ -9,8 +9,19 @@ export type OutboundMessage = Readonly<{
   partitionKey: string
   type: string
   payload: unknown
+  /**
+   * The payload already as JSON text, when the message was read that way (the outbox relay reads it
+   * so): a publisher writing JSON sends it as is rather than serializing `payload` again. When both are
+   * given they hold the same value.
+   */
+  payloadJson?: string
   headers: Readonly<Record<string, string>>
 }>
+
+/** The JSON text a broker receives as the message body: `payloadJson` when given, else `payload` serialized. */
+export function payloadText(message: OutboundMessage): string {
+  return message.payloadJson ?? JSON.stringify(message.payload ?? null)
+}
 
 /**
  * An event as an outbox mapping sees it: being appended, so it has its id, stream, metadata and schema

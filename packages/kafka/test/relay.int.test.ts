@@ -4,6 +4,7 @@ import { createPostgresEventStore, migrate } from '@annals/store-postgres'
 import { type SpawnedProcess, waitFor } from '@annals/test-support'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { KafkaInvalidOptionError } from '../src/errors.js'
 import { KafkaHeaders, traceHeaders } from '../src/headers.js'
 import { createKafkaConsumer, type KafkaConsumeOutcome, kafkaHandler } from '../src/kafka-consumer.js'
 import { createKafkaPublisher } from '../src/kafka-publisher.js'
@@ -74,14 +75,46 @@ describe('outbox relay to Kafka', () => {
         payload: { seq: i },
         headers: {},
       }))
-    // One idempotent producer, several sends at once: without the publisher's queue the broker refuses
-    // all but one with OUT_OF_ORDER_SEQUENCE_NUMBER.
+    // Several sends at once: on one idempotent producer the broker refuses all but one with
+    // OUT_OF_ORDER_SEQUENCE_NUMBER, so each send in flight needs a producer of its own.
     const outcomes = await Promise.allSettled([0, 1, 2, 3].map((b) => publisher.publish(batch(b))))
     await publisher.close()
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'])
     const ids = (await readTopic(topic)).map((r) => r.headers[KafkaHeaders.messageId])
     expect(ids).toHaveLength(800)
     expect(new Set(ids).size).toBe(800)
+  })
+
+  it('batches sharing a key land in publish order even with several in flight', async () => {
+    const topic = unique('relay-order')
+    await createTopic(topic, 3)
+    const publisher = createKafkaPublisher({ brokers: BROKERS, maxInFlight: 4 })
+    const keys = 4
+    // Every batch writes every key; a small first batch makes a later, larger one finish first if the
+    // two were ever sent at once on different producers.
+    const batch = (b: number) =>
+      Array.from({ length: b % 2 === 0 ? 4 : 400 }, (_, i) => ({
+        messageId: `b${b}-${i}`,
+        topic,
+        partitionKey: `key-${i % keys}`,
+        type: 'Stepped',
+        payload: { batch: b, i },
+        headers: {},
+      }))
+    await Promise.all(Array.from({ length: 12 }, (_, b) => publisher.publish(batch(b))))
+    await publisher.close()
+    const records = await readTopic(topic)
+    expect(records).toHaveLength(6 * 4 + 6 * 400)
+    const seen = new Map<string, number[]>()
+    for (const r of records) {
+      const { batch: b, i } = JSON.parse(r.value ?? 'null') as { batch: number; i: number }
+      seen.set(r.key ?? '', [...(seen.get(r.key ?? '') ?? []), b * 1000 + i])
+    }
+    for (const positions of seen.values()) expect(positions).toEqual([...positions].sort((x, y) => x - y))
+  })
+
+  it('maxInFlight must be a positive integer (a typed option error)', () => {
+    expect(() => createKafkaPublisher({ brokers: BROKERS, maxInFlight: 0 })).toThrow(KafkaInvalidOptionError)
   })
 
   it('an unreachable broker is a PublishFailedError naming every message: the relay keeps them pending and retries', async () => {

@@ -1,4 +1,4 @@
-import type { EventPublisher, OutboundMessage } from '@annals/core'
+import { type EventPublisher, type OutboundMessage, payloadText } from '@annals/core'
 import type { Redis } from 'ioredis'
 import { PublishFailedError } from './errors.js'
 import { positiveOption } from './options.js'
@@ -82,7 +82,7 @@ export function createRedisStreamsPublisher(options: RedisStreamsPublisherOption
           StreamFields.headers,
           JSON.stringify(m.headers),
           StreamFields.payload,
-          JSON.stringify(m.payload ?? null),
+          payloadText(m),
         )
       }
       const replies = await pipeline.exec()

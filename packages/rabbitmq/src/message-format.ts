@@ -37,11 +37,6 @@ export function publishOptions(m: OutboundMessage, mandatory: boolean): Options.
   }
 }
 
-/** The body of a published message. @internal */
-export function encodePayload(payload: unknown): Buffer {
-  return Buffer.from(JSON.stringify(payload ?? null))
-}
-
 /** A message read from a queue: the published message (deduplicate on its `messageId`) and how often the broker delivered it. */
 export type RabbitMqMessage = OutboundMessage &
   Readonly<{

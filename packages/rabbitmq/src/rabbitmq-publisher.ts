@@ -1,4 +1,4 @@
-import { type EventPublisher, type Logger, type OutboundMessage, silentLogger } from '@annals/core'
+import { type EventPublisher, type Logger, type OutboundMessage, payloadText, silentLogger } from '@annals/core'
 import { PublishFailedError } from '@annals/outbox'
 import type { ConfirmChannel, Message } from 'amqplib'
 import {
@@ -8,7 +8,7 @@ import {
   RabbitMqNackedError,
   RabbitMqUnroutableError,
 } from './errors.js'
-import { encodePayload, publishOptions } from './message-format.js'
+import { publishOptions } from './message-format.js'
 import { routingKeyOf } from './routing-key.js'
 import { checkName, type ExchangeKind, type RabbitMqConnection, withDeclarationChannel } from './topology.js'
 
@@ -127,7 +127,7 @@ export function createRabbitMqPublisher(options: RabbitMqPublisherOptions): Even
               writable = state.channel.publish(
                 exchange,
                 key,
-                encodePayload(m.payload),
+                Buffer.from(payloadText(m)),
                 publishOptions(m, mandatory),
                 (error) => {
                   if (error == null) resolve({ nacked: false, closed: undefined })

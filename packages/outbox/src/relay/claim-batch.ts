@@ -1,6 +1,6 @@
 import type { OutboundMessage } from '@annals/core'
 import type { PoolClient } from 'pg'
-import { messageOfRow, type OutboxMessageRow } from '../outbox-row.js'
+import type { OutboxMessageRow } from '../outbox-row.js'
 
 /** A claimed outbox row on its way to the broker. */
 export type RelayedMessage = OutboundMessage & Readonly<{ id: bigint; attempts: number }>
@@ -19,7 +19,13 @@ export type ClaimLimits = Readonly<{
   heldKeys: readonly string[]
 }>
 
-type Row = OutboxMessageRow & { id: string; attempts: number; status: 'pending' | 'dead'; due: boolean }
+type Row = Omit<OutboxMessageRow, 'payload'> & {
+  id: string
+  payload_json: string
+  attempts: number
+  status: 'pending' | 'dead'
+  due: boolean
+}
 
 /**
  * Locks the heads of up to `batchSize` partition keys (in the caller's open transaction) and returns
@@ -42,7 +48,7 @@ export async function claimBatch(client: PoolClient, t: RelayTables, limits: Cla
   // sent stopped the key there, leaving every later row as it was.
   const { rows } = await client.query<Row>(
     `WITH heads AS (
-       SELECT o.id, o.message_id, o.topic, o.partition_key, o.type, o.payload, o.headers, o.attempts
+       SELECT o.id, o.message_id, o.topic, o.partition_key, o.type, o.payload::text AS payload_json, o.headers, o.attempts
          FROM ${t.outbox} o
         WHERE o.id = ANY (ARRAY(
                 SELECT c.id
@@ -72,11 +78,11 @@ export async function claimBatch(client: PoolClient, t: RelayTables, limits: Cla
         -- keys instead of finding the first batchSize heads all locked.
         LIMIT $1
           FOR UPDATE SKIP LOCKED)
-     SELECT h.id, h.message_id, h.topic, h.partition_key, h.type, h.payload, h.headers, h.attempts,
+     SELECT h.id, h.message_id, h.topic, h.partition_key, h.type, h.payload_json, h.headers, h.attempts,
             'pending' AS status, true AS due
        FROM heads h
      UNION ALL
-     SELECT r.id, r.message_id, r.topic, r.partition_key, r.type, r.payload, r.headers, r.attempts, r.status,
+     SELECT r.id, r.message_id, r.topic, r.partition_key, r.type, r.payload::text, r.headers, r.attempts, r.status,
             r.next_attempt_at <= now()
        FROM heads h
       CROSS JOIN LATERAL (
@@ -97,7 +103,32 @@ export async function claimBatch(client: PoolClient, t: RelayTables, limits: Cla
       blocked.add(row.partition_key)
       continue
     }
-    batch.push({ ...messageOfRow(row), id: BigInt(row.id), attempts: row.attempts })
+    batch.push(relayedMessageOfRow(row))
   }
   return batch
+}
+
+// The payload stays JSON text on its way through: publishers send `payloadJson` as is, so a relayed
+// message is parsed only if something asks for `payload` (an `afterPublish` hook, a custom publisher).
+function relayedMessageOfRow(row: Row): RelayedMessage {
+  const payloadJson = row.payload_json
+  let payload: unknown
+  let parsed = false
+  return {
+    id: BigInt(row.id),
+    attempts: row.attempts,
+    messageId: row.message_id,
+    topic: row.topic,
+    partitionKey: row.partition_key,
+    type: row.type,
+    payloadJson,
+    get payload() {
+      if (!parsed) {
+        payload = JSON.parse(payloadJson)
+        parsed = true
+      }
+      return payload
+    },
+    headers: row.headers ?? {},
+  }
 }

@@ -102,14 +102,17 @@ async function publishWithTimeout(
   }
 }
 
-// The broker sees the message, not the relay's bookkeeping (row id, attempts).
+// The broker sees the message, not the relay's bookkeeping (row id, attempts); `payload` stays lazy.
 function toOutbound(m: RelayedMessage): OutboundMessage {
   return {
     messageId: m.messageId,
     topic: m.topic,
     partitionKey: m.partitionKey,
     type: m.type,
-    payload: m.payload,
+    payloadJson: m.payloadJson,
+    get payload() {
+      return m.payload
+    },
     headers: m.headers,
   }
 }
