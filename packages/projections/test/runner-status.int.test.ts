@@ -138,7 +138,7 @@ describe('what a runner reports about itself (real Postgres store and Redis)', (
     }
   })
 
-  it('notices on its control tick that Redis lost the data while idle, and rebuilds without an append', async () => {
+  it('notices on its control tick that Redis lost the data while idle, rebuilds without an append, and counts the loss', async () => {
     // FLUSHDB for real, on a logical database of its own: the shared server's other data stays.
     const redis = new Redis(REDIS_URL, { db: 8 + Math.floor(Math.random() * 8), maxRetriesPerRequest: 2 })
     const { logger, entries } = capturingLogger()
@@ -150,6 +150,8 @@ describe('what a runner reports about itself (real Postgres store and Redis)', (
     try {
       await waitUntilApplied(bed.db.pool, runner, [projection])
       expect(await rm.get('f-1')).toBe('3')
+      const lost = () => runner.metrics.getSingleMetric('annals_projection_checkpoint_lost_total')?.get()
+      expect((await lost())?.values.filter((v) => v.value > 0)).toEqual([])
       await redis.flushdb()
       expect(await rm.get('f-1')).toBeNull()
       await waitFor('rebuilt from zero', async () => (await rm.get('f-1')) === '3', { timeoutMs: 5000 })
@@ -157,6 +159,7 @@ describe('what a runner reports about itself (real Postgres store and Redis)', (
       expect(entries).toContainEqual(
         expect.objectContaining({ level: 50, msg: expect.stringContaining('checkpoint missing in the sink') }),
       )
+      expect((await lost())?.values).toEqual([{ labels: { projection: 'flushed' }, value: 1 }])
     } finally {
       await runner.stop()
       await redis.flushdb()
