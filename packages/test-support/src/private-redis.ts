@@ -40,6 +40,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     await waitFor(`redis-server on port ${port}`, async () => {
       if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`)
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+      probe.on('error', () => undefined)
       try {
         await probe.connect()
         return (await probe.ping()) === 'PONG'

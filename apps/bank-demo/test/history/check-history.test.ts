@@ -31,6 +31,9 @@ describe('the history checker judges', () => {
   it('a failed or never-sent movement in the store as unexpected', () => {
     const f = checkStore([attempt('c', 'failed', 1)], [stored('c', 1), stored('z', 2)])
     expect(f.unexpected).toEqual(['c', 'z'])
+    expect(checkStore([attempt('a', 'acknowledged', 1)], [stored('a', 1, 'elsewhere')]).unexpected).toEqual([
+      'elsewhere:a',
+    ])
   })
 
   it("a writer's movements stored against its sending order as reordered", () => {

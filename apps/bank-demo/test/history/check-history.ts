@@ -22,7 +22,7 @@ const empty = (): Findings => ({ lost: [], duplicated: [], reordered: [], unexpe
 
 /**
  * Judges the store against the answers: every acknowledged movement stored exactly once, an
- * indeterminate one at most once, a failed or unknown one never; each writer's movements of a stream
+ * indeterminate one at most once, a failed or unknown one never, none in another stream than sent to; each writer's movements of a stream
  * in the order it sent them (it waits for each answer before the next command).
  */
 export function checkStore(attempts: readonly Attempt[], stored: readonly StoredMovement[]): Findings {
@@ -41,8 +41,12 @@ export function checkStore(attempts: readonly Attempt[], stored: readonly Stored
   for (const m of [...stored].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0))) {
     const a = byUid.get(m.uid)
     if (!a) continue
+    if (a.streamId !== m.streamId) {
+      f.unexpected.push(`${m.streamId}:${m.uid}`)
+      continue
+    }
     const key = `${a.writer}/${m.streamId}`
-    if ((lastSeq.get(key) ?? -1) >= a.seq || a.streamId !== m.streamId) f.reordered.push(m.uid)
+    if ((lastSeq.get(key) ?? -1) >= a.seq) f.reordered.push(m.uid)
     lastSeq.set(key, Math.max(a.seq, lastSeq.get(key) ?? -1))
   }
   return f
