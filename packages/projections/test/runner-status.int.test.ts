@@ -138,7 +138,51 @@ describe('what a runner reports about itself (real Postgres store and Redis)', (
     }
   })
 
-  it('notices on its control tick that Redis lost the data while idle, and rebuilds without an append', async () => {
+  it('counts a loss found at takeover: the sink was flushed while no worker ran, and the next owner rebuilds from zero', async () => {
+    const redis = new Redis(REDIS_URL, { db: 8 + Math.floor(Math.random() * 8), maxRetriesPerRequest: 2 })
+    const projection = pingCounter(bed, 'flushed-between', redis)
+    const rm = createRedisReadModel(redis, projection)
+    const lost = (runner: { metrics: { getSingleMetric(name: string): unknown } }) =>
+      (
+        runner.metrics.getSingleMetric('annals_projection_checkpoint_lost_total') as
+          | { get(): Promise<{ values: { value: number; labels: object }[] }> }
+          | undefined
+      )?.get()
+    for (let i = 0; i < 6; i++) await bed.store.appendToStream(`b-${i % 2}`, [{ type: 'Pinged', data: {} }])
+    const first = bed.runner({ projections: [projection] })
+    await first.start()
+    try {
+      await waitUntilApplied(bed.db.pool, first, [projection])
+    } finally {
+      await first.stop()
+    }
+    // A first run finds no checkpoint either, and that is no loss.
+    expect((await lost(first))?.values.filter((v) => v.value > 0)).toEqual([])
+    const { rows } = await bed.db.pool.query(`SELECT status FROM annals.projections WHERE name = 'flushed-between'`)
+    expect(rows[0]?.status.checkpoint).not.toBeNull()
+    await redis.flushdb()
+    const { logger, entries } = capturingLogger()
+    const second = bed.runner({ projections: [projection], logger })
+    await second.start()
+    try {
+      await waitUntilApplied(bed.db.pool, second, [projection])
+      expect(await rm.get('b-1')).toBe('3')
+      expect(await rm.get('b-0')).toBe('3')
+      expect((await lost(second))?.values).toEqual([{ labels: { projection: 'flushed-between' }, value: 1 }])
+      expect(entries).toContainEqual(
+        expect.objectContaining({
+          level: 50,
+          msg: expect.stringContaining('checkpoint missing in the sink at takeover'),
+        }),
+      )
+    } finally {
+      await second.stop()
+      await redis.flushdb()
+      await redis.quit()
+    }
+  })
+
+  it('notices on its control tick that Redis lost the data while idle, rebuilds without an append, and counts the loss', async () => {
     // FLUSHDB for real, on a logical database of its own: the shared server's other data stays.
     const redis = new Redis(REDIS_URL, { db: 8 + Math.floor(Math.random() * 8), maxRetriesPerRequest: 2 })
     const { logger, entries } = capturingLogger()
@@ -150,6 +194,8 @@ describe('what a runner reports about itself (real Postgres store and Redis)', (
     try {
       await waitUntilApplied(bed.db.pool, runner, [projection])
       expect(await rm.get('f-1')).toBe('3')
+      const lost = () => runner.metrics.getSingleMetric('annals_projection_checkpoint_lost_total')?.get()
+      expect((await lost())?.values.filter((v) => v.value > 0)).toEqual([])
       await redis.flushdb()
       expect(await rm.get('f-1')).toBeNull()
       await waitFor('rebuilt from zero', async () => (await rm.get('f-1')) === '3', { timeoutMs: 5000 })
@@ -157,6 +203,7 @@ describe('what a runner reports about itself (real Postgres store and Redis)', (
       expect(entries).toContainEqual(
         expect.objectContaining({ level: 50, msg: expect.stringContaining('checkpoint missing in the sink') }),
       )
+      expect((await lost())?.values).toEqual([{ labels: { projection: 'flushed' }, value: 1 }])
     } finally {
       await runner.stop()
       await redis.flushdb()

@@ -8,6 +8,7 @@ export {
   publishablePackages,
   WORKSPACE_ROOT,
 } from './pack.js'
+export { type PrivateRedis, startPrivateRedis } from './private-redis.js'
 export { deleteKeys, REDIS_URL, testRedis, uniqueKeyPrefix } from './redis.js'
 export { type PublisherLike, type RelayCrashHooks, relayCrashHooks } from './relay-crash-hooks.js'
 export { type SchemaShape, schemaShape, tableNames } from './schema-shape.js'

@@ -118,6 +118,7 @@ export async function adoptStoredCheckpoint(
     actual: formatCheckpoint(actual),
   }
   if (actual === null) {
+    ctx.metrics.checkpointLost.inc({ projection: w.p.name })
     ctx.log.error(fields, 'checkpoint missing in the sink (data lost?): rebuilding this generation from zero')
   } else ctx.log.warn(fields, 'checkpoint moved under us: re-reading')
   track.checkpoint = actual

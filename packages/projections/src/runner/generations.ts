@@ -4,7 +4,7 @@ import { leaseOf, loseLease, newTrack, type ProjectionWorker, sinkTarget, type T
 import type { RunnerContext } from './runner-context.js'
 
 /** @internal What moving between generations uses. */
-export type GenerationsContext = Pick<RunnerContext, 'tables' | 'registry' | 'deadLetters' | 'log'>
+export type GenerationsContext = Pick<RunnerContext, 'tables' | 'registry' | 'deadLetters' | 'log' | 'metrics'>
 
 /**
  * @internal Sets up a worker that just took its lease: fences the sink, loads the live generation,
@@ -21,6 +21,7 @@ export async function takeOver(ctx: GenerationsContext, w: ProjectionWorker): Pr
   const live = newTrack(row.liveGeneration, row.liveVersion)
   live.frozen = row.liveVersion !== p.version
   await loadTrack(ctx, w, live)
+  reportLostAtTakeOver(ctx, w, row, live)
   w.live = live
   w.building = null
   if (row.buildingGeneration !== null && row.buildingVersion === p.version && row.rebuildRequestedAt === null) {
@@ -82,4 +83,20 @@ export async function loadTrack(ctx: GenerationsContext, w: ProjectionWorker, tr
   await w.p.sink.prepare(target)
   track.checkpoint = await w.p.sink.loadCheckpoint(target)
   track.blocked = await ctx.deadLetters.blockedStreams(w.p.name, track.generation)
+}
+
+/**
+ * A sink that lost its data while no worker held the lease (a FLUSHALL between a crash and the next
+ * owner) looks like a first run: no checkpoint. The previous owner's published status tells them apart:
+ * it had a checkpoint in this very generation, so this one is rebuilt from zero, and that is a loss.
+ */
+function reportLostAtTakeOver(ctx: GenerationsContext, w: ProjectionWorker, row: RegistryRow, live: Track): void {
+  const published = row.status as { liveGeneration?: unknown; checkpoint?: unknown }
+  if (w.partition !== undefined || live.checkpoint !== null) return
+  if (published.liveGeneration !== live.generation || !published.checkpoint) return
+  ctx.metrics.checkpointLost.inc({ projection: w.p.name })
+  ctx.log.error(
+    { projection: w.p.name, generation: live.generation, published: published.checkpoint },
+    'checkpoint missing in the sink at takeover (data lost?): rebuilding this generation from zero',
+  )
 }

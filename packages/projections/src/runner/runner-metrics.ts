@@ -7,6 +7,7 @@ import { reportedState } from './runner-status.js'
 export type RunnerMetrics = Readonly<{
   processed: Counter<'projection'>
   missedWakeUps: Counter<'projection'>
+  checkpointLost: Counter<'projection'>
 }>
 
 /** @internal Registers the runner's metrics in `registry`. */
@@ -24,6 +25,14 @@ export function createRunnerMetrics(
   const missedWakeUps = new Counter({
     name: 'annals_projection_missed_wakeups_total',
     help: 'Times polling found new events that no wake-up announced',
+    labelNames: ['projection'],
+    registers: [registry],
+  })
+  // A lost checkpoint is rebuilt from zero without anyone's help, so only a counter tells an operator
+  // that the sink (Redis without persistence, say) is losing data.
+  const checkpointLost = new Counter({
+    name: 'annals_projection_checkpoint_lost_total',
+    help: 'Times a generation found its checkpoint gone from the sink (data lost) and was rebuilt from zero',
     labelNames: ['projection'],
     registers: [registry],
   })
@@ -102,7 +111,7 @@ export function createRunnerMetrics(
       for (const w of workers) if (w.building) g.set({ projection: w.p.name }, w.building.eventsDone)
     },
   )
-  return { processed, missedWakeUps }
+  return { processed, missedWakeUps, checkpointLost }
 }
 
 /**
