@@ -82,6 +82,11 @@ export type ProjectionStatus = Readonly<{
    * partitions, `owner` lists the live owners and `checkpoint` is null: each partition has its own.
    */
   partitionCount: number | null
+  /**
+   * The partition count the live generation was built with (null: unpartitioned or never run). When
+   * the definition's differs, the next build is a new generation: partitions are never reshuffled.
+   */
+  livePartitions: number | null
   /** One entry per partition, by number (empty when unpartitioned). */
   partitions: readonly PartitionStatus[]
 }>
@@ -319,6 +324,7 @@ export async function getProjectionStatus(
       lastError: null,
       statusAt: null,
       partitionCount: p.partitions ?? null,
+      livePartitions: null,
       partitions: [],
     })
   }
@@ -333,6 +339,7 @@ function registryFigures(row: RegistryRow, defined: AnyProjection | undefined, l
     liveVersion: row.liveVersion,
     highestVersion: Math.max(row.liveVersion, row.buildingVersion ?? 0, leaseVersion),
     liveGeneration: row.liveGeneration,
+    livePartitions: row.livePartitions,
     rebuildRequested: row.rebuildRequestedAt !== null,
     statusAt: row.statusAt,
   }
