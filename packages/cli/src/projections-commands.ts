@@ -1,11 +1,52 @@
-import type { ProjectionStatus } from '@annals/projections'
+import type { PartitionStatus, ProjectionStatus } from '@annals/projections'
 import type { Command } from 'commander'
 import { formatSeconds, renderTable, toJson } from './output.js'
 import { addRebuildCommand } from './rebuild-command.js'
 import { type CliIo, prefixedCommand, projectionAdmin, type TablePrefixOptions, type WithSession } from './session.js'
 
-function checkpointText(s: ProjectionStatus): string {
-  return s.checkpoint ? `${s.checkpoint.transactionId}/${s.checkpoint.position}` : '-'
+function checkpointText(s: Pick<ProjectionStatus, 'checkpoint' | 'partitions'>): string {
+  if (s.checkpoint) return `${s.checkpoint.transactionId}/${s.checkpoint.position}`
+  return s.partitions.length > 0 ? 'per partition' : '-'
+}
+
+/**
+ * The live version, and what the config's version means beside it: a higher one is a rebuild to
+ * come; a lower one than the highest deployed is an old deploy that stands by (`superseded`).
+ */
+function versionText(s: ProjectionStatus): string {
+  const { liveVersion: live, definedVersion: defined, highestVersion: highest } = s
+  if (live === null) return defined === null ? '-' : `- (config ${defined})`
+  if (defined === null || defined === live) return String(live)
+  if (highest !== null && defined < highest) return `${live} (config ${defined}: superseded by ${highest})`
+  return `${live} (config ${defined}: rebuild due)`
+}
+
+function leaseText(p: PartitionStatus): string {
+  if (p.leaseExpiresInMs === null) return 'never taken'
+  const seconds = formatSeconds(Math.abs(p.leaseExpiresInMs) / 1000)
+  return p.leaseExpiresInMs >= 0 ? `expires in ${seconds}` : `expired ${seconds} ago`
+}
+
+/** One line per partition of a partitioned projection: owner, lease, checkpoint, lag, dead letters. */
+function partitionsText(s: ProjectionStatus): string {
+  const header = `${s.name}: ${s.partitionCount} partitions, generation ${s.liveGeneration ?? '-'}`
+  return `${header}\n${renderTable(
+    ['PARTITION', 'OWNER', 'LEASE', 'HELD', 'STATE', 'CHECKPOINT', 'LAG', 'LAG TIME', 'DLQ', 'REBUILD'],
+    s.partitions.map((p) => [
+      String(p.partition),
+      p.owner ?? (p.lastOwner ? `- (was ${p.lastOwner})` : '-'),
+      leaseText(p),
+      p.heldForMs === null || p.owner === null ? '-' : formatSeconds(p.heldForMs / 1000),
+      p.state,
+      checkpointText({ checkpoint: p.checkpoint, partitions: [] }),
+      p.lagEvents === null ? '-' : String(p.lagEvents),
+      formatSeconds(p.lagSeconds),
+      String(p.deadLetters),
+      p.building
+        ? `g${p.building.generation}: ${p.building.eventsDone} events${p.building.caughtUp ? ', caught up' : ''}`
+        : '-',
+    ]),
+  )}`
 }
 
 /** What the log's fence holds back from a `held` projection, and the backend holding it. */
@@ -78,7 +119,7 @@ export function addProjectionsCommands(program: Command, io: CliIo, withSession:
               s.name,
               s.state,
               s.liveGeneration === null ? '-' : String(s.liveGeneration),
-              `${s.liveVersion ?? '-'}${s.definedVersion !== null && s.definedVersion !== s.liveVersion ? `->${s.definedVersion}` : ''}`,
+              versionText(s),
               checkpointText(s),
               s.lagEvents === null ? '-' : String(s.lagEvents),
               formatSeconds(s.lagSeconds),
@@ -89,6 +130,8 @@ export function addProjectionsCommands(program: Command, io: CliIo, withSession:
             ]),
           )}\n`,
         )
+        const partitioned = status.filter((s) => s.partitions.length > 0).map(partitionsText)
+        if (partitioned.length > 0) io.stdout(`\n${partitioned.join('\n\n')}\n`)
         const now = Date.now()
         const held = status.map((s) => fenceText(s, now)).filter((line) => line !== null)
         if (held.length > 0) io.stdout(`\nheld behind the log's fence (server-wide):\n${held.join('\n')}\n`)

@@ -2,6 +2,8 @@ import {
   type AnyProjection,
   createProjectionAdmin,
   migrateProjections,
+  type PartitionRuntimeStatus,
+  type ProjectionStatus,
   UnknownProjectionError,
 } from '@annals/projections'
 import { createPostgresEventStore } from '@annals/store-postgres'
@@ -39,6 +41,54 @@ async function countHandled(
   }
 }
 
+const countText = (n: number | null) => (n === null ? 'unpartitioned' : `${n} partitions`)
+
+/**
+ * What the rebuild does to a projection whose partition count differs from the live generation's: a
+ * new generation with the new count (streams are never moved between partitions in place). Null
+ * when the count is unchanged or nothing is live yet.
+ */
+function partitionChange(p: AnyProjection, live: ProjectionStatus | undefined): string | null {
+  if (!live || live.liveGeneration === null) return null
+  const wanted = p.partitions ?? null
+  if (wanted === live.livePartitions) return null
+  return (
+    `${p.name}: the partition count changes (${countText(live.livePartitions)} → ${countText(wanted)}): ` +
+    `this is a rebuild into a new generation; generation ${live.liveGeneration} (${countText(live.livePartitions)}) ` +
+    'serves readers until the new one has caught up, then readers switch at once'
+  )
+}
+
+type PartitionProgress = Readonly<{ eventsDone: number; caughtUp: number; count: number }>
+
+/**
+ * A partitioned build's progress: the partitions this process owns as its runner sees them now, the
+ * others as their owners last reported them (at each lease renewal).
+ */
+function partitionProgress(
+  s: ProjectionStatus | undefined,
+  local: readonly PartitionRuntimeStatus[],
+): PartitionProgress | null {
+  if (!s || s.partitionCount === null || !s.building) return null
+  const generation = s.building.generation
+  const mine = new Map(local.filter((x) => x.projection === s.name).map((x) => [x.partition, x.building]))
+  let eventsDone = 0
+  let caughtUp = 0
+  for (const part of s.partitions) {
+    const b = mine.has(part.partition) ? mine.get(part.partition) : part.building
+    if (!b || b.generation !== generation) continue
+    eventsDone += b.eventsDone
+    if (b.caughtUp) caughtUp++
+  }
+  return { eventsDone, caughtUp, count: s.partitionCount }
+}
+
+function partitionsText(s: ProjectionStatus | undefined, progress: PartitionProgress | null, switched: boolean) {
+  if (!s || s.partitionCount === null) return ''
+  const caughtUp = switched ? s.partitionCount : (progress?.caughtUp ?? 0)
+  return ` | ${caughtUp}/${s.partitionCount} partitions caught up`
+}
+
 // Held: caught up with what the log shows, a transaction elsewhere holding later commits back.
 const caughtUp = (state: string) => state === 'live' || state === 'held'
 
@@ -65,6 +115,10 @@ export function addRebuildCommand(projections: Command, io: CliIo, withSession: 
         await migrateProjections({ pool, schema, tablePrefix })
         const admin = createProjectionAdmin({ pool, schema, tablePrefix })
         const before = new Map((await admin.status(chosen)).map((s) => [s.name, s]))
+        for (const p of chosen) {
+          const change = partitionChange(p, before.get(p.name))
+          if (change) io.stdout(`${change}\n`)
+        }
         for (const p of chosen) if (before.get(p.name)?.liveGeneration != null) await admin.requestRebuild(p.name)
         // Projections no worker owns are rebuilt here, by a runner of our own that holds their leases.
         const unowned = chosen.filter((p) => !before.get(p.name)?.owner)
@@ -75,7 +129,8 @@ export function addRebuildCommand(projections: Command, io: CliIo, withSession: 
         for (const p of chosen) totals.set(p.name, await countHandled(pool, { schema, tablePrefix }, p.handles))
         const bars = new cliProgress.MultiBar(
           {
-            format: '{name} [{bar}] {percentage}% | {value}/{total} events | {rate} ev/s | ETA {eta_formatted}',
+            format:
+              '{name} [{bar}] {percentage}% | {value}/{total} events | {rate} ev/s | ETA {eta_formatted}{partitions}',
             stream: { write: (s: string) => io.stderr(s) } as unknown as NodeJS.WritableStream,
             noTTYOutput: !io.isTTY,
             notTTYSchedule: 1000,
@@ -87,7 +142,7 @@ export function addRebuildCommand(projections: Command, io: CliIo, withSession: 
         const bar = new Map(
           chosen.map((p) => [
             p.name,
-            o.progress ? bars.create(totals.get(p.name) ?? 1, 0, { name: p.name, rate: '0' }) : null,
+            o.progress ? bars.create(totals.get(p.name) ?? 1, 0, { name: p.name, rate: '0', partitions: '' }) : null,
           ]),
         )
         const started = Date.now()
@@ -107,8 +162,13 @@ export function addRebuildCommand(projections: Command, io: CliIo, withSession: 
                 s?.building === null &&
                 s.liveGeneration !== null &&
                 (previous === null ? caughtUp(l ? l.state : s.state) : s.liveGeneration > previous)
+              const split = partitionProgress(s, runner?.partitions() ?? [])
               const eventsDone =
-                l?.building?.eventsDone ?? s?.building?.eventsDone ?? (switched ? totals.get(p.name) : 0) ?? 0
+                l?.building?.eventsDone ??
+                split?.eventsDone ??
+                s?.building?.eventsDone ??
+                (switched ? totals.get(p.name) : 0) ??
+                0
               const elapsed = (Date.now() - started) / 1000
               const total = Math.max(totals.get(p.name) ?? 0, eventsDone, 1)
               const b = bar.get(p.name)
@@ -117,6 +177,7 @@ export function addRebuildCommand(projections: Command, io: CliIo, withSession: 
                 b.update(switched ? total : eventsDone, {
                   name: p.name,
                   rate: (eventsDone / Math.max(elapsed, 0.001)).toFixed(0),
+                  partitions: partitionsText(s, split, switched),
                 })
               }
               if (switched) done.add(p.name)

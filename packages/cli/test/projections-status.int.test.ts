@@ -185,4 +185,94 @@ describe('annals projections status and dlq retry (in process, private Postgres 
     expect(await total('dlq-a')).toBe('4')
     expect(await createProjectionAdmin({ pool }).listDeadLetters()).toEqual([])
   })
+
+  it('shows each partition of a partitioned projection (owner, lease, checkpoint, lag), and what an older or newer config version means', async () => {
+    const splitEnv = { TEST_PARTITIONS: '4', TEST_SPLIT_VERSION: '2' }
+    const split = () =>
+      config({
+        pool,
+        redis: () => redis,
+        env: { ...process.env, TEST_KEY_PREFIX: keyPrefix, ...splitEnv },
+      }).projections.filter((p) => p.name === 'deposits-split') as AnyProjection[]
+    const runners = ['worker-a', 'worker-b'].map((workerId) =>
+      createProjectionRunner({
+        pool,
+        store: store(),
+        projections: split(),
+        workerId,
+        logger: pino({ level: 'silent' }),
+        leaseTtlMs: 1500,
+        pollIntervalMs: 50,
+        controlIntervalMs: 50,
+      }),
+    )
+    for (const r of runners) await r.start()
+    try {
+      for (const stream of ['split-a', 'split-b', 'split-c', 'split-d', 'split-e', 'split-f'])
+        await store().appendToStream(stream, [{ type: 'Deposited', data: { amount: 3 } }])
+      // The status table shows what the owners reported at their last renewal: wait until that is what they hold.
+      const held = await waitFor('every partition owned and reported as applied', async () => {
+        const owned = runners.flatMap((r) => r.partitions().map((p) => ({ ...p, owner: r.workerId })))
+        if (owned.length !== 4 || owned.some((p) => p.state !== 'live' || p.checkpoint === null)) return null
+        const shared = (await createProjectionAdmin({ pool }).status(split())).find((s) => s.name === 'deposits-split')
+        const same = owned.every((p) => {
+          const q = shared?.partitions[p.partition]
+          return (
+            q?.owner === p.owner &&
+            q.lagEvents === 0 &&
+            q.checkpoint?.position === p.checkpoint?.position &&
+            q.checkpoint?.transactionId === p.checkpoint?.transactionId
+          )
+        })
+        return same ? owned.sort((a, b) => a.partition - b.partition) : null
+      })
+      const table = await runAnnals(['projections', 'status'], { ...env, ...splitEnv }, fixtures)
+      expect(table.stderr).toBe('')
+      expect(table.stdout).toContain('deposits-split: 4 partitions, generation 1\n')
+      for (const p of held) {
+        const cp = `${p.checkpoint?.transactionId}/${p.checkpoint?.position}`
+        expect(table.stdout).toMatch(
+          new RegExp(`\\n${p.partition}\\s+${p.owner}\\s+expires in \\S+\\s+\\S+\\s+live\\s+${cp}\\s+0\\s`),
+        )
+      }
+      // Without the config's definition the registry's partition count still lists the partitions.
+      expect((await annals('projections', 'status')).stdout).toMatch(/deposits-split\s+live\s+1\s+2\s+per partition\s/)
+      const json = JSON.parse((await annals('projections', 'status', '--json')).stdout) as {
+        name: string
+        partitionCount: number | null
+        owner: string | null
+        partitions: { partition: number; owner: string | null; lagEvents: number | null; deadLetters: number }[]
+      }[]
+      const s = json.find((x) => x.name === 'deposits-split')
+      expect(s?.partitionCount).toBe(4)
+      expect(s?.owner).toBe('worker-a,worker-b')
+      expect(s?.partitions.map((p) => [p.partition, p.owner, p.lagEvents, p.deadLetters])).toEqual(
+        held.map((p) => [p.partition, p.owner, 0, 0]),
+      )
+      // The config of an old deploy (version 1 beside a live 2) stands by; a newer one rebuilds.
+      const older = await runAnnals(
+        ['projections', 'status'],
+        { ...env, ...splitEnv, TEST_SPLIT_VERSION: '1' },
+        fixtures,
+      )
+      expect(older.stdout).toMatch(/deposits-split\s+live\s+1\s+2 \(config 1: superseded by 2\)\s/)
+      const newer = await runAnnals(
+        ['projections', 'status'],
+        { ...env, ...splitEnv, TEST_SPLIT_VERSION: '3' },
+        fixtures,
+      )
+      expect(newer.stdout).toMatch(/deposits-split\s+live\s+1\s+2 \(config 3: rebuild due\)\s/)
+    } finally {
+      await Promise.all(runners.map((r) => r.stop()))
+    }
+    // Stopped cleanly: every lease released, each partition keeps the checkpoint its last owner reached.
+    const stopped = await runAnnals(['projections', 'status'], { ...env, ...splitEnv }, fixtures)
+    expect(stopped.stdout).toMatch(/deposits-split\s+stopped\s/)
+    for (let partition = 0; partition < 4; partition++)
+      expect(stopped.stdout).toMatch(
+        new RegExp(
+          `\\n${partition}\\s+- \\(was worker-[ab]\\)\\s+expired \\S+ ago\\s+-\\s+stopped\\s+\\d+/\\d+\\s+-\\s+-\\s+0\\s`,
+        ),
+      )
+  })
 })

@@ -4,9 +4,42 @@ import { createDeadLetterStore, type DeadLetter, type ListDeadLettersOptions } f
 import { DeadLetterNotFoundError, UnknownProjectionError } from './errors.js'
 import { createLeaseStore } from './lease.js'
 import { projectionTables } from './names.js'
+import type { PartitionState } from './partitions/partition-group.js'
+import { createPartitionLeaseStore, type PartitionRow } from './partitions/partition-leases.js'
+import { partitionOf } from './partitions/partition-of.js'
 import type { AnyProjection } from './projection.js'
-import { createRegistry } from './registry.js'
+import { createRegistry, type RegistryRow } from './registry.js'
 import type { FenceHold, ProjectionState } from './runner/runner-status.js'
+
+/**
+ * One partition of a partitioned projection, as its owner reported it at its last renewal. A
+ * partition no worker ever took has no owner, no checkpoint and no lease times.
+ */
+export type PartitionStatus = Readonly<{
+  partition: number
+  /** The worker holding the lease now; null when it expired or was never taken. */
+  owner: string | null
+  /** The worker that held it last (the owner, or the one whose lease expired); null when never taken. */
+  lastOwner: string | null
+  /** Until the lease expires, by the database's clock (negative: expired that long ago). */
+  leaseExpiresInMs: number | null
+  /** Since the last owner took the lease. */
+  heldForMs: number | null
+  /** What the owner reported; `stopped` when no worker holds the lease. */
+  state: PartitionState | 'stopped'
+  /** Generation the partition applies live events to (null while not owned). */
+  liveGeneration: number | null
+  checkpoint: LogCheckpoint | null
+  /** Handled events of this partition after its checkpoint (capped at 1000 with the others; null unless owned). */
+  lagEvents: number | null
+  /** Age of the partition's oldest unapplied event (null unless owned). */
+  lagSeconds: number | null
+  eventsProcessed: number
+  /** The partition's share of a build in progress. */
+  building: Readonly<{ generation: number; eventsDone: number; caughtUp: boolean }> | null
+  /** Parked dead letters of the partition's streams. */
+  deadLetters: number
+}>
 
 /** A projection's status as recorded in Postgres by whichever worker owns it (any process can read it). */
 export type ProjectionStatus = Readonly<{
@@ -43,6 +76,19 @@ export type ProjectionStatus = Readonly<{
   deadLetters: number
   lastError: string | null
   statusAt: Date | null
+  /**
+   * The partition count of the definition given (else of the live generation); null when unpartitioned.
+   * For a partitioned projection the figures above sum (or, for the lag time, take the worst of) its
+   * partitions, `owner` lists the live owners and `checkpoint` is null: each partition has its own.
+   */
+  partitionCount: number | null
+  /**
+   * The partition count the live generation was built with (null: unpartitioned or never run). When
+   * the definition's differs, the next build is a new generation: partitions are never reshuffled.
+   */
+  livePartitions: number | null
+  /** One entry per partition, by number (empty when unpartitioned). */
+  partitions: readonly PartitionStatus[]
 }>
 
 /** Options of {@link getProjectionStatus} and {@link createProjectionAdmin}. */
@@ -95,33 +141,142 @@ function cp(value: { transactionId: string; position: string } | null | undefine
   return value ? { transactionId: BigInt(value.transactionId), position: BigInt(value.position) } : null
 }
 
+type PartitionReported = {
+  state?: PartitionState
+  checkpoint?: { transactionId: string; position: string } | null
+  eventsProcessed?: number
+  lagEvents?: number
+  lagSeconds?: number
+  building?: { generation: number; eventsDone: number; caughtUp: boolean } | null
+}
+
+/** Partitions 0 … count − 1 of one projection, from its lease rows (rows of an older count are left out). */
+function partitionsOf(
+  count: number,
+  rows: readonly PartitionRow[],
+  parkedOf: (partition: number) => number,
+): PartitionStatus[] {
+  const byPartition = new Map(rows.map((r) => [r.partition, r]))
+  return Array.from({ length: count }, (_, partition): PartitionStatus => {
+    const r = byPartition.get(partition)
+    const s = (r?.status ?? {}) as PartitionReported
+    const live = r?.live === true
+    return {
+      partition,
+      owner: live ? (r?.owner ?? null) : null,
+      lastOwner: r?.owner ?? null,
+      leaseExpiresInMs: r ? r.expiresInMs : null,
+      heldForMs: r ? r.heldForMs : null,
+      state: live ? (s.state ?? 'catching-up') : 'stopped',
+      liveGeneration: live ? (r?.liveGeneration ?? null) : null,
+      checkpoint: cp(s.checkpoint),
+      lagEvents: live ? (s.lagEvents ?? null) : null,
+      lagSeconds: live ? (s.lagSeconds ?? null) : null,
+      eventsProcessed: s.eventsProcessed ?? 0,
+      building: live && s.building ? { ...s.building } : null,
+      deadLetters: parkedOf(partition),
+    }
+  })
+}
+
+/** A partitioned projection's own figures, gathered from its partitions. */
+function partitionedSummary(parts: readonly PartitionStatus[], buildingGeneration: number | null) {
+  const owned = parts.filter((x) => x.owner !== null)
+  const state: ProjectionState =
+    owned.length === 0
+      ? 'stopped'
+      : buildingGeneration !== null || owned.some((x) => x.state === 'rebuilding')
+        ? 'rebuilding'
+        : owned.length === parts.length && owned.every((x) => x.state === 'live')
+          ? 'live'
+          : 'catching-up'
+  const lags = owned.map((x) => x.lagSeconds).filter((x) => x !== null)
+  return {
+    state,
+    owner: owned.length > 0 ? [...new Set(owned.map((x) => x.owner as string))].sort().join(',') : null,
+    lagEvents: owned.length > 0 ? owned.reduce((n, x) => n + (x.lagEvents ?? 0), 0) : null,
+    lagSeconds: lags.length > 0 ? Math.max(...lags) : null,
+    eventsProcessed: parts.reduce((n, x) => n + x.eventsProcessed, 0),
+    eventsDone: parts.reduce(
+      (n, x) => n + (x.building && x.building.generation === buildingGeneration ? x.building.eventsDone : 0),
+      0,
+    ),
+  }
+}
+
 /**
- * Reads every projection's status: registry, lease, published runtime figures and dead-letter count.
+ * Reads every projection's status: registry, lease, published runtime figures and dead-letter count;
+ * for a partitioned projection, each partition's owner, lease, checkpoint, lag and dead letters.
  * Pass the definitions to include projections that never ran and to see pending version bumps.
  */
 export async function getProjectionStatus(
   options: ProjectionAdminOptions & Readonly<{ projections?: readonly AnyProjection[] }>,
 ): Promise<readonly ProjectionStatus[]> {
   const tables = projectionTables(options)
-  const [rows, leases, parked] = await Promise.all([
+  const deadLetters = createDeadLetterStore(options.pool, tables)
+  const [rows, leases, parked, partitionRows] = await Promise.all([
     createRegistry(options.pool, tables).list(),
     createLeaseStore(options.pool, tables).list(),
-    createDeadLetterStore(options.pool, tables).countParked(),
+    deadLetters.countParked(),
+    createPartitionLeaseStore(options.pool, tables).list(),
   ])
   const defined = new Map((options.projections ?? []).map((p) => [p.name, p]))
   const leaseOf = new Map(leases.map((l) => [l.projection, l]))
+  const countOf = (row: RegistryRow) => defined.get(row.name)?.partitions ?? row.livePartitions
+  const partitioned = rows.filter((r) => countOf(r) != null).map((r) => r.name)
+  const parkedByStream = await deadLetters.countParkedByStream(partitioned)
   const out: ProjectionStatus[] = []
   for (const row of rows) {
+    const count = countOf(row) ?? null
+    if (count !== null) {
+      const parkedIn = new Map<number, number>()
+      for (const d of parkedByStream) {
+        if (d.projection !== row.name) continue
+        const partition = partitionOf(d.streamId, count)
+        parkedIn.set(partition, (parkedIn.get(partition) ?? 0) + d.n)
+      }
+      const parts = partitionsOf(
+        count,
+        partitionRows.filter((r) => r.projection === row.name),
+        (partition) => parkedIn.get(partition) ?? 0,
+      )
+      const sum = partitionedSummary(parts, row.buildingGeneration)
+      const leaseRows = partitionRows.filter((r) => r.projection === row.name && r.partition < count)
+      out.push({
+        ...registryFigures(row, defined.get(row.name), leaseOf.get(row.name)?.version ?? 0),
+        building:
+          row.buildingGeneration !== null
+            ? {
+                generation: row.buildingGeneration,
+                version: row.buildingVersion ?? 0,
+                eventsDone: sum.eventsDone,
+                checkpoint: null,
+              }
+            : null,
+        state: sum.state,
+        owner: sum.owner,
+        leaseExpiresAt:
+          leaseRows.length > 0 ? new Date(Math.max(...leaseRows.map((r) => r.expiresAt.getTime()))) : null,
+        checkpoint: null,
+        lagEvents: sum.lagEvents,
+        lagSeconds: sum.lagSeconds,
+        fence: null,
+        throughput: 0,
+        eventsProcessed: sum.eventsProcessed,
+        deadLetters: parked.get(row.name) ?? 0,
+        lastError: null,
+        partitionCount: count,
+        partitions: parts,
+      })
+      defined.delete(row.name)
+      continue
+    }
     const lease = leaseOf.get(row.name)
     const live = lease?.live === true
     const s = row.status as Published
     const b = row.buildingGeneration !== null ? s.building : null
     out.push({
-      name: row.name,
-      definedVersion: defined.get(row.name)?.version ?? null,
-      liveVersion: row.liveVersion,
-      highestVersion: Math.max(row.liveVersion, row.buildingVersion ?? 0, lease?.version ?? 0),
-      liveGeneration: row.liveGeneration,
+      ...registryFigures(row, defined.get(row.name), lease?.version ?? 0),
       building:
         row.buildingGeneration !== null
           ? {
@@ -131,7 +286,6 @@ export async function getProjectionStatus(
               checkpoint: b?.generation === row.buildingGeneration ? cp(b.checkpoint) : null,
             }
           : null,
-      rebuildRequested: row.rebuildRequestedAt !== null,
       state: live ? (s.state ?? 'starting') : 'stopped',
       owner: live ? (lease?.owner ?? null) : null,
       leaseExpiresAt: lease?.expiresAt ?? null,
@@ -143,7 +297,8 @@ export async function getProjectionStatus(
       eventsProcessed: s.eventsProcessed ?? 0,
       deadLetters: parked.get(row.name) ?? 0,
       lastError: s.lastError ?? null,
-      statusAt: row.statusAt,
+      partitionCount: null,
+      partitions: [],
     })
     defined.delete(row.name)
   }
@@ -168,9 +323,26 @@ export async function getProjectionStatus(
       deadLetters: 0,
       lastError: null,
       statusAt: null,
+      partitionCount: p.partitions ?? null,
+      livePartitions: null,
+      partitions: [],
     })
   }
   return out.sort((a, b) => a.name.localeCompare(b.name))
+}
+
+/** What the registry row says, partitioned or not. */
+function registryFigures(row: RegistryRow, defined: AnyProjection | undefined, leaseVersion: number) {
+  return {
+    name: row.name,
+    definedVersion: defined?.version ?? null,
+    liveVersion: row.liveVersion,
+    highestVersion: Math.max(row.liveVersion, row.buildingVersion ?? 0, leaseVersion),
+    liveGeneration: row.liveGeneration,
+    livePartitions: row.livePartitions,
+    rebuildRequested: row.rebuildRequestedAt !== null,
+    statusAt: row.statusAt,
+  }
 }
 
 /** Operator actions that any process may run; the owning worker carries them out under its lease. */

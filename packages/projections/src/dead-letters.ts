@@ -216,6 +216,18 @@ export function createDeadLetterStore(
       )
       return new Map(rows.map((r) => [r.projection, Number(r.n)]))
     },
+    /** Parked letters of each stream of `projections` (a partitioned projection counts them per partition). */
+    async countParkedByStream(
+      projections: readonly string[],
+    ): Promise<{ projection: string; streamId: string; n: number }[]> {
+      if (projections.length === 0) return []
+      const { rows } = await pool.query<{ projection: string; stream_id: string; n: string }>(
+        `SELECT projection, stream_id, count(*)::text AS n FROM ${t}
+         WHERE status = 'parked' AND projection = ANY($1::text[]) GROUP BY projection, stream_id`,
+        [projections],
+      )
+      return rows.map((r) => ({ projection: r.projection, streamId: r.stream_id, n: Number(r.n) }))
+    },
     /** Marks parked letters for a retry by the owning worker. Returns how many were marked. */
     async requestRetry(options: Readonly<{ projection?: string; id?: bigint }>): Promise<number> {
       const r = await pool.query(

@@ -1,6 +1,7 @@
 export {
   createProjectionAdmin,
   getProjectionStatus,
+  type PartitionStatus,
   type ProjectionAdmin,
   type ProjectionAdminOptions,
   type ProjectionStatus,

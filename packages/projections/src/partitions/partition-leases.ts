@@ -27,6 +27,10 @@ export type PartitionRow = Readonly<{
   token: bigint
   expiresAt: Date
   live: boolean
+  /** Milliseconds until the lease expires by the database's clock (negative: expired that long ago). */
+  expiresInMs: number
+  /** Milliseconds since the owner took the lease, by the database's clock. */
+  heldForMs: number
   liveGeneration: number | null
   buildingGeneration: number | null
   buildingCaughtUp: boolean
@@ -140,12 +144,16 @@ export function createPartitionLeaseStore(pool: Pool, tables: ProjectionTables) 
         token: string
         expires_at: Date
         live: boolean
+        expires_in_ms: number
+        held_for_ms: number
         live_generation: number | null
         building_generation: number | null
         building_caught_up: boolean
         status: Record<string, unknown>
       }>(
-        `SELECT projection, partition, owner, token::text, expires_at, expires_at > now() AS live, live_generation,
+        `SELECT projection, partition, owner, token::text, expires_at, expires_at > now() AS live,
+                (extract(epoch FROM expires_at - now()) * 1000)::float8 AS expires_in_ms,
+                (extract(epoch FROM now() - acquired_at) * 1000)::float8 AS held_for_ms, live_generation,
                 building_generation, building_caught_up, status
          FROM ${t} WHERE $1::text IS NULL OR projection = $1 ORDER BY projection, partition`,
         [projection ?? null],
@@ -157,6 +165,8 @@ export function createPartitionLeaseStore(pool: Pool, tables: ProjectionTables) 
         token: BigInt(r.token),
         expiresAt: r.expires_at,
         live: r.live,
+        expiresInMs: r.expires_in_ms,
+        heldForMs: r.held_for_ms,
         liveGeneration: r.live_generation,
         buildingGeneration: r.building_generation,
         buildingCaughtUp: r.building_caught_up,
