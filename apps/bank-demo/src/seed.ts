@@ -43,8 +43,8 @@ const PEOPLE = [
 
 const SPENDING = ['Groceries', 'Coffee', 'Train ticket', 'Book shop', 'Pharmacy', 'Cinema', 'Bakery', 'Hardware store']
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same history. */
-function prng(seed: number) {
+/** A small seeded PRNG (mulberry32): the same seed gives the same sequence, so the same history. */
+export function prng(seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0

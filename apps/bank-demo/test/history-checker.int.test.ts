@@ -8,6 +8,7 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BankAccount, DepositMoney, OpenAccount, WithdrawMoney } from '../src/accounts/account.js'
+import { prng } from '../src/seed.js'
 import {
   type Attempt,
   checkStore,
@@ -42,18 +43,6 @@ const WRITERS = Number(process.env.HISTORY_WRITERS ?? 12)
 const ACCOUNTS = 32
 const CATCH_UP_MS = Number(process.env.HISTORY_CATCHUP_SECONDS ?? 150) * 1000
 const MOVEMENT_TYPES = ['MoneyDeposited', 'MoneyWithdrawn']
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** A version-4 UUID drawn from the PRNG, so a seed replays the same accounts. */
 function uuidFrom(random: () => number): string {
